@@ -67,7 +67,8 @@ class FunctionConfig:
             )
         if not 1 <= self.timeout_s <= MAX_TIMEOUT_S:
             raise ValueError(
-                f"functions[{self.name}].timeout_s: got {self.timeout_s}; allowed: 1-{MAX_TIMEOUT_S}"
+                f"functions[{self.name}].timeout_s: got {self.timeout_s}; "
+                f"allowed: 1-{MAX_TIMEOUT_S}"
             )
         # The deps layer always takes one of Lambda's five slots.
         if len(self.extra_layers) + 1 > MAX_LAYERS:
@@ -238,8 +239,7 @@ def _environments() -> dict[str, Environment]:
     prod = Environment(
         name="prod",
         functions=tuple(
-            replace(f, environment={"ENVIRONMENT": "prod", "LOG_LEVEL": "INFO"})
-            for f in functions
+            replace(f, environment={"ENVIRONMENT": "prod", "LOG_LEVEL": "INFO"}) for f in functions
         ),
     )
     local = Environment(

@@ -1,0 +1,309 @@
+"""The artifact store: S3 or a local directory, with one key layout.
+
+This is the one module that knows S3 from a directory. Build and deploy steps speak in
+names relative to the store root (`layer-HASH.zip`, `backend.zip`, `deployments/...`),
+so the same step runs against the embedded local default and a real bucket.
+
+Writes carry a SHA-256 checksum and can be made conditional (never overwrite), because
+two CI runs building the same lock hash race for the same content-addressed key.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from botocore.exceptions import ClientError
+
+from scripts.errors import BadInputError, ObjectExistsError, StoreAccessError, ToolError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+_CHUNK = 1024 * 1024
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, streamed: layers are tens of MB."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def hex_to_b64(hex_digest: str) -> str:
+    """The base64 form S3 checksums and Lambda's `CodeSha256` use."""
+    return base64.b64encode(bytes.fromhex(hex_digest)).decode("ascii")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObjectInfo:
+    name: str
+    size: int
+    # Base64 SHA-256 as S3 reports it; None when the object was stored without one.
+    sha256_b64: str | None
+
+
+class Store(Protocol):
+    """What build and deploy steps may do with artifacts, wherever they live."""
+
+    @property
+    def location(self) -> str: ...
+
+    def head(self, name: str) -> ObjectInfo | None: ...
+
+    def read_bytes(self, name: str) -> bytes: ...
+
+    def download(self, name: str, dest: Path) -> None: ...
+
+    def put_file(self, name: str, path: Path, *, sha256_hex: str, overwrite: bool) -> None: ...
+
+    def put_bytes(self, name: str, data: bytes, *, overwrite: bool) -> None: ...
+
+    def list(self, prefix: str) -> list[ObjectInfo]: ...
+
+    def s3_location(self, name: str) -> tuple[str, str] | None:
+        """(bucket, key) Lambda can read the object from; None for a local store."""
+        ...
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}{name}" if prefix else name
+
+
+@dataclass(frozen=True)
+class S3Store:
+    client: S3Client
+    bucket: str
+    prefix: str = ""
+
+    @property
+    def location(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def _key(self, name: str) -> str:
+        return _join(self.prefix, name)
+
+    def _error(self, err: ClientError, name: str, action: str) -> ToolError:
+        code = str(err.response.get("Error", {}).get("Code", ""))
+        status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        where = f"s3://{self.bucket}/{self._key(name)}"
+        if status == 403 or code in {"AccessDenied", "403", "Forbidden"}:
+            return StoreAccessError(
+                f"{where}: access denied on {action} (403): grant the deployer role "
+                f"s3:{action} on this key (and s3:ListBucket on the bucket)"
+            )
+        if code in {"NoSuchBucket"}:
+            return BadInputError(
+                f"s3://{self.bucket}: bucket does not exist: create it or pass --store"
+            )
+        return ToolError(f"{where}: {action} failed: {code or status}: {err}")
+
+    def head(self, name: str) -> ObjectInfo | None:
+        try:
+            response = self.client.head_object(
+                Bucket=self.bucket, Key=self._key(name), ChecksumMode="ENABLED"
+            )
+        except ClientError as err:
+            status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            code = str(err.response.get("Error", {}).get("Code", ""))
+            # HEAD has no body, so a missing key shows only as a 404 status.
+            if status == 404 or code in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise self._error(err, name, "GetObject") from err
+        return ObjectInfo(
+            name=name,
+            size=int(response["ContentLength"]),
+            sha256_b64=response.get("ChecksumSHA256"),
+        )
+
+    def read_bytes(self, name: str) -> bytes:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(name))
+        except ClientError as err:
+            raise self._error(err, name, "GetObject") from err
+        return response["Body"].read()
+
+    def download(self, name: str, dest: Path) -> None:
+        try:
+            self.client.download_file(self.bucket, self._key(name), str(dest))
+        except ClientError as err:
+            raise self._error(err, name, "GetObject") from err
+
+    def _put(self, name: str, body: bytes | Path, sha256_hex: str, overwrite: bool) -> None:
+        checksum = hex_to_b64(sha256_hex)
+        try:
+            with contextlib.ExitStack() as stack:
+                payload = stack.enter_context(body.open("rb")) if isinstance(body, Path) else body
+                if overwrite:
+                    self.client.put_object(
+                        Bucket=self.bucket,
+                        Key=self._key(name),
+                        Body=payload,
+                        ChecksumSHA256=checksum,
+                    )
+                else:
+                    # S3 conditional write: fails with 412 when the key exists, atomically.
+                    self.client.put_object(
+                        Bucket=self.bucket,
+                        Key=self._key(name),
+                        Body=payload,
+                        ChecksumSHA256=checksum,
+                        IfNoneMatch="*",
+                    )
+        except ClientError as err:
+            code = str(err.response.get("Error", {}).get("Code", ""))
+            status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status in {409, 412} or code in {"PreconditionFailed", "ConditionalRequestConflict"}:
+                raise ObjectExistsError(
+                    f"s3://{self.bucket}/{self._key(name)} already exists"
+                ) from err
+            raise self._error(err, name, "PutObject") from err
+
+    def put_file(self, name: str, path: Path, *, sha256_hex: str, overwrite: bool) -> None:
+        self._put(name, path, sha256_hex, overwrite)
+
+    def put_bytes(self, name: str, data: bytes, *, overwrite: bool) -> None:
+        self._put(name, data, hashlib.sha256(data).hexdigest(), overwrite)
+
+    def list(self, prefix: str) -> list[ObjectInfo]:
+        found: list[ObjectInfo] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+                for item in page.get("Contents", []):
+                    found.append(
+                        ObjectInfo(
+                            name=item["Key"][len(self.prefix) :],
+                            size=int(item["Size"]),
+                            sha256_b64=None,
+                        )
+                    )
+        except ClientError as err:
+            raise self._error(err, prefix, "ListBucket") from err
+        return found
+
+    def s3_location(self, name: str) -> tuple[str, str] | None:
+        return (self.bucket, self._key(name))
+
+
+@dataclass(frozen=True)
+class LocalStore:
+    """A directory laid out like the bucket: the embedded default, no AWS account needed."""
+
+    root: Path
+
+    @property
+    def location(self) -> str:
+        return str(self.root)
+
+    def _path(self, name: str) -> Path:
+        path = (self.root / name).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise BadInputError(f"{name!r}: artifact names must stay inside the store")
+        return path
+
+    def head(self, name: str) -> ObjectInfo | None:
+        path = self._path(name)
+        if not path.is_file():
+            return None
+        return ObjectInfo(
+            name=name, size=path.stat().st_size, sha256_b64=hex_to_b64(sha256_file(path))
+        )
+
+    def read_bytes(self, name: str) -> bytes:
+        path = self._path(name)
+        if not path.is_file():
+            raise ToolError(f"{path}: not found in the local store")
+        return path.read_bytes()
+
+    def download(self, name: str, dest: Path) -> None:
+        dest.write_bytes(self.read_bytes(name))
+
+    def _write(self, name: str, write: _Writer, overwrite: bool) -> None:
+        target = self._path(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Write beside the target, then publish atomically: a reader never sees half a zip.
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                write(handle)
+            tmp.chmod(0o644)
+            if overwrite:
+                tmp.replace(target)
+            else:
+                # link() fails if the target exists: the same atomic no-overwrite as S3's.
+                try:
+                    os.link(tmp, target)
+                except FileExistsError:
+                    raise ObjectExistsError(f"{target} already exists") from None
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def put_file(self, name: str, path: Path, *, sha256_hex: str, overwrite: bool) -> None:
+        def write(handle: _Handle) -> None:
+            with path.open("rb") as source:
+                for chunk in iter(lambda: source.read(_CHUNK), b""):
+                    handle.write(chunk)
+
+        self._write(name, write, overwrite)
+
+    def put_bytes(self, name: str, data: bytes, *, overwrite: bool) -> None:
+        def write(handle: _Handle) -> None:
+            handle.write(data)
+
+        self._write(name, write, overwrite)
+
+    def list(self, prefix: str) -> list[ObjectInfo]:
+        found: list[ObjectInfo] = []
+        if not self.root.is_dir():
+            return found
+        for path in sorted(self._iter_files()):
+            name = path.relative_to(self.root).as_posix()
+            if name.startswith(prefix):
+                found.append(ObjectInfo(name=name, size=path.stat().st_size, sha256_b64=None))
+        return found
+
+    def _iter_files(self) -> Iterator[Path]:
+        for path in self.root.rglob("*"):
+            if path.is_file() and not path.name.startswith("."):
+                yield path
+
+    def s3_location(self, name: str) -> tuple[str, str] | None:
+        return None
+
+
+class _Handle(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+
+class _Writer(Protocol):
+    def __call__(self, handle: _Handle, /) -> None: ...
+
+
+def open_store(spec: str, *, s3_client_factory: _S3Factory) -> Store:
+    """`s3://bucket[/prefix]` or a local directory; the client is made only for S3."""
+    if spec.startswith("s3://"):
+        bucket, _, prefix = spec[len("s3://") :].partition("/")
+        if not bucket:
+            raise BadInputError(f"--store {spec!r}: missing bucket name; use s3://BUCKET/PREFIX")
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        return S3Store(s3_client_factory(), bucket, prefix)
+    if "://" in spec:
+        raise BadInputError(f"--store {spec!r}: use s3://BUCKET/PREFIX or a local directory")
+    return LocalStore(Path(spec))
+
+
+class _S3Factory(Protocol):
+    def __call__(self) -> S3Client: ...
