@@ -34,8 +34,9 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
+# The terraform end-to-end tests need a local provider mirror; found once here, passed in.
 test: lint
-	$(PY) -m pytest
+	TF_PLUGIN_MIRROR="$$(.ci/find-tf-mirror)" $(PY) -m pytest
 
 clean:
 	rm -rf cdktf.out build .local-store .pytest_cache .mypy_cache .ruff_cache
