@@ -1,0 +1,54 @@
+"""The CDKTF app: one `LambdaLayersStack` per environment, named after the environment.
+
+This is the only module of the infrastructure side that reads the process environment:
+- AWS_ENDPOINT_URL re-points the `local` stack's provider (default: moto's
+  http://127.0.0.1:5000); `staging` and `prod` never read it.
+- LAYERS_FAST_PROVIDER_IMPORT=0 imports the provider bindings the normal (slow) way; see
+  infra_constructs/_aws.py.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from cdktf import App
+
+from environments import ENVIRONMENTS, LOCAL_ENDPOINT_DEFAULT, Environment, get_environment
+from infra_constructs import _aws
+from stacks.lambda_layers_stack import LambdaLayersStack
+
+FAST_IMPORT_VAR = "LAYERS_FAST_PROVIDER_IMPORT"
+ENDPOINT_VAR = "AWS_ENDPOINT_URL"
+
+
+def fast_import_enabled(environ: Mapping[str, str]) -> bool:
+    value = environ.get(FAST_IMPORT_VAR, "1")
+    if value not in {"0", "1"}:
+        raise ValueError(f"{FAST_IMPORT_VAR}: got {value!r}; allowed: 0, 1")
+    return value == "1"
+
+
+def environments_for(environ: Mapping[str, str]) -> list[Environment]:
+    """Every configured environment; only local ones take the endpoint from `environ`."""
+    endpoint = environ.get(ENDPOINT_VAR) or LOCAL_ENDPOINT_DEFAULT
+    return [
+        get_environment(name, endpoint_url=endpoint if ENVIRONMENTS[name].is_local else None)
+        for name in ENVIRONMENTS
+    ]
+
+
+def build_app(*, environ: Mapping[str, str], outdir: str | None = None) -> App:
+    _aws.load_provider(fast=fast_import_enabled(environ))
+    app = App(outdir=outdir) if outdir is not None else App()
+    for env in environments_for(environ):
+        LambdaLayersStack(app, env.name, environment=env)
+    return app
+
+
+def main() -> None:
+    build_app(environ=os.environ).synth()
+
+
+if __name__ == "__main__":
+    main()

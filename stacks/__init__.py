@@ -1,0 +1,1 @@
+"""The one stack class the app instantiates once per environment."""
