@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from scripts import synth_diff
 from scripts.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, ToolError
 
 # A command turns parsed arguments into its JSON-able result.
@@ -38,7 +39,9 @@ Register = Callable[
 ]
 # Each command module contributes `register(subparsers) -> parser` and sets
 # `parser.set_defaults(handler=...)`. Listed here so `--help` shows them in order.
-_REGISTRY: list[Register] = []
+_REGISTRY: list[Register] = [
+    synth_diff.register,
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
