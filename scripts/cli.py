@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from scripts import synth_diff
+from scripts import build_backend, build_layer, demo, synth_diff
 from scripts.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, ToolError
 
 # A command turns parsed arguments into its JSON-able result.
@@ -40,6 +40,9 @@ Register = Callable[
 # Each command module contributes `register(subparsers) -> parser` and sets
 # `parser.set_defaults(handler=...)`. Listed here so `--help` shows them in order.
 _REGISTRY: list[Register] = [
+    build_layer.register,
+    build_backend.register,
+    demo.register,
     synth_diff.register,
 ]
 

@@ -22,10 +22,13 @@ from typing import TYPE_CHECKING, Protocol
 
 from botocore.exceptions import ClientError
 
+from environments import REPO_ROOT
 from scripts.errors import BadInputError, ObjectExistsError, StoreAccessError, ToolError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+    from environments import Environment
 
 _CHUNK = 1024 * 1024
 
@@ -307,3 +310,21 @@ def open_store(spec: str, *, s3_client_factory: _S3Factory) -> Store:
 
 class _S3Factory(Protocol):
     def __call__(self) -> S3Client: ...
+
+
+# The embedded default for runs without AWS (`make demo`): `.local-store/BUCKET/PREFIX`
+# at the repository root mirrors `s3://BUCKET/PREFIX`, so a file's path there reads like
+# its S3 key and several environments never share a directory.
+LOCAL_STORE_DIR = ".local-store"
+
+
+def local_env_store(env: Environment, base: Path | None = None) -> LocalStore:
+    root = (base or REPO_ROOT / LOCAL_STORE_DIR) / env.artifact_bucket / env.key_prefix
+    return LocalStore(root)
+
+
+def store_for(env: Environment, spec: str | None, *, s3_client_factory: _S3Factory) -> Store:
+    """`--store` when given, else the environment's bucket under its key prefix."""
+    if spec:
+        return open_store(spec, s3_client_factory=s3_client_factory)
+    return S3Store(s3_client_factory(), env.artifact_bucket, env.key_prefix)

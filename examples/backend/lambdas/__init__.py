@@ -1,0 +1,1 @@
+"""Background workers: one package per function, each with a `handler`."""

@@ -1,0 +1,119 @@
+"""`demo`: the main job on the embedded default, no AWS account needed.
+
+Builds the layer and the function package for the example backend into the local store
+(`.local-store/BUCKET/lambda/`, laid out like the bucket), then synthesizes the CDKTF app.
+Run it twice: the second run finds `layer-HASH.zip` in the store and skips the build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from environments import REPO_ROOT, get_environment
+from scripts import progress
+from scripts.build_backend import build_backend
+from scripts.build_layer import LayerRequest, build_layer
+from scripts.errors import BadInputError, ToolError
+from scripts.store import local_env_store
+
+SYNTH_OUT = "cdktf.out"
+
+
+def synthesize(repo_root: Path) -> Path:
+    """`npx cdktf synth` in the repository: the real CLI, as a user would run it."""
+    if not (repo_root / "cdktf.json").is_file():
+        raise BadInputError(f"{repo_root}/cdktf.json not found: run from the repository")
+    npx = shutil.which("npx")
+    if npx is None:
+        raise BadInputError("npx not found: install Node.js 20 and run `npm ci`")
+    env = {
+        **os.environ,
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        "CHECKPOINT_DISABLE": "1",
+    }
+    completed = subprocess.run(
+        [npx, "--no-install", "cdktf", "synth"],
+        cwd=repo_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        lines = [line for line in (completed.stderr + completed.stdout).splitlines() if line]
+        raise ToolError(f"cdktf synth failed: {' | '.join(lines[-6:])}")
+    return repo_root / SYNTH_OUT
+
+
+def run(args: argparse.Namespace) -> Mapping[str, Any]:
+    env = get_environment(args.env)
+    if env.lock_file is None or env.requirements_file is None:
+        raise BadInputError(f"{env.name}: lock_file and requirements_file must be configured")
+    store = local_env_store(env)
+    build_dir = REPO_ROOT / "build"
+    started = time.perf_counter()
+    progress.say(f"demo {env.name}: artifacts into {store.location}")
+    layer = build_layer(
+        LayerRequest(
+            lock_file=env.lock_file,
+            requirements_file=env.requirements_file,
+            runtime=env.runtime,
+            architecture=env.architecture,
+            build_dir=build_dir,
+            manifest_path=build_dir / "layer-manifest.json",
+            backend_dir=env.backend_dir,
+            key_prefix=env.key_prefix,
+        ),
+        store,
+    )
+    layer_seconds = time.perf_counter() - started
+    backend = build_backend(
+        backend_dir=env.backend_dir, store=store, build_dir=build_dir, key_prefix=env.key_prefix
+    )
+    synth_dir: Path | None = None
+    if not args.skip_synth:
+        with progress.step("cdktf synth"):
+            synth_dir = synthesize(REPO_ROOT)
+    manifest = layer.manifest
+    verdict = "built" if layer.built else "cache hit, build skipped"
+    progress.say("")
+    progress.say(f"layer    {manifest['hash']} ({verdict}, {layer_seconds:.1f}s)")
+    progress.say(
+        f"         {store.root / str(manifest['key']).removeprefix(env.key_prefix)}: "
+        f"{manifest['zip_bytes']:,} bytes zipped, {manifest['unzipped_bytes']:,} unzipped"
+    )
+    progress.say(f"         manifest {layer.manifest_path}")
+    progress.say(
+        f"package  {backend.hash}: {backend.path} ({backend.zip_bytes:,} bytes), "
+        f"VERSION {backend.version}"
+    )
+    progress.say(f"store    {store.location} (mirrors s3://{env.artifact_bucket}/{env.key_prefix})")
+    if synth_dir is not None:
+        progress.say(f"synth    {synth_dir}")
+    return {
+        "env": env.name,
+        "store": store.location,
+        "layer": layer.as_json(),
+        "backend": backend.as_json(),
+        "synth_dir": None if synth_dir is None else str(synth_dir),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def register(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "demo", help="build layer and function package into .local-store/, then synthesize"
+    )
+    parser.add_argument("--env", default="staging", help="environment name (default: staging)")
+    parser.add_argument("--skip-synth", action="store_true", help="build only, no cdktf synth")
+    parser.set_defaults(handler=run)
+    return parser
