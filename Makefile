@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: setup demo test lint synth clean
+.PHONY: setup demo test lint synth checkov clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -20,6 +20,18 @@ $(VENV)/.installed: pyproject.toml
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# checkov pins its own dependency tree, which clashes with ours: it gets its own venv.
+# tests/infra/test_checkov.py runs $(CHECKOV_VENV)/bin/checkov (or $$CHECKOV_BIN).
+CHECKOV_VENV := .venv-checkov
+CHECKOV_VERSION := 3.3.30
+checkov: $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+
+$(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION):
+	rm -rf $(CHECKOV_VENV)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
 	touch $@
 
 # The main job on the embedded default: no AWS account needed.
@@ -35,7 +47,7 @@ lint: setup
 	$(VENV)/bin/mypy
 
 # The terraform end-to-end tests need a local provider mirror; found once here, passed in.
-test: lint
+test: lint checkov
 	TF_PLUGIN_MIRROR="$$(.ci/find-tf-mirror)" $(PY) -m pytest
 
 clean:

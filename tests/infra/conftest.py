@@ -1,0 +1,119 @@
+"""Session fixtures for the infrastructure tests: every stack is synthesized ONCE.
+
+The provider bindings are imported the fast way once per session (infra_constructs/_aws.py);
+the slow way and the real `cdktf` CLI run in subprocesses so this process stays lean.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cdktf import App
+
+import main
+from environments import ENVIRONMENTS, Environment, FunctionConfig, StateBackend
+from stacks.lambda_layers_stack import LambdaLayersStack
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHECKOV_CONFIG = REPO_ROOT / ".checkov.yaml"
+# An explicit process environment for main.build_app, so the caller's AWS_ENDPOINT_URL or
+# import switch can never leak into assertions or snapshots.
+BASE_ENVIRON: Mapping[str, str] = {}
+OTHER_ENDPOINT = "http://127.0.0.1:4566"
+EXTRA_LAYER = "arn:aws:lambda:us-west-2:123456789012:layer:vendor-extension:7"
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Synth:
+    outdir: Path
+    stacks: Mapping[str, Json]
+
+    def stack_dir(self, name: str) -> Path:
+        return self.outdir / "stacks" / name
+
+
+def read_stacks(outdir: Path) -> dict[str, Json]:
+    return {
+        path.parent.name: json.loads(path.read_text())
+        for path in sorted((outdir / "stacks").glob("*/cdk.tf.json"))
+    }
+
+
+def subprocess_env(**overrides: str) -> dict[str, str]:
+    """The current environment minus every variable main.py reads, plus `overrides`."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {main.ENDPOINT_VAR, main.FAST_IMPORT_VAR, "CDKTF_OUTDIR"}
+    }
+    env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    env.setdefault("CHECKPOINT_DISABLE", "1")
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quiet_jsii() -> Iterator[None]:
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    os.environ.setdefault("CHECKPOINT_DISABLE", "1")
+    yield
+
+
+def _synth_app(outdir: Path, environ: Mapping[str, str]) -> Synth:
+    main.build_app(environ=environ, outdir=str(outdir)).synth()
+    return Synth(outdir=outdir, stacks=read_stacks(outdir))
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The app exactly as main.py wires it, with no endpoint variable set."""
+    return _synth_app(tmp_path_factory.mktemp("synth"), BASE_ENVIRON)
+
+
+@pytest.fixture(scope="session")
+def synth_other_endpoint(tmp_path_factory: pytest.TempPathFactory, synth: Synth) -> Synth:
+    """The same app with AWS_ENDPOINT_URL pointing elsewhere (a moto on another port)."""
+    del synth  # synthesize after the base app, so the provider mode is already chosen
+    return _synth_app(
+        tmp_path_factory.mktemp("synth-endpoint"), {main.ENDPOINT_VAR: OTHER_ENDPOINT}
+    )
+
+
+def configured_environment() -> Environment:
+    """An environment using what staging/prod do not (yet): remote state, a CI role, an
+    extra layer; it exercises the stack's other branches."""
+    base = ENVIRONMENTS["staging"]
+    functions = tuple(
+        replace(f, extra_layers=(EXTRA_LAYER,)) if f.name == "api" else f for f in base.functions
+    )
+    return replace(
+        base,
+        name="qa",
+        functions=functions,
+        ci_role_name="github-actions-deployer",
+        state_backend=StateBackend(
+            bucket="bluemoxon-terraform-state", key="lambda-layers/qa.tfstate", region="us-west-2"
+        ),
+    )
+
+
+@pytest.fixture(scope="session")
+def configured_stack(tmp_path_factory: pytest.TempPathFactory, synth: Synth) -> Json:
+    del synth
+    outdir = tmp_path_factory.mktemp("synth-configured")
+    app = App(outdir=str(outdir))
+    LambdaLayersStack(app, "qa", environment=configured_environment())
+    app.synth()
+    return read_stacks(outdir)["qa"]
+
+
+def one_function(name: str = "api") -> FunctionConfig:
+    return FunctionConfig(name=name, handler="app.main.handler")
