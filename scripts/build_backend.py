@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
 from typing import Any
 
-from environments import get_environment
+from environments import Environment, get_environment
 from scripts import progress
 from scripts.clients import s3_client
 from scripts.errors import BadInputError
@@ -170,8 +170,31 @@ def build_backend(
     )
 
 
+def with_backend_dir(env: Environment, backend_dir: str | None) -> Environment:
+    """`--backend-dir`: another backend (its own lock and requirements) for this environment."""
+    if not backend_dir:
+        return env
+    root = Path(backend_dir).resolve()
+    if not root.is_dir():
+        raise BadInputError(f"--backend-dir {backend_dir}: not a directory")
+    return replace(
+        env,
+        backend_dir=root,
+        lock_file=root / "poetry.lock",
+        requirements_file=root / "requirements.txt",
+    )
+
+
+def add_backend_dir_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backend-dir",
+        help="backend directory with app/, lambdas/, VERSION, poetry.lock, requirements.txt "
+        "(default: the environment's)",
+    )
+
+
 def run(args: argparse.Namespace) -> Mapping[str, Any]:
-    env = get_environment(args.env)
+    env = with_backend_dir(get_environment(args.env), args.backend_dir)
     store = store_for(env, args.store, s3_client_factory=lambda: s3_client(env))
     progress.say(f"build-backend {env.name}: {env.backend_dir} -> {store.location}")
     result = build_backend(
@@ -196,5 +219,6 @@ def register(
     parser.add_argument("--env", required=True, help="environment name (environments.py)")
     parser.add_argument("--store", help="s3://BUCKET/PREFIX or a local directory")
     parser.add_argument("--build-dir", default="build", help="local output directory")
+    add_backend_dir_argument(parser)
     parser.set_defaults(handler=run)
     return parser

@@ -19,7 +19,11 @@ from typing import Any
 
 from environments import get_environment
 from scripts import progress
-from scripts.build_backend import backend_unzipped_bytes
+from scripts.build_backend import (
+    add_backend_dir_argument,
+    backend_unzipped_bytes,
+    with_backend_dir,
+)
 from scripts.cache_key import FORMAT_VERSION, cache_key, read_input, short_hash
 from scripts.clients import s3_client
 from scripts.errors import BadInputError, ChecksumMismatchError
@@ -337,7 +341,7 @@ def index_args(find_links: Sequence[str], no_index: bool) -> tuple[str, ...]:
 
 
 def run(args: argparse.Namespace) -> Mapping[str, Any]:
-    env = get_environment(args.env)
+    env = with_backend_dir(get_environment(args.env), args.backend_dir)
     if env.lock_file is None or env.requirements_file is None:
         raise BadInputError(f"{env.name}: lock_file and requirements_file must be configured")
     store = store_for(env, args.store, s3_client_factory=lambda: s3_client(env))
@@ -380,5 +384,6 @@ def register(
         "--find-links", action="append", help="extra wheel directory (repeatable; offline builds)"
     )
     parser.add_argument("--no-index", action="store_true", help="use only --find-links")
+    add_backend_dir_argument(parser)
     parser.set_defaults(handler=run)
     return parser

@@ -21,7 +21,7 @@ from scripts import progress
 from scripts.build_backend import build_backend
 from scripts.build_layer import LayerRequest, build_layer
 from scripts.errors import BadInputError, ToolError
-from scripts.store import local_env_store
+from scripts.store import LOCAL_STORE_DIR, local_env_store
 
 SYNTH_OUT = "cdktf.out"
 
@@ -56,8 +56,8 @@ def run(args: argparse.Namespace) -> Mapping[str, Any]:
     env = get_environment(args.env)
     if env.lock_file is None or env.requirements_file is None:
         raise BadInputError(f"{env.name}: lock_file and requirements_file must be configured")
-    store = local_env_store(env)
-    build_dir = REPO_ROOT / "build"
+    store = local_env_store(env, Path(args.local_store) if args.local_store else None)
+    build_dir = Path(args.build_dir) if args.build_dir else REPO_ROOT / "build"
     started = time.perf_counter()
     progress.say(f"demo {env.name}: artifacts into {store.location}")
     layer = build_layer(
@@ -115,5 +115,9 @@ def register(
     )
     parser.add_argument("--env", default="staging", help="environment name (default: staging)")
     parser.add_argument("--skip-synth", action="store_true", help="build only, no cdktf synth")
+    parser.add_argument(
+        "--local-store", help=f"store root (default: {LOCAL_STORE_DIR}/ in the repository)"
+    )
+    parser.add_argument("--build-dir", help="local output directory (default: build/)")
     parser.set_defaults(handler=run)
     return parser

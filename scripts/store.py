@@ -152,6 +152,9 @@ class S3Store:
                         Key=self._key(name),
                         Body=payload,
                         ChecksumSHA256=checksum,
+                        # Names the algorithm too: stores that key the checksum on it (moto)
+                        # then report it back on a ChecksumMode=ENABLED head.
+                        ChecksumAlgorithm="SHA256",
                     )
                 else:
                     # S3 conditional write: fails with 412 when the key exists, atomically.
@@ -160,6 +163,9 @@ class S3Store:
                         Key=self._key(name),
                         Body=payload,
                         ChecksumSHA256=checksum,
+                        # Names the algorithm too: stores that key the checksum on it (moto)
+                        # then report it back on a ChecksumMode=ENABLED head.
+                        ChecksumAlgorithm="SHA256",
                         IfNoneMatch="*",
                     )
         except ClientError as err:
