@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from scripts import build_backend, build_layer, demo, synth_diff
+from scripts import build_backend, build_layer, demo, deploy, prune, rollback, synth_diff
 from scripts.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, ToolError
 
 # A command turns parsed arguments into its JSON-able result.
@@ -43,6 +43,9 @@ _REGISTRY: list[Register] = [
     build_layer.register,
     build_backend.register,
     demo.register,
+    deploy.register,
+    rollback.register,
+    prune.register,
     synth_diff.register,
 ]
 

@@ -1,0 +1,349 @@
+"""`deploy`: publish (or reuse) the deps layer version and move every function onto it.
+
+Order matters and is the point of this module: every check that can fail runs before the
+first change (artifacts in the bucket, every function exists, a restore package exists
+for each function's current code, the published layer's `CodeSha256`); only then are the
+functions updated, in parallel, through `scripts.lambda_ops`, which restores all of them
+if any one fails. Content-addressed keys only: the mutable `layer.zip`/`backend.zip` can
+change under a running deploy (a racing build), `layer-HASH.zip` cannot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from environments import Environment, get_environment
+from scripts import progress
+from scripts.build_backend import backend_hash
+from scripts.cache_key import layer_hash
+from scripts.clients import lambda_client, s3_client
+from scripts.deployments import (
+    DeploymentRecord,
+    FunctionRecord,
+    PackageIndex,
+    load_records,
+    manifest_code_sha256,
+    manifest_name,
+    read_json,
+    write_record,
+)
+from scripts.errors import BadInputError, ChecksumMismatchError, ToolError
+from scripts.lambda_ops import (
+    ApplyFailedError,
+    CodeSource,
+    Engine,
+    FunctionOutcome,
+    FunctionState,
+    FunctionTarget,
+    Retry,
+    replace_deps_layer,
+)
+from scripts.store import Store, store_for
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+
+# Recorded in each version's description so a later deploy can recognise its own build.
+HASH_IN_DESCRIPTION = re.compile(r"\bhash=(?P<hash>[0-9a-f]{16,64})\b")
+# How many recent records are searched for the package of a function's current code.
+RECENT_RECORDS = 20
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeployTarget:
+    """What to deploy, resolved from the store and checked before any change."""
+
+    layer_hash: str
+    layer: CodeSource
+    package: CodeSource
+    version: str | None
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[0-9a-f]{16,64}", self.layer_hash):
+            raise ValueError(f"layer_hash: got {self.layer_hash!r}; expected lowercase hex")
+
+
+def _s3(store: Store, name: str) -> tuple[str, str]:
+    location = store.s3_location(name)
+    if location is None:
+        raise BadInputError(
+            f"{store.location}: Lambda reads code from S3 only; deploy needs an s3:// store"
+        )
+    return location
+
+
+def checked_artifact(store: Store, name: str, *, missing_hint: str) -> CodeSource:
+    """A content-addressed zip and its manifest, both present and agreeing."""
+    manifest = manifest_name(name)
+    info = store.head(name)
+    if info is None or store.head(manifest) is None:
+        missing = name if info is None else manifest
+        raise ToolError(f"{store.location}{missing} is missing: {missing_hint}")
+    expected = manifest_code_sha256(read_json(store, manifest))
+    if expected is None:
+        raise ToolError(f"{store.location}{manifest}: no code_sha256/sha256: {missing_hint}")
+    if info.sha256_b64 is not None and info.sha256_b64 != expected:
+        raise ChecksumMismatchError(
+            f"{store.location}{name}: stored SHA-256 {info.sha256_b64} differs from its "
+            f"manifest's {expected}: {missing_hint}"
+        )
+    bucket, key = _s3(store, name)
+    return CodeSource(bucket=bucket, key=key, code_sha256=expected)
+
+
+def target_from_store(
+    store: Store, env: Environment, *, layer_hash: str, package_hash: str
+) -> DeployTarget:
+    """Pre-check the built artifacts: `layer-HASH.zip`, `backend-HASH.zip` and manifests."""
+    layer_name = env.layer_hash_key(layer_hash).removeprefix(env.key_prefix)
+    package_name = env.backend_hash_key(package_hash).removeprefix(env.key_prefix)
+    layer = checked_artifact(store, layer_name, missing_hint="run build-layer first")
+    package = checked_artifact(store, package_name, missing_hint="run build-backend first")
+    manifest = read_json(store, manifest_name(package_name))
+    version = manifest.get("version")
+    return DeployTarget(
+        layer_hash=layer_hash,
+        layer=layer,
+        package=package,
+        version=str(version) if version is not None else None,
+    )
+
+
+def layer_versions(client: LambdaClient, layer_name: str) -> list[dict[str, Any]]:
+    versions: list[dict[str, Any]] = []
+    for page in client.get_paginator("list_layer_versions").paginate(LayerName=layer_name):
+        versions.extend(dict(v) for v in page.get("LayerVersions", []))
+    return versions
+
+
+def ensure_layer_version(
+    client: LambdaClient, env: Environment, target: DeployTarget
+) -> tuple[str, bool]:
+    """(layer version ARN, published): reuse the newest version if it is this build.
+
+    A new version is checked against the manifest before any function sees it; a
+    mismatch (a replaced object, an emulator publishing a missing key as empty) deletes
+    the bad version again and aborts.
+    """
+    versions = layer_versions(client, env.layer_name)
+    if versions:
+        newest = max(versions, key=lambda v: int(v["Version"]))
+        match = HASH_IN_DESCRIPTION.search(str(newest.get("Description", "")))
+        if match and match["hash"] == target.layer_hash:
+            current = client.get_layer_version(
+                LayerName=env.layer_name, VersionNumber=int(newest["Version"])
+            )
+            if current.get("Content", {}).get("CodeSha256") == target.layer.code_sha256:
+                return str(newest["LayerVersionArn"]), False
+    published = client.publish_layer_version(
+        LayerName=env.layer_name,
+        Description=f"{env.name_prefix}-{env.name} deps hash={target.layer_hash}",
+        Content={"S3Bucket": target.layer.bucket, "S3Key": target.layer.key},
+        CompatibleRuntimes=[env.runtime],  # type: ignore[list-item]
+        CompatibleArchitectures=[env.architecture],  # type: ignore[list-item]
+    )
+    arn = published["LayerVersionArn"]
+    got = published.get("Content", {}).get("CodeSha256")
+    if got != target.layer.code_sha256:
+        # Never leave a wrong version as "newest": the next deploy would consider it.
+        client.delete_layer_version(LayerName=env.layer_name, VersionNumber=published["Version"])
+        raise ChecksumMismatchError(
+            f"published {arn} reports CodeSha256 {got!r}, the manifest says "
+            f"{target.layer.code_sha256}: version deleted, no function was changed; "
+            "rebuild the layer (run build-layer)"
+        )
+    return arn, True
+
+
+def record_functions(engine: Engine, env: Environment) -> dict[str, FunctionState]:
+    try:
+        return engine.record(env.function_names)
+    except BadInputError as err:
+        name = str(err).split(" ")[1] if str(err).startswith("function ") else "?"
+        raise ToolError(
+            f"function {name} does not exist: run `cdktf deploy {env.name}` first"
+        ) from err
+
+
+def restore_sources(
+    store: Store,
+    recorded: Mapping[str, FunctionState],
+    index: PackageIndex,
+) -> dict[str, CodeSource]:
+    """For each function, the content-addressed package holding its current code."""
+    sources: dict[str, CodeSource] = {}
+    for name, state in recorded.items():
+        found = index.lookup(state.code_sha256)
+        if found is not None:
+            bucket, key = _s3(store, found)
+            sources[name] = CodeSource(bucket=bucket, key=key, code_sha256=state.code_sha256)
+    return sources
+
+
+def _function_records(
+    recorded: Mapping[str, FunctionState],
+    sources: Mapping[str, CodeSource],
+    outcomes: Mapping[str, FunctionOutcome],
+) -> dict[str, FunctionRecord]:
+    return {
+        name: FunctionRecord(
+            before_code_sha256=state.code_sha256,
+            before_layers=state.layers,
+            before_package_key=sources[name].key if name in sources else None,
+            status=outcomes[name].status.value if name in outcomes else "untouched",
+            updated=outcomes[name].updated if name in outcomes else False,
+            error=outcomes[name].error if name in outcomes else None,
+        )
+        for name, state in recorded.items()
+    }
+
+
+def apply_and_record(
+    *,
+    engine: Engine,
+    store: Store,
+    env: Environment,
+    recorded: Mapping[str, FunctionState],
+    targets: Mapping[str, FunctionTarget],
+    sources: Mapping[str, CodeSource],
+    record: DeploymentRecord,
+) -> tuple[dict[str, FunctionOutcome], str]:
+    """Apply through the engine and store the record, failed or not (history is kept)."""
+    try:
+        outcomes = engine.apply(recorded=recorded, targets=targets, restore_code=sources)
+    except ApplyFailedError as err:
+        failed = replace(
+            record,
+            status="failed",
+            functions=_function_records(recorded, sources, err.outcomes),
+            error=str(err).splitlines()[0],
+        )
+        try:
+            write_record(store, env, failed)
+        except ToolError as record_err:
+            raise ApplyFailedError(
+                f"{str(err).splitlines()[0]} (and the failure record was not written: "
+                f"{record_err})",
+                err.outcomes,
+            ) from err
+        raise
+    done = replace(
+        record, status="succeeded", functions=_function_records(recorded, sources, outcomes)
+    )
+    return outcomes, write_record(store, env, done)
+
+
+def deploy(
+    *,
+    env: Environment,
+    lambda_client: LambdaClient,
+    store: Store,
+    target: DeployTarget,
+    retry: Retry | None = None,
+    max_workers: int | None = None,
+    say: Callable[[str], None] = progress.say,
+) -> dict[str, Any]:
+    """Publish or reuse the layer, then bring all functions to the target; see module doc."""
+    engine = Engine(
+        client=lambda_client, retry=retry or Retry(), max_workers=max_workers, on_progress=say
+    )
+    with progress.step("read functions"):
+        recorded = record_functions(engine, env)
+    index = PackageIndex(store, [r for _, r in load_records(store, env, limit=RECENT_RECORDS)])
+    sources = restore_sources(store, recorded, index)
+    with progress.step("layer version"):
+        layer_arn, published = ensure_layer_version(lambda_client, env, target)
+    say(f"  layer: {'published' if published else 'reusing'} {layer_arn}")
+    targets = {
+        name: FunctionTarget(
+            code=target.package,
+            layers=replace_deps_layer(state.layers, layer_name=env.layer_name, new_arn=layer_arn),
+        )
+        for name, state in recorded.items()
+    }
+    record = DeploymentRecord(
+        kind="deploy",
+        env=env.name,
+        status="pending",
+        version=target.version,
+        layer_hash=target.layer_hash,
+        layer_version_arn=layer_arn,
+        published=published,
+        package_key=target.package.key,
+        package_code_sha256=target.package.code_sha256,
+    )
+    with progress.step("functions"):
+        outcomes, record_name = apply_and_record(
+            engine=engine,
+            store=store,
+            env=env,
+            recorded=recorded,
+            targets=targets,
+            sources=sources,
+            record=record,
+        )
+    for outcome in outcomes.values():
+        say(f"  {outcome.line()}")
+    return {
+        "env": env.name,
+        "layer_version_arn": layer_arn,
+        "layer_hash": target.layer_hash,
+        "published": published,
+        "package_key": target.package.key,
+        "version": target.version,
+        "record": record_name,
+        "functions": {name: o.to_json() for name, o in outcomes.items()},
+    }
+
+
+# ---- command line ---------------------------------------------------------------------
+
+
+def env_and_store(args: argparse.Namespace) -> tuple[Environment, LambdaClient, Store]:
+    """The environment, its Lambda client and its store (`--store` or its bucket)."""
+    env = get_environment(args.env)
+    spec: str | None = getattr(args, "store", None)
+    if spec and not spec.startswith("s3://"):
+        raise BadInputError(f"--store {spec!r}: Lambda reads code from S3; use s3://BUCKET/PREFIX")
+    store = store_for(env, spec, s3_client_factory=lambda: s3_client(env))
+    return env, lambda_client(env), store
+
+
+def current_hashes(env: Environment) -> tuple[str, str]:
+    """(layer HASH, package HASH) of the checked-out lock and backend, as the builder names them.
+
+    Recomputed from the files, not read from `layer.zip`: a lock changed without a rebuild
+    must stop here ("run build-layer first"), not silently deploy the previous layer.
+    """
+    return layer_hash(env), backend_hash(env.backend_dir)
+
+
+def _handle(args: argparse.Namespace) -> Mapping[str, Any]:
+    env, lambda_client, store = env_and_store(args)
+    progress.say(f"deploy {env.name} from {store.location}")
+    layer_hash, package_hash = current_hashes(env)
+    target = target_from_store(store, env, layer_hash=layer_hash, package_hash=package_hash)
+    return deploy(env=env, lambda_client=lambda_client, store=store, target=target)
+
+
+def add_env_and_store(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--env", required=True, help="environment name (staging, prod, local)")
+    parser.add_argument(
+        "--store", help="s3://BUCKET/PREFIX (default: the environment's bucket and lambda/)"
+    )
+
+
+def register(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "deploy",
+        help="publish or reuse the deps layer and update every function (restores on failure)",
+    )
+    add_env_and_store(parser)
+    parser.set_defaults(handler=_handle)
+    return parser
