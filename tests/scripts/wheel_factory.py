@@ -1,0 +1,158 @@
+"""Test builders without pytest: local wheels, small backends, the host's runtime Python.
+
+A plain module (not conftest) so test modules import these names from one place.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import shutil
+import subprocess
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+    return f"sha256={digest.decode()}"
+
+
+def write_wheel(
+    directory: Path,
+    name: str,
+    version: str,
+    *,
+    tag: str = "py3-none-any",
+    files: Mapping[str, str] | None = None,
+    requires: Sequence[str] = (),
+    console_scripts: Mapping[str, str] | None = None,
+    executable: Sequence[str] = (),
+) -> Path:
+    """A minimal valid wheel; `files` maps archive paths to text (default: NAME/__init__.py)."""
+    dist_info = f"{name}-{version}.dist-info"
+    contents: dict[str, bytes] = {
+        path: text.encode()
+        for path, text in (files or {f"{name}/__init__.py": f"VERSION = {version!r}\n"}).items()
+    }
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    metadata += "".join(f"Requires-Dist: {req}\n" for req in requires)
+    contents[f"{dist_info}/METADATA"] = metadata.encode()
+    purelib = "true" if tag.endswith("-any") else "false"
+    contents[f"{dist_info}/WHEEL"] = (
+        f"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: {purelib}\nTag: {tag}\n"
+    ).encode()
+    if console_scripts:
+        lines = "".join(f"{k} = {v}\n" for k, v in console_scripts.items())
+        contents[f"{dist_info}/entry_points.txt"] = f"[console_scripts]\n{lines}".encode()
+    record = "".join(
+        f"{path},{_record_hash(data)},{len(data)}\n" for path, data in contents.items()
+    )
+    contents[f"{dist_info}/RECORD"] = (record + f"{dist_info}/RECORD,,\n").encode()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}-{version}-{tag}.whl"
+    with zipfile.ZipFile(path, "w") as archive:
+        for arcname, data in contents.items():
+            info = zipfile.ZipInfo(arcname, date_time=(2024, 5, 1, 12, 0, 0))
+            mode = 0o755 if arcname in executable else 0o644
+            info.external_attr = (0o100000 | mode) << 16
+            archive.writestr(info, data)
+    return path
+
+
+def wheel_sha256(wheelhouse: Path, name: str, version: str) -> str:
+    (path,) = wheelhouse.glob(f"{name}-{version}-*.whl")
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Pin:
+    name: str
+    version: str
+    main: bool = True
+
+
+@dataclass
+class BackendFactory:
+    """Writes a small backend (app/, lambdas/, VERSION, poetry.lock, requirements.txt)."""
+
+    wheelhouse: Path
+    root: Path
+    made: list[Path] = field(default_factory=list)
+
+    def __call__(
+        self,
+        pins: Sequence[Pin | tuple[str, str]],
+        *,
+        requirement_pins: Sequence[tuple[str, str]] | None = None,
+        hashes: bool = True,
+        name: str | None = None,
+    ) -> Path:
+        backend = self.root / (name or f"backend-{len(self.made)}")
+        self.made.append(backend)
+        (backend / "app").mkdir(parents=True)
+        (backend / "app" / "__init__.py").write_text("")
+        (backend / "app" / "main.py").write_text("def handler(event, context):\n    return 1\n")
+        (backend / "lambdas" / "cleanup").mkdir(parents=True)
+        (backend / "lambdas" / "__init__.py").write_text("")
+        (backend / "lambdas" / "cleanup" / "__init__.py").write_text("")
+        (backend / "lambdas" / "cleanup" / "handler.py").write_text(
+            "def handler(event, context):\n    return 2\n"
+        )
+        (backend / "VERSION").write_text("0.1.0\n")
+        normalised = [p if isinstance(p, Pin) else Pin(*p) for p in pins]
+        lock = ["# test lock\n\n"]
+        for pin in normalised:
+            groups = '["main"]' if pin.main else '["dev"]'
+            lock.append(
+                f'[[package]]\nname = "{pin.name}"\nversion = "{pin.version}"\n'
+                f"optional = false\ngroups = {groups}\nfiles = []\n\n"
+            )
+        (backend / "poetry.lock").write_text("".join(lock))
+        wanted = (
+            requirement_pins
+            if requirement_pins is not None
+            else [(p.name, p.version) for p in normalised if p.main]
+        )
+        lines = []
+        for req_name, version in wanted:
+            line = f"{req_name}=={version}"
+            if hashes:
+                found = list(self.wheelhouse.glob(f"{req_name}-{version}-*.whl"))
+                digest = hashlib.sha256(found[0].read_bytes()).hexdigest() if found else "0" * 64
+                line += f" \\\n    --hash=sha256:{digest}"
+            lines.append(line)
+        (backend / "requirements.txt").write_text("\n".join(lines) + "\n")
+        return backend
+
+
+def offline_args(wheelhouse: Path) -> tuple[str, ...]:
+    return ("--no-index", "--find-links", str(wheelhouse))
+
+
+def find_python(version: str) -> str | None:
+    """A working `pythonX.Y` from PATH or pyenv; pyenv shims that fail are ignored."""
+    candidates: list[str] = []
+    on_path = shutil.which(f"python{version}")
+    if on_path:
+        candidates.append(on_path)
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        root = subprocess.run([pyenv, "root"], capture_output=True, text=True, check=False)
+        versions = Path(root.stdout.strip()) / "versions"
+        if versions.is_dir():
+            candidates.extend(
+                str(path) for path in sorted(versions.glob(f"{version}*/bin/python{version}"))
+            )
+    for candidate in candidates:
+        probe = subprocess.run(
+            [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == version:
+            return candidate
+    return None
