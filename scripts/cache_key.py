@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from environments import Environment
 
 # Bump when a change to the builder changes the layer's bytes for the same inputs.
-FORMAT_VERSION = 1
+# 2: installer dotfiles (uv's `.lock`) dropped from python/.
+FORMAT_VERSION = 2
 HASH_LENGTH = 16
 
 

@@ -50,6 +50,8 @@ def prune(site_dir: Path, options: PruneOptions) -> list[str]:
         doomed.update(site_dir.rglob("*.pyo"))
     if options.drop_scripts and (site_dir / "bin").is_dir():
         doomed.add(site_dir / "bin")
+    # Installer bookkeeping at the top of the target (uv's `.lock`), never package content.
+    doomed.update(path for path in site_dir.glob(".*") if path.is_file())
     for pattern in options.extra_patterns:
         doomed.update(site_dir.glob(pattern))
     removed: list[str] = []

@@ -74,6 +74,7 @@ def test_layer_layout_pruned_and_normalised(
     assert "python/alpha-1.0.dist-info/METADATA" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert not [n for n in names if n.startswith("python/bin/")]  # host-shebang scripts
+    assert "python/.lock" not in names  # uv's bookkeeping
     assert stat.S_IMODE(infos["python/alpha/data/run.sh"].external_attr >> 16) == 0o755
     assert stat.S_IMODE(infos["python/beta.py"].external_attr >> 16) == 0o644
     assert {info.date_time for info in infos.values()} == {FIXED_DATE_TIME}

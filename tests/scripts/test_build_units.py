@@ -266,11 +266,12 @@ def test_prune_drops_bytecode_and_scripts_and_keeps_metadata(tmp_path: Path) -> 
         "bin/tool",
         "pkg-1.0.dist-info/METADATA",
         "pkg/tests/test_x.py",
+        ".lock",
     ):
         (site / relative).parent.mkdir(parents=True, exist_ok=True)
         (site / relative).write_text("x")
     removed = prune(site, PruneOptions())
-    assert removed == ["bin", "pkg/__pycache__", "pkg/stray.pyc"]
+    assert removed == [".lock", "bin", "pkg/__pycache__", "pkg/stray.pyc"]
     assert (site / "pkg-1.0.dist-info" / "METADATA").is_file()
     assert (site / "pkg" / "tests").is_dir()
     assert prune(site, PruneOptions(extra_patterns=("*/tests",))) == ["pkg/tests"]
