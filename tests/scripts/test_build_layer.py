@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from wheel_factory import BackendFactory, Pin, offline_args
+from wheel_factory import BackendFactory, Pin, assert_imports_alone, offline_args
 
 from scripts.build_layer import LayerRequest, SizeBudgetError, build_layer
 from scripts.cli import main
@@ -204,37 +203,6 @@ def test_import_smoke_with_the_runtime_python(
     with zipfile.ZipFile(store.root / f"layer-{result.manifest['hash']}.zip") as archive:
         archive.extractall(opt)
     assert_imports_alone(python312, opt / "python", {"alpha": "1.0", "beta": "2.0"})
-
-
-def top_level_modules(site: Path) -> list[str]:
-    names = set()
-    for path in site.iterdir():
-        if path.name.endswith(".dist-info") or path.name.startswith(("_", ".")):
-            continue
-        if path.is_dir() and (path / "__init__.py").is_file():
-            names.add(path.name)
-        elif path.suffix == ".py":
-            names.add(path.stem)
-    return sorted(names)
-
-
-def assert_imports_alone(python: str, site: Path, versions: dict[str, str]) -> None:
-    """Import every top-level package with `python -I -S`: stdlib plus the layer, nothing else."""
-    modules = top_level_modules(site)
-    assert modules
-    script = (
-        "import importlib, importlib.metadata, json, sys\n"
-        f"sys.path.insert(0, {str(site)!r})\n"
-        "assert not any('site-packages' in p for p in sys.path), sys.path\n"
-        f"for name in {modules!r}:\n"
-        "    importlib.import_module(name)\n"
-        f"print(json.dumps({{d: importlib.metadata.version(d) for d in {sorted(versions)!r}}}))\n"
-    )
-    completed = subprocess.run(
-        [python, "-I", "-S", "-c", script], capture_output=True, text=True, check=False
-    )
-    assert completed.returncode == 0, completed.stderr
-    assert json.loads(completed.stdout) == versions
 
 
 def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

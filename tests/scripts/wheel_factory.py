@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import shutil
 import subprocess
 import zipfile
@@ -156,3 +157,34 @@ def find_python(version: str) -> str | None:
         if probe.returncode == 0 and probe.stdout.strip() == version:
             return candidate
     return None
+
+
+def top_level_modules(site: Path) -> list[str]:
+    names = set()
+    for path in site.iterdir():
+        if path.name.endswith(".dist-info") or path.name.startswith(("_", ".")):
+            continue
+        if path.is_dir() and (path / "__init__.py").is_file():
+            names.add(path.name)
+        elif path.suffix == ".py":
+            names.add(path.stem)
+    return sorted(names)
+
+
+def assert_imports_alone(python: str, site: Path, versions: dict[str, str]) -> None:
+    """Import every top-level package with `python -I -S`: stdlib plus the layer, nothing else."""
+    modules = top_level_modules(site)
+    assert modules
+    script = (
+        "import importlib, importlib.metadata, json, sys\n"
+        f"sys.path.insert(0, {str(site)!r})\n"
+        "assert not any('site-packages' in p for p in sys.path), sys.path\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        f"print(json.dumps({{d: importlib.metadata.version(d) for d in {sorted(versions)!r}}}))\n"
+    )
+    completed = subprocess.run(
+        [python, "-I", "-S", "-c", script], capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout) == versions
