@@ -1,0 +1,82 @@
+"""checkov over every synthesized stack, with the committed .checkov.yaml.
+
+checkov lives in its own venv (`make checkov`; its pins clash with ours). It is part of
+the test command, so a missing checkov fails here instead of silently skipping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import CHECKOV_CONFIG, REPO_ROOT, Synth, subprocess_env
+
+STACKS = ("staging", "prod", "local")
+
+
+def checkov_bin() -> Path:
+    path = Path(os.environ.get("CHECKOV_BIN") or REPO_ROOT / ".venv-checkov" / "bin" / "checkov")
+    if not path.is_file():
+        pytest.fail(f"checkov not found at {path}: run `make checkov` (or set CHECKOV_BIN)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def checkov_report(synth: Synth) -> dict[str, Any]:
+    files = [synth.stack_dir(name) / "cdk.tf.json" for name in STACKS]
+    args = [str(checkov_bin()), "--config-file", str(CHECKOV_CONFIG), "-o", "json"]
+    for path in files:
+        args += ["-f", str(path)]
+    done = subprocess.run(
+        args, capture_output=True, text=True, check=False, env=subprocess_env(), timeout=300
+    )
+    # Exit 1 means failed checks (reported below); anything else is checkov itself failing.
+    assert done.returncode in {0, 1}, done.stderr[-2000:]
+    report: dict[str, Any] = json.loads(done.stdout)
+    assert isinstance(report, dict), "expected one framework (terraform_json) in the report"
+    return report
+
+
+def test_checkov_parsed_every_stack(checkov_report: dict[str, Any]) -> None:
+    summary = checkov_report["summary"]
+    assert summary["parsing_errors"] == 0, checkov_report["results"].get("parsing_errors")
+    assert summary["passed"] > 0, "checkov checked nothing"
+
+
+@pytest.mark.parametrize("env_name", STACKS)
+def test_checkov_ran_checks_on_each_stack(checkov_report: dict[str, Any], env_name: str) -> None:
+    checked = Counter(
+        Path(c["file_path"]).parent.name for c in checkov_report["results"]["passed_checks"]
+    )
+    assert checked[env_name] > 0, f"no check ran on {env_name}"
+    # The IAM checks must be among them: they are what the deployer policy is about.
+    ids = {
+        c["check_id"]
+        for c in checkov_report["results"]["passed_checks"]
+        if Path(c["file_path"]).parent.name == env_name
+    }
+    assert {"CKV_AWS_111", "CKV_AWS_356", "CKV_AWS_107"} <= ids, sorted(ids)
+
+
+def test_checkov_finds_no_failures(checkov_report: dict[str, Any]) -> None:
+    failed = sorted(
+        f"{c['check_id']} {c['resource']} ({Path(c['file_path']).parent.name})"
+        for c in checkov_report["results"]["failed_checks"]
+    )
+    assert failed == []
+
+
+def test_every_skipped_check_is_justified() -> None:
+    skips = [
+        line for line in CHECKOV_CONFIG.read_text().splitlines() if re.match(r"\s*-\s*CKV", line)
+    ]
+    assert skips, "no skip-check entries found: the config format changed?"
+    for line in skips:
+        assert re.match(r"\s*-\s*CKV\w+\s+#\s*\S.{10,}", line), f"unjustified skip: {line.strip()}"
