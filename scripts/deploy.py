@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from environments import Environment, get_environment
 from scripts import progress
-from scripts.build_backend import backend_hash
+from scripts.build_backend import add_backend_dir_argument, backend_hash, with_backend_dir
 from scripts.cache_key import layer_hash
 from scripts.clients import lambda_client, s3_client
 from scripts.deployments import (
@@ -78,12 +78,19 @@ def _s3(store: Store, name: str) -> tuple[str, str]:
 
 def checked_artifact(store: Store, name: str, *, missing_hint: str) -> CodeSource:
     """A content-addressed zip and its manifest, both present and agreeing."""
+    return _checked_artifact(store, name, missing_hint=missing_hint)[0]
+
+
+def _checked_artifact(
+    store: Store, name: str, *, missing_hint: str
+) -> tuple[CodeSource, dict[str, Any]]:
     manifest = manifest_name(name)
     info = store.head(name)
     if info is None or store.head(manifest) is None:
         missing = name if info is None else manifest
         raise ToolError(f"{store.location}{missing} is missing: {missing_hint}")
-    expected = manifest_code_sha256(read_json(store, manifest))
+    manifest_data = read_json(store, manifest)
+    expected = manifest_code_sha256(manifest_data)
     if expected is None:
         raise ToolError(f"{store.location}{manifest}: no code_sha256/sha256: {missing_hint}")
     if info.sha256_b64 is not None and info.sha256_b64 != expected:
@@ -92,7 +99,7 @@ def checked_artifact(store: Store, name: str, *, missing_hint: str) -> CodeSourc
             f"manifest's {expected}: {missing_hint}"
         )
     bucket, key = _s3(store, name)
-    return CodeSource(bucket=bucket, key=key, code_sha256=expected)
+    return CodeSource(bucket=bucket, key=key, code_sha256=expected), manifest_data
 
 
 def target_from_store(
@@ -102,8 +109,9 @@ def target_from_store(
     layer_name = env.layer_hash_key(layer_hash).removeprefix(env.key_prefix)
     package_name = env.backend_hash_key(package_hash).removeprefix(env.key_prefix)
     layer = checked_artifact(store, layer_name, missing_hint="run build-layer first")
-    package = checked_artifact(store, package_name, missing_hint="run build-backend first")
-    manifest = read_json(store, manifest_name(package_name))
+    package, manifest = _checked_artifact(
+        store, package_name, missing_hint="run build-backend first"
+    )
     version = manifest.get("version")
     return DeployTarget(
         layer_hash=layer_hash,
@@ -305,7 +313,7 @@ def deploy(
 
 def env_and_store(args: argparse.Namespace) -> tuple[Environment, LambdaClient, Store]:
     """The environment, its Lambda client and its store (`--store` or its bucket)."""
-    env = get_environment(args.env)
+    env = with_backend_dir(get_environment(args.env), getattr(args, "backend_dir", None))
     spec: str | None = getattr(args, "store", None)
     if spec and not spec.startswith("s3://"):
         raise BadInputError(f"--store {spec!r}: Lambda reads code from S3; use s3://BUCKET/PREFIX")
@@ -345,5 +353,7 @@ def register(
         help="publish or reuse the deps layer and update every function (restores on failure)",
     )
     add_env_and_store(parser)
+    # The same backend the build used: deploy recomputes its hashes to find the artifacts.
+    add_backend_dir_argument(parser)
     parser.set_defaults(handler=_handle)
     return parser

@@ -194,6 +194,7 @@ class PackageIndex:
     store: Store
     records: list[DeploymentRecord] = field(default_factory=list)
     _by_sha: dict[str, str] | None = None
+    _found: dict[str, str | None] = field(default_factory=dict)
 
     def _manifests(self) -> dict[str, str]:
         if self._by_sha is None:
@@ -210,6 +211,12 @@ class PackageIndex:
 
     def lookup(self, code_sha256: str) -> str | None:
         """The store name (`backend-HASH.zip`) holding this code, if it still exists."""
+        # Usually all four functions run the same code: look it up once.
+        if code_sha256 not in self._found:
+            self._found[code_sha256] = self._lookup(code_sha256)
+        return self._found[code_sha256]
+
+    def _lookup(self, code_sha256: str) -> str | None:
         prefix = self._key_prefix()
         for record in self.records:
             if record.package_code_sha256 == code_sha256 and record.package_key:
