@@ -8,6 +8,7 @@ naming the build host's Python. `*.dist-info` stays: `importlib.metadata` needs 
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -73,7 +74,7 @@ def distribution_sizes(site_dir: Path) -> dict[str, int]:
     Files no RECORD claims (rare) are counted under their top-level name.
     """
     sizes: dict[str, int] = {}
-    claimed: set[Path] = set()
+    claimed: set[str] = set()
     for record in sorted(site_dir.glob("*.dist-info/RECORD")):
         name = record.parent.name.removesuffix(".dist-info").rsplit("-", 1)[0]
         total = 0
@@ -81,16 +82,22 @@ def distribution_sizes(site_dir: Path) -> dict[str, int]:
             relative = line.split(",", 1)[0]
             if not relative:
                 continue
-            path = (site_dir / relative).resolve()
-            if path in claimed or not path.is_file():
+            # normpath, not resolve(): RECORD paths may climb out (../../bin) and resolving
+            # thousands of paths costs seconds.
+            path = os.path.normpath(site_dir / relative)
+            if path in claimed:
                 continue
+            try:
+                size = Path(path).stat().st_size
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # pruned, or never installed (scripts outside the target)
             claimed.add(path)
-            total += path.stat().st_size
+            total += size
         sizes[name] = sizes.get(name, 0) + total
-    for path in site_dir.rglob("*"):
-        if path.is_file() and path.resolve() not in claimed:
-            top = path.relative_to(site_dir).parts[0]
-            sizes[top] = sizes.get(top, 0) + path.stat().st_size
+    for leftover in site_dir.rglob("*"):
+        if leftover.is_file() and os.path.normpath(leftover) not in claimed:
+            top = leftover.relative_to(site_dir).parts[0]
+            sizes[top] = sizes.get(top, 0) + leftover.stat().st_size
     return sizes
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import stat
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,8 +66,8 @@ def normalised_mode(path: Path) -> int:
 def write_zip(files: Iterable[tuple[str, Path]], dest: Path) -> ZipResult:
     """Write `files` (archive name, source) to `dest` deterministically and hash the result."""
     entries = sorted(files)
-    names = [name for name, _ in entries]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    counts = Counter(name for name, _ in entries)
+    duplicates = sorted(name for name, count in counts.items() if count > 1)
     if duplicates:
         raise BadInputError(f"zip: duplicate archive names: {', '.join(duplicates[:5])}")
     dest.parent.mkdir(parents=True, exist_ok=True)
