@@ -192,6 +192,32 @@ def restore_sources(
     return sources
 
 
+def require_restore_sources(
+    recorded: Mapping[str, FunctionState],
+    sources: Mapping[str, CodeSource],
+    package: CodeSource | None,
+) -> None:
+    """Refuse before any change when a function's current code could not be put back.
+
+    Lambda hands out only a short-lived URL for a function's code, so a restore needs the
+    package in the store; code that matches no `backend-HASH.json` came from elsewhere.
+    """
+    if package is None:
+        return
+    missing = sorted(
+        name
+        for name, state in recorded.items()
+        if state.code_sha256 != package.code_sha256 and name not in sources
+    )
+    if missing:
+        raise ToolError(
+            f"cannot guarantee a restore of {', '.join(missing)}: the code they run "
+            f"(CodeSha256 {recorded[missing[0]].code_sha256}) matches no backend-HASH.json in "
+            "the store; nothing was changed. Rebuild and upload that code with build-backend "
+            "from its commit, then deploy again"
+        )
+
+
 def _function_records(
     recorded: Mapping[str, FunctionState],
     sources: Mapping[str, CodeSource],
@@ -263,6 +289,7 @@ def deploy(
         recorded = record_functions(engine, env)
     index = PackageIndex(store, [r for _, r in load_records(store, env, limit=RECENT_RECORDS)])
     sources = restore_sources(store, recorded, index)
+    require_restore_sources(recorded, sources, target.package)
     with progress.step("layer version"):
         layer_arn, published = ensure_layer_version(lambda_client, env, target)
     say(f"  layer: {'published' if published else 'reusing'} {layer_arn}")

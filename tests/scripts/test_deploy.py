@@ -6,7 +6,7 @@ import time
 from dataclasses import replace
 
 import pytest
-from lambda_world import UPDATES, World, fast_retry, make_world
+from lambda_world import UPDATES, World, fast_retry, make_world, zip_bytes
 
 from environments import ENVIRONMENTS
 from scripts.deploy import deploy, target_from_store
@@ -197,3 +197,24 @@ def test_staging_deploy_never_calls_a_prod_function(moto_server: str) -> None:
     assert not any("-prod-" in name for name in touched)
     for name, sha in prod_before.items():
         assert world.raw_lambda().get_function_configuration(FunctionName=name)["CodeSha256"] == sha
+
+
+def test_code_from_outside_the_store_is_refused_before_publishing(world: World) -> None:
+    """Its code could not be restored (no package holds it), so nothing may start."""
+    target = world.target("v1", "v1")
+    stray = world.env.function_names[3]
+    world.raw_lambda().update_function_code(
+        FunctionName=stray, ZipFile=zip_bytes({"app/main.py": "# hand-deployed\n"})
+    )
+    world.log.clear()
+
+    with pytest.raises(ToolError, match=f"cannot guarantee a restore of {stray}"):
+        deploy(
+            env=world.env,
+            lambda_client=world.lam,
+            store=world.store,
+            target=target,
+            retry=fast_retry(),
+        )
+
+    assert world.log.names() == []
