@@ -9,8 +9,9 @@ import pytest
 from lambda_world import World, fast_retry, make_world
 
 from environments import ENVIRONMENTS
+from scripts.cli import main
 from scripts.deploy import deploy
-from scripts.errors import BadInputError
+from scripts.errors import EXIT_BAD_INPUT, BadInputError
 from scripts.prune import LayerVersionInfo, plan_prune, prune_layers
 
 ARN = "arn:aws:lambda:us-west-2:123456789012:layer:p-local-deps:{}"
@@ -148,3 +149,8 @@ def test_version_attached_in_another_environment_is_kept(world: World) -> None:
     assert result["deleted"] == [3]
     assert "attached to" in result["kept"]["2"][0]
     assert other.function_names[0] in result["kept"]["2"][0]
+
+
+def test_cli_keep_zero_is_bad_input(aws_env_vars: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["prune-layers", "--env", "local", "--keep", "0"]) == EXIT_BAD_INPUT
+    assert "--keep" in capsys.readouterr().err

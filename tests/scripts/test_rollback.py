@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 from lambda_world import UPDATES, World, client_error, fail_calls, fast_retry, make_world
 
+from scripts.cli import main
 from scripts.deploy import deploy
 from scripts.deployments import load_records
-from scripts.errors import BadInputError, ToolError
+from scripts.errors import EXIT_BAD_INPUT, BadInputError, ToolError
 from scripts.lambda_ops import ApplyFailedError
 from scripts.rollback import RollbackRequest, rollback
 
@@ -173,3 +174,24 @@ def test_failing_rollback_restores_every_function(world: World) -> None:
 
     assert world.state() == before
     assert any(op in UPDATES for op, _ in world.log.names(UPDATES))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--layer-version", "arn:aws:lambda:eu-west-1:123456789012:layer:bluemoxon-local-deps:1"],
+        ["--layer-version", "not-a-version"],
+        ["--package-key", "lambda/backend.zip"],
+        ["--previous", "--layer-version", "3"],
+        [],
+    ],
+)
+def test_cli_refuses_bad_targets_with_exit_2(
+    argv: list[str], aws_env_vars: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["rollback", "--env", "local", *argv]) == EXIT_BAD_INPUT
+    out, err = capsys.readouterr()
+    assert out == ""
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1
+    assert err.strip().splitlines()[-1] == errors[0]
