@@ -36,6 +36,7 @@ from scripts.lambda_ops import (
     ApplyFailedError,
     CodeSource,
     Engine,
+    FunctionMissingError,
     FunctionOutcome,
     FunctionState,
     FunctionTarget,
@@ -170,10 +171,9 @@ def ensure_layer_version(
 def record_functions(engine: Engine, env: Environment) -> dict[str, FunctionState]:
     try:
         return engine.record(env.function_names)
-    except BadInputError as err:
-        name = str(err).split(" ")[1] if str(err).startswith("function ") else "?"
+    except FunctionMissingError as err:
         raise ToolError(
-            f"function {name} does not exist: run `cdktf deploy {env.name}` first"
+            f"function {err.name} does not exist: run `cdktf deploy {env.name}` first"
         ) from err
 
 

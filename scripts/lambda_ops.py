@@ -54,6 +54,14 @@ class GuardError(LambdaOpError):
     """Lambda refused our update: the function changed since we read it (RevisionId)."""
 
 
+class FunctionMissingError(BadInputError):
+    """The function does not exist (yet): Terraform creates it, not the scripts."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"function {name} does not exist: run `cdktf deploy` first")
+        self.name = name
+
+
 class CancelledError(LambdaOpError):
     """Another function failed first; this one stopped before its next change."""
 
@@ -245,9 +253,7 @@ def read_function(client: LambdaClient, name: str) -> FunctionState:
         config = client.get_function_configuration(FunctionName=name)
     except ClientError as err:
         if _error_code(err) == "ResourceNotFoundException":
-            raise BadInputError(
-                f"function {name} does not exist: run `cdktf deploy` first"
-            ) from err
+            raise FunctionMissingError(name) from err
         raise
     return FunctionState(
         name=name,
