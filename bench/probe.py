@@ -1,0 +1,168 @@
+"""Child-process entry points the bench times: each does one real thing and reports on it.
+
+- `scripts SPAWN_LOG ARGS...`: runs `python -m scripts ARGS...` in this process with an
+  audit hook that records every process it starts (subprocess, exec, posix_spawn, system),
+  written to SPAWN_LOG. A cache hit must start none; a build starts exactly uv.
+- `deploy LAYER_DIR PACKAGE_DIR CALLS_LOG`: `python -m scripts deploy --env local` for the
+  lock in LAYER_DIR and the app code in PACKAGE_DIR (the same calls as the CLI's handler),
+  counting every AWS API call by operation into CALLS_LOG.
+- `synth fast|standard OUTDIR`: synthesizes, then prints one JSON line with this process's
+  peak RSS and the peak RSS of its Node (jsii) child, read while that child is still alive.
+
+Imports stay inside each function: the synth probes must not load boto3, and the scripts
+probe must start as fast as `python -m scripts`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+
+def probe_scripts(spawn_log: Path, argv: list[str]) -> int:
+    spawned: list[list[str]] = []
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event == "subprocess.Popen":
+            command = args[1]
+            words = [command] if isinstance(command, str | bytes) else list(command or ())
+            spawned.append([str(word) for word in words] or [str(args[0])])
+        elif event in {"os.exec", "os.posix_spawn", "os.spawn", "os.system", "os.startfile"}:
+            spawned.append([str(arg) for arg in args[:2]])
+
+    sys.addaudithook(hook)
+    from scripts.cli import main
+
+    code = main(argv)
+    spawn_log.write_text(json.dumps({"spawned": spawned}), encoding="utf-8")
+    return code
+
+
+def probe_deploy(layer_dir: Path, package_dir: Path, calls_log: Path) -> int:
+    from dataclasses import replace
+
+    from environments import get_environment
+    from scripts.clients import lambda_client, s3_client
+    from scripts.deploy import current_hashes, deploy, target_from_store
+    from scripts.store import store_for
+
+    env = replace(
+        get_environment("local"),
+        backend_dir=package_dir,
+        lock_file=layer_dir / "poetry.lock",
+        requirements_file=layer_dir / "requirements.txt",
+    )
+    calls: Counter[str] = Counter()
+
+    def count(model: Any, **_: Any) -> None:
+        calls[f"{model.service_model.service_name}.{model.name}"] += 1
+
+    lam = lambda_client(env)
+    s3 = s3_client(env)
+    for client in (lam, s3):
+        client.meta.events.register("before-call", count)
+    store = store_for(env, None, s3_client_factory=lambda: s3)
+    layer_hash, package_hash = current_hashes(env)
+    target = target_from_store(store, env, layer_hash=layer_hash, package_hash=package_hash)
+    result = deploy(env=env, lambda_client=lam, store=store, target=target)
+    calls_log.write_text(json.dumps({"calls": dict(calls), "result": result}), encoding="utf-8")
+    return 0
+
+
+def _standard_synth(outdir: str) -> None:
+    """The usual way to write a CDKTF app: import the bindings by name, one small stack.
+
+    Importing any submodule runs the package `__init__`, which imports all of them.
+    """
+    from cdktf import App, TerraformStack
+    from cdktf_cdktf_provider_aws.iam_role import IamRole
+    from cdktf_cdktf_provider_aws.lambda_function import LambdaFunction
+    from cdktf_cdktf_provider_aws.lambda_layer_version import LambdaLayerVersion
+    from cdktf_cdktf_provider_aws.provider import AwsProvider
+
+    app = App(outdir=outdir)
+    stack = TerraformStack(app, "minimal")
+    AwsProvider(stack, "aws", region="us-west-2")
+    layer = LambdaLayerVersion(
+        stack,
+        "deps",
+        layer_name="bench-deps",
+        s3_bucket="bench-artifacts",
+        s3_key="lambda/layer.zip",
+        compatible_runtimes=["python3.12"],
+    )
+    assume = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = IamRole(stack, "role", name="bench-fn", assume_role_policy=json.dumps(assume))
+    LambdaFunction(
+        stack,
+        "fn",
+        function_name="bench-fn",
+        role=role.arn,
+        handler="app.main.handler",
+        runtime="python3.12",
+        s3_bucket="bench-artifacts",
+        s3_key="lambda/backend.zip",
+        layers=[layer.arn],
+    )
+    app.synth()
+
+
+def probe_synth(mode: str, outdir: str) -> int:
+    import os
+    import resource
+
+    from bench.measure import peak_rss_of_children
+
+    if mode == "fast":
+        import main
+
+        main.build_app(environ={}, outdir=outdir).synth()
+    elif mode == "standard":
+        _standard_synth(outdir)
+    else:
+        print(f"synth mode {mode!r}: use fast or standard", file=sys.stderr)
+        return 2
+    children = peak_rss_of_children(os.getpid())
+    node = {name: size for name, size in children.items() if name.startswith("node:")}
+    report = {
+        "python_peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "node_peak_rss_bytes": sum(node.values()),
+        "node_processes": len(node),
+        "provider_modules_loaded": sum(
+            1 for name in sys.modules if name.startswith("cdktf_cdktf_provider_aws.")
+        ),
+        "stacks": sorted(p.parent.name for p in Path(outdir).glob("stacks/*/cdk.tf.json")),
+    }
+    print(json.dumps(report))
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) >= 2 and argv[0] == "scripts":
+        return probe_scripts(Path(argv[1]), argv[2:])
+    if len(argv) == 4 and argv[0] == "deploy":
+        return probe_deploy(Path(argv[1]), Path(argv[2]), Path(argv[3]))
+    if len(argv) == 3 and argv[0] == "synth":
+        return probe_synth(argv[1], argv[2])
+    print(
+        "usage: python -m bench.probe scripts SPAWN_LOG ARGS... | "
+        "deploy LAYER_DIR PACKAGE_DIR CALLS_LOG | synth fast|standard OUTDIR",
+        file=sys.stderr,
+    )
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
