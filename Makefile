@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: setup demo test lint synth checkov clean
+.PHONY: setup demo test lint synth checkov clean bench bench-smoke bench-sam
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -49,6 +49,26 @@ lint: setup
 # The terraform end-to-end tests need a local provider mirror; found once here, passed in.
 test: lint checkov
 	TF_PLUGIN_MIRROR="$$(.ci/find-tf-mirror)" $(PY) -m pytest
+
+# Benchmarks (bench/run.py): the full run writes bench/results.json; the smoke run is what
+# tests/test_bench_smoke.py runs. AWS SAM CLI, the peer baseline, gets its own venv from the
+# host Python (its build method then needs no container), pinned here.
+SAM_VENV := bench/.work/sam-venv
+SAM_VERSION := 1.170.0
+bench-sam: $(SAM_VENV)/.installed-$(SAM_VERSION)
+
+$(SAM_VENV)/.installed-$(SAM_VERSION):
+	rm -rf $(SAM_VENV)
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli==$(SAM_VERSION) 2>&1 | grep -v "is ignored: it is neither" || true
+	$(SAM_VENV)/bin/sam --version
+	touch $@
+
+bench: setup bench-sam
+	$(PY) -m bench --sam-venv $(SAM_VENV)
+
+bench-smoke: setup
+	$(PY) -m bench --smoke
 
 clean:
 	rm -rf cdktf.out build .local-store .pytest_cache .mypy_cache .ruff_cache
