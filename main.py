@@ -47,7 +47,12 @@ def build_app(*, environ: Mapping[str, str], outdir: str | None = None) -> App:
 
 
 def main() -> None:
-    build_app(environ=os.environ).synth()
+    try:
+        app = build_app(environ=os.environ)
+    except ValueError as error:
+        # Bad configuration or switch: one line naming the field and what is allowed.
+        raise SystemExit(f"synth: {error}") from None
+    app.synth()
 
 
 if __name__ == "__main__":
