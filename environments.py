@@ -227,10 +227,21 @@ def default_functions() -> tuple[FunctionConfig, ...]:
 LOCAL_ENDPOINT_DEFAULT = "http://127.0.0.1:5000"
 
 
+def _state_backend(env_name: str) -> StateBackend:
+    """Shared remote state: CI runners are ephemeral, so local state would be lost each run."""
+    return StateBackend(
+        bucket="bluemoxon-terraform-state",
+        key=f"lambda-layers/{env_name}.tfstate",
+        region="us-west-2",
+    )
+
+
 def _environments() -> dict[str, Environment]:
     functions = default_functions()
     staging = Environment(
         name="staging",
+        state_backend=_state_backend("staging"),
+        ci_role_name="bluemoxon-staging-github-deploy",
         functions=tuple(
             replace(f, environment={"ENVIRONMENT": "staging", "LOG_LEVEL": "DEBUG"})
             for f in functions
@@ -238,6 +249,8 @@ def _environments() -> dict[str, Environment]:
     )
     prod = Environment(
         name="prod",
+        state_backend=_state_backend("prod"),
+        ci_role_name="bluemoxon-prod-github-deploy",
         functions=tuple(
             replace(f, environment={"ENVIRONMENT": "prod", "LOG_LEVEL": "INFO"}) for f in functions
         ),

@@ -197,10 +197,20 @@ def test_a_stack_never_references_another_environment(
         assert not re.search(rf"(?<![a-z]){other}(?![a-z])", text), other
 
 
+def test_no_ci_role_configured_means_no_attachment(synth: Synth) -> None:
+    assert ENVIRONMENTS["local"].ci_role_name is None
+    assert resources(synth.stacks["local"], "aws_iam_role_policy_attachment") == {}
+
+
 @pytest.mark.parametrize("env_name", ["staging", "prod"])
-def test_no_ci_role_configured_means_no_attachment(synth: Synth, env_name: str) -> None:
-    assert ENVIRONMENTS[env_name].ci_role_name is None
-    assert resources(synth.stacks[env_name], "aws_iam_role_policy_attachment") == {}
+def test_real_environments_attach_the_deployer_policy_to_their_own_ci_role(
+    synth: Synth, env_name: str
+) -> None:
+    stack = synth.stacks[env_name]
+    _, attachment = only(resources(stack, "aws_iam_role_policy_attachment"))
+    policy_id, _ = only(resources(stack, "aws_iam_policy"))
+    assert attachment["role"] == f"bluemoxon-{env_name}-github-deploy"
+    assert attachment["policy_arn"] == ref("aws_iam_policy", policy_id, "arn")
 
 
 @pytest.mark.parametrize("env_name", ["staging", "prod"])
@@ -244,10 +254,24 @@ def test_endpoint_variable_moves_only_the_local_stack(
     assert OTHER_ENDPOINT not in json.dumps(synth.stacks["local"])
 
 
-@pytest.mark.parametrize("env_name", ENV_NAMES)
-def test_unconfigured_state_stays_local_beside_the_stack(synth: Synth, env_name: str) -> None:
+def test_unconfigured_state_stays_local_beside_the_stack(synth: Synth) -> None:
+    assert ENVIRONMENTS["local"].state_backend is None
+    assert synth.stacks["local"]["terraform"]["backend"] == {
+        "local": {"path": "terraform.local.tfstate"}
+    }
+
+
+@pytest.mark.parametrize("env_name", ["staging", "prod"])
+def test_real_environments_keep_state_in_s3_per_environment(synth: Synth, env_name: str) -> None:
+    # CI runners are ephemeral: local state would be lost after every deploy.
     assert synth.stacks[env_name]["terraform"]["backend"] == {
-        "local": {"path": f"terraform.{env_name}.tfstate"}
+        "s3": {
+            "bucket": "bluemoxon-terraform-state",
+            "key": f"lambda-layers/{env_name}.tfstate",
+            "region": "us-west-2",
+            "encrypt": True,
+            "use_lockfile": True,
+        }
     }
 
 
