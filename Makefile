@@ -11,12 +11,12 @@ export CHECKPOINT_DISABLE := 1
 
 setup: $(VENV)/.installed node_modules/.installed
 
+# Bytecode is compiled once at install: these machines set PYTHONDONTWRITEBYTECODE, and
+# without it every synth would recompile the provider bindings it imports.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required: set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
-	# Compiled bytecode is written once here: this machine sets PYTHONDONTWRITEBYTECODE, and
-	# without it every synth recompiles the provider bindings it imports.
 	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -r pyproject.toml --extra dev
 	touch $@
 
