@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: setup demo test lint synth checkov clean bench bench-smoke bench-sam
+.PHONY: setup demo pipeline test lint synth checkov clean bench bench-smoke bench-sam
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -39,6 +39,12 @@ $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION):
 # The main job on the embedded default: no AWS account needed.
 demo: setup
 	$(PY) -m scripts demo
+
+# The whole pipeline on this machine against a local moto server (no AWS account): build,
+# `cdktf deploy local` with real terraform, scripted deploy, a table. State in .pipeline/;
+# run it twice to see the cache hit and the no-change deploy. ARGS=--fresh starts over.
+pipeline: setup
+	TF_PLUGIN_MIRROR="$$(.ci/find-tf-mirror)" $(PY) -m scripts pipeline $(ARGS)
 
 synth: setup
 	npx cdktf synth
@@ -73,4 +79,4 @@ bench-smoke: setup
 	$(PY) -m bench --smoke
 
 clean:
-	rm -rf cdktf.out build .local-store .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdktf.out build .local-store .pipeline .pytest_cache .mypy_cache .ruff_cache

@@ -14,7 +14,16 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from scripts import build_backend, build_layer, demo, deploy, prune, rollback, synth_diff
+from scripts import (
+    build_backend,
+    build_layer,
+    demo,
+    deploy,
+    pipeline,
+    prune,
+    rollback,
+    synth_diff,
+)
 from scripts.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, ToolError
 
 # A command turns parsed arguments into its JSON-able result.
@@ -43,6 +52,7 @@ _REGISTRY: list[Register] = [
     build_layer.register,
     build_backend.register,
     demo.register,
+    pipeline.register,
     deploy.register,
     rollback.register,
     prune.register,

@@ -1,0 +1,432 @@
+"""`pipeline`: the whole flow on one machine, no AWS account: moto, builds, terraform, deploy.
+
+Starts a moto server, creates the `local` environment's artifact bucket (it stands in for
+the frontend bucket that exists before the stack), builds and uploads the layer and the
+function package, applies the `local` stack with real terraform (`cdktf deploy local`,
+providers from the offline mirror), runs the scripted deploy, and prints per function its
+layer version ARN, code hash and the sizes.
+
+Run it twice: the second run finds the layer in the bucket (cache hit, nothing built),
+terraform reports no changes, and the deploy updates no function. moto keeps its state in
+memory, so each run records every request moto serves into `.pipeline/` (moto's recorder)
+and the next run's fresh server replays them first; terraform's state, the synthesized
+stack and the logs live there too. `--fresh` starts over.
+
+The server it starts is always stopped: on success, on failure, on Ctrl-C and on SIGTERM.
+What a person reads is one line per step with its time (long steps add a line every few
+seconds), then the table; everything else goes to `.pipeline/logs/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import IO, TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from environments import REPO_ROOT, Environment, get_environment
+from scripts import local_aws
+from scripts.build_backend import add_backend_dir_argument, build_backend, with_backend_dir
+from scripts.build_layer import LayerRequest, build_layer, index_args
+from scripts.deploy import current_hashes, deploy, target_from_store
+from scripts.errors import BadInputError, ToolError
+from scripts.store import S3Store
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_s3 import S3Client
+
+ENV_NAME = "local"
+DEFAULT_STATE_DIR = REPO_ROOT / ".pipeline"
+RECORDING = "moto-recording.jsonl"
+HEARTBEAT_S = 10.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class StateDir:
+    """Everything one run leaves for the next, in one directory (`--fresh` deletes it)."""
+
+    root: Path
+
+    @property
+    def recording(self) -> Path:
+        return self.root / RECORDING
+
+    @property
+    def synth_dir(self) -> Path:
+        return self.root / "cdktf.out"
+
+    @property
+    def tfstate(self) -> Path:
+        # The local stack's LocalBackend path is relative to its synthesized directory.
+        return self.synth_dir / "stacks" / ENV_NAME / f"terraform.{ENV_NAME}.tfstate"
+
+    @property
+    def build_dir(self) -> Path:
+        return self.root / "build"
+
+    @property
+    def cli_config(self) -> Path:
+        return self.root / "terraform.tfrc"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def consistent(self) -> bool:
+        """moto's recording and terraform's state describe the same world, or neither exists."""
+        return self.recording.is_file() == self.tfstate.is_file()
+
+
+@dataclass
+class Reporter:
+    """One line per step on the terminal; the steps' own chatter goes to the log."""
+
+    out: IO[str]
+    log_path: Path
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def say(self, line: str) -> None:
+        with self._lock:
+            print(line, file=self.out, flush=True)
+
+    @contextlib.contextmanager
+    def step(self, title: str, *, heartbeat: bool = False) -> Iterator[dict[str, str]]:
+        """Time a step; the caller may set `note["text"]`, shown after the time.
+
+        With `heartbeat`, a line every HEARTBEAT_S seconds says it is still running and
+        what the log last said, so a long install or apply never looks hung.
+        """
+        note: dict[str, str] = {}
+        started = time.perf_counter()
+        stop = threading.Event()
+        beat: threading.Thread | None = None
+        if heartbeat:
+            beat = threading.Thread(
+                target=self._beat, args=(title, started, stop), daemon=True, name="heartbeat"
+            )
+            beat.start()
+        try:
+            yield note
+        except BaseException:
+            seconds = time.perf_counter() - started
+            self.steps.append({"step": title, "seconds": round(seconds, 1), "failed": True})
+            self.say(f"  {title}: failed after {seconds:.1f}s")
+            raise
+        finally:
+            stop.set()
+            if beat is not None:
+                beat.join()
+        seconds = time.perf_counter() - started
+        text = note.get("text", "")
+        self.steps.append({"step": title, "seconds": round(seconds, 1), "note": text})
+        self.say(f"  {title}: {seconds:.1f}s" + (f" ({text})" if text else ""))
+
+    def _beat(self, title: str, started: float, stop: threading.Event) -> None:
+        while not stop.wait(HEARTBEAT_S):
+            self.tick(title, time.perf_counter() - started)
+
+    def tick(self, title: str, elapsed: float, last: str | None = None) -> None:
+        line = local_aws.last_line(self.log_path) if last is None else last
+        shown = f": {line[:100]}" if line else ""
+        self.say(f"    ... {title} {elapsed:.0f}s{shown}")
+
+
+def _clients(env: Environment, endpoint: str) -> tuple[S3Client, LambdaClient]:
+    session = boto3.session.Session(
+        aws_access_key_id=local_aws.CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=local_aws.CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=env.region,
+    )
+    s3 = session.client("s3", endpoint_url=endpoint, config=Config(s3={"addressing_style": "path"}))
+    return s3, session.client("lambda", endpoint_url=endpoint)
+
+
+def ensure_bucket(s3: S3Client, env: Environment) -> bool:
+    """Create the artifact bucket unless it exists; returns whether it was created."""
+    try:
+        s3.head_bucket(Bucket=env.artifact_bucket)
+    except ClientError:
+        s3.create_bucket(
+            Bucket=env.artifact_bucket,
+            CreateBucketConfiguration={"LocationConstraint": env.region},  # type: ignore[typeddict-item]
+        )
+        return True
+    return False
+
+
+@contextlib.contextmanager
+def _terminate_raises() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C, so every `finally` (stopping moto) still runs."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def function_rows(
+    client: LambdaClient, env: Environment, *, package_zip_bytes: int
+) -> list[dict[str, Any]]:
+    """What Lambda reports now, per function: the table is read back, not assumed."""
+    rows = []
+    for name in env.function_names:
+        config = client.get_function_configuration(FunctionName=name)
+        layers = [layer["Arn"] for layer in config.get("Layers", [])]
+        deps = [arn for arn in layers if f":layer:{env.layer_name}:" in arn]
+        rows.append(
+            {
+                "name": name,
+                "layer_version_arn": deps[0] if deps else None,
+                "layers": layers,
+                "code_sha256": config["CodeSha256"],
+                "package_zip_bytes": package_zip_bytes,
+            }
+        )
+    return rows
+
+
+def format_table(result: Mapping[str, Any]) -> list[str]:
+    rows = result["functions"]
+    headers = ("function", "layer version ARN", "code hash (CodeSha256)", "package zip")
+    cells = [
+        (
+            row["name"],
+            row["layer_version_arn"] or "(none)",
+            row["code_sha256"],
+            f"{row['package_zip_bytes']:,} B",
+        )
+        for row in rows
+    ]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+
+    def line(values: tuple[str, ...]) -> str:
+        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
+
+    layer = result["layer"]
+    deploy = result["deploy"]
+    updated = deploy["updated"]
+    return [
+        line(headers),
+        *(line(c) for c in cells),
+        "",
+        f"layer    {layer['hash']}: {layer['zip_bytes']:,} B zipped, "
+        f"{layer['unzipped_bytes']:,} B unzipped "
+        f"({'built' if layer['built'] else 'cache hit: found in the bucket, nothing built'})",
+        f"package  {result['package']['hash']}: {result['package']['zip_bytes']:,} B zipped, "
+        f"{result['package']['unzipped_bytes']:,} B unzipped",
+        f"terraform {result['terraform']['summary']}",
+        f"deploy   layer version {'published' if deploy['published'] else 'reused'}; "
+        f"{len(updated)} of {len(rows)} functions updated"
+        + (f" ({', '.join(updated)})" if updated else " (no change)"),
+    ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PipelineRequest:
+    env: Environment
+    tools: local_aws.TerraformTools
+    state: StateDir
+    fresh: bool = False
+    index_args: tuple[str, ...] = ()
+
+
+def run_pipeline(request: PipelineRequest, reporter: Reporter, log: IO[str]) -> dict[str, Any]:
+    """The steps, in order; the caller owns the terminal, this owns the server."""
+    env, state, tools = request.env, request.state, request.tools
+    started = time.perf_counter()
+    server: local_aws.MotoServer | None = None
+    result: dict[str, Any] = {"env": env.name, "state_dir": str(state.root)}
+    try:
+        with reporter.step("start moto server") as note:
+            server = local_aws.start_moto(
+                log_path=state.logs / "moto.log", recording=state.recording
+            )
+            note["text"] = server.endpoint
+        result["moto"] = {"endpoint": server.endpoint, "pid": server.pid}
+        with reporter.step("restore moto state") as note:
+            replayed = local_aws.replay(server, state.recording)
+            note["text"] = (
+                f"{replayed} recorded requests replayed" if replayed else "nothing recorded yet"
+            )
+        result["replayed_requests"] = replayed
+
+        s3, lam = _clients(env, server.endpoint)
+        store = S3Store(client=s3, bucket=env.artifact_bucket, prefix=env.key_prefix)
+        with reporter.step(f"artifact bucket {env.artifact_bucket}") as note:
+            note["text"] = "created" if ensure_bucket(s3, env) else "exists"
+
+        if env.lock_file is None or env.requirements_file is None:
+            raise BadInputError(f"{env.name}: lock_file and requirements_file must be configured")
+        with reporter.step("build layer", heartbeat=True) as note:
+            layer = build_layer(
+                LayerRequest(
+                    lock_file=env.lock_file,
+                    requirements_file=env.requirements_file,
+                    runtime=env.runtime,
+                    architecture=env.architecture,
+                    build_dir=state.build_dir,
+                    manifest_path=state.build_dir / "layer-manifest.json",
+                    backend_dir=env.backend_dir,
+                    index_args=request.index_args,
+                    key_prefix=env.key_prefix,
+                ),
+                store,
+            )
+            manifest = layer.manifest
+            note["text"] = (
+                f"built {manifest['hash']}"
+                if layer.built
+                else f"cache hit: {manifest['hash']} is in the bucket, nothing built"
+            )
+        result["layer"] = {
+            "hash": manifest["hash"],
+            "built": layer.built,
+            "key": manifest["key"],
+            "zip_bytes": manifest["zip_bytes"],
+            "unzipped_bytes": manifest["unzipped_bytes"],
+            "code_sha256": manifest["code_sha256"],
+        }
+        with reporter.step("build function package") as note:
+            package = build_backend(
+                backend_dir=env.backend_dir, store=store, build_dir=state.build_dir
+            )
+            note["text"] = f"{package.hash}, {'uploaded' if package.uploaded else 'in the bucket'}"
+        result["package"] = {
+            name: package.as_json()[name]
+            for name in ("hash", "key", "code_sha256", "zip_bytes", "unzipped_bytes", "uploaded")
+        }
+
+        local_aws.write_cli_config(state.cli_config, tools.mirror)
+        environ = local_aws.local_environ(
+            server.endpoint, region=env.region, cli_config=state.cli_config
+        )
+        title = f"cdktf deploy {env.name} (terraform apply)"
+        log.flush()
+        since = reporter.log_path.stat().st_size
+        with reporter.step(title) as note:
+            local_aws.cdktf_deploy(
+                npx=tools.npx,
+                stack=env.name,
+                outdir=state.synth_dir,
+                environ=environ,
+                cwd=REPO_ROOT,
+                log_path=reporter.log_path,
+                tick=lambda elapsed, last: reporter.tick("terraform", elapsed, last),
+            )
+            summary = local_aws.terraform_summary(reporter.log_path, since=since)
+            note["text"] = summary
+        result["terraform"] = {"summary": summary, "changed": summary != "no changes"}
+
+        with reporter.step("deploy (scripted)") as note:
+            layer_hash, package_hash = current_hashes(env)
+            target = target_from_store(store, env, layer_hash=layer_hash, package_hash=package_hash)
+            deployed = deploy(env=env, lambda_client=lam, store=store, target=target)
+            updated = sorted(n for n, f in deployed["functions"].items() if f["updated"])
+            note["text"] = (
+                f"layer {'published' if deployed['published'] else 'reused'}, "
+                f"{len(updated)} functions updated"
+            )
+        result["deploy"] = {
+            "published": deployed["published"],
+            "layer_version_arn": deployed["layer_version_arn"],
+            "updated": updated,
+            "functions": deployed["functions"],
+            "record": deployed["record"],
+        }
+        result["functions"] = function_rows(lam, env, package_zip_bytes=package.zip_bytes)
+    finally:
+        if server is not None:
+            with reporter.step("stop moto server"):
+                server.stop()
+            result.setdefault("moto", {})["stopped"] = server.process.poll() is not None
+    result["steps"] = reporter.steps
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def _prepare_state(state: StateDir, *, fresh: bool, say: Callable[[str], None]) -> None:
+    if fresh and state.root.exists():
+        shutil.rmtree(state.root)
+    elif not state.consistent():
+        # One without the other (a run stopped between the two): neither can be trusted.
+        say(f"  {state.root}: moto recording and terraform state disagree: starting over")
+        shutil.rmtree(state.root)
+    state.logs.mkdir(parents=True, exist_ok=True)
+
+
+def run(args: argparse.Namespace) -> Mapping[str, Any]:
+    env = with_backend_dir(get_environment(ENV_NAME), args.backend_dir)
+    if env.lock_file is None or env.requirements_file is None:
+        raise BadInputError(f"{env.name}: lock_file and requirements_file must be configured")
+    tools = local_aws.find_tools(os.environ.get(local_aws.MIRROR_VAR))
+    state = StateDir(root=Path(args.state_dir).resolve())
+    out = sys.stderr
+    say: Callable[[str], None] = lambda line: print(line, file=out, flush=True)  # noqa: E731
+    say(f"pipeline {env.name}: state in {state.root} (moto, terraform, logs)")
+    _prepare_state(state, fresh=args.fresh, say=say)
+    log_path = state.logs / f"pipeline-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    request = PipelineRequest(
+        env=env,
+        tools=tools,
+        state=state,
+        fresh=args.fresh,
+        index_args=index_args(args.find_links or (), args.no_index),
+    )
+    with log_path.open("a", encoding="utf-8", buffering=1) as log:
+        reporter = Reporter(out=out, log_path=log_path)
+        try:
+            with _terminate_raises(), contextlib.redirect_stderr(log):
+                result = run_pipeline(request, reporter, log)
+        except (ToolError, ClientError, BotoCoreError, KeyboardInterrupt, ValueError):
+            say(f"  full log: {log_path}")
+            raise
+    result["log"] = str(log_path)
+    say("")
+    for line in format_table(result):
+        say(line)
+    return result
+
+
+def register(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "pipeline",
+        help="the whole pipeline on this machine: moto, builds, cdktf deploy local, deploy",
+    )
+    parser.add_argument(
+        "--state-dir",
+        default=str(DEFAULT_STATE_DIR),
+        help="moto recording, terraform state and logs (default: .pipeline/)",
+    )
+    parser.add_argument("--fresh", action="store_true", help="delete the state dir first")
+    parser.add_argument(
+        "--find-links", action="append", help="extra wheel directory (repeatable; offline builds)"
+    )
+    parser.add_argument("--no-index", action="store_true", help="use only --find-links")
+    add_backend_dir_argument(parser)
+    parser.set_defaults(handler=run)
+    return parser

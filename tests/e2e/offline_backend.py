@@ -1,0 +1,63 @@
+"""A small backend whose dependencies are wheels written here: terraform tests stay offline
+and fast (no package index, a layer of a few kB).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import shutil
+import zipfile
+from pathlib import Path
+
+from environments import ENVIRONMENTS
+
+ENV = ENVIRONMENTS["local"]
+
+
+def write_wheel(directory: Path, name: str, version: str) -> Path:
+    dist_info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": f"VERSION = {version!r}\n".encode(),
+        f"{dist_info}/METADATA": (
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+        ),
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: e2e\nRoot-Is-Purelib: true\n"
+        b"Tag: py3-none-any\n",
+    }
+    record = ""
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record += f"{path},sha256={digest},{len(data)}\n"
+    files[f"{dist_info}/RECORD"] = (record + f"{dist_info}/RECORD,,\n").encode()
+    wheel = directory / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, data in files.items():
+            archive.writestr(zipfile.ZipInfo(path, date_time=(2024, 1, 1, 0, 0, 0)), data)
+    return wheel
+
+
+def write_deps(backend: Path, wheels: Path, pins: list[tuple[str, str]]) -> None:
+    """poetry.lock and its exported requirements.txt (with hashes) for `pins`."""
+    lock = "# e2e lock\n\n" + "".join(
+        f'[[package]]\nname = "{n}"\nversion = "{v}"\noptional = false\n'
+        f'groups = ["main"]\nfiles = []\n\n'
+        for n, v in pins
+    )
+    (backend / "poetry.lock").write_text(lock)
+    lines = []
+    for name, version in pins:
+        digest = hashlib.sha256(
+            (wheels / f"{name}-{version}-py3-none-any.whl").read_bytes()
+        ).hexdigest()
+        lines.append(f"{name}=={version} \\\n    --hash=sha256:{digest}")
+    (backend / "requirements.txt").write_text("\n".join(lines) + "\n")
+
+
+def make_backend(root: Path, wheels: Path) -> Path:
+    backend = root / "backend"
+    shutil.copytree(ENV.backend_dir / "app", backend / "app")
+    shutil.copytree(ENV.backend_dir / "lambdas", backend / "lambdas")
+    shutil.copy(ENV.backend_dir / "VERSION", backend / "VERSION")
+    write_deps(backend, wheels, [("e2e_alpha", "1.0")])
+    return backend
