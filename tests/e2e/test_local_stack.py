@@ -22,11 +22,12 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from offline_backend import make_backend, write_deps, write_wheel
 
 from environments import ENVIRONMENTS, REPO_ROOT
 from scripts import local_aws
 from scripts.cli import main
+
+from .offline_backend import make_backend, write_deps, write_wheel
 
 pytestmark = pytest.mark.e2e
 

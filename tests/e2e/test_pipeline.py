@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from offline_backend import make_backend, write_wheel
 
 from environments import ENVIRONMENTS, REPO_ROOT
 from scripts import local_aws
+
+from .offline_backend import make_backend, write_wheel
 
 pytestmark = pytest.mark.e2e
 
