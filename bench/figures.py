@@ -6,7 +6,8 @@ Cache states, defined once:
   an empty target and an empty store, so it resolves, installs (from cache) and zips.
 - cold: an empty wheel cache per run: every wheel is downloaded from PyPI.
 - SAM cold: no `.aws-sam` directory (no SAM build cache), pip's cache warm as above;
-  SAM `--cached`: `.aws-sam/cache` filled by one untimed `sam build --cached`.
+  SAM `--cached`: `.aws-sam` filled by one untimed `sam build --cached` (SAM 1.170 then
+  reports "Manifest is not changed ... running incremental build").
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from bench.workspace import (
 )
 from environments import REPO_ROOT, get_environment
 from scripts.build_layer import LAMBDA_UNZIPPED_LIMIT
-from scripts.wheels import RUNTIME_GLIBC, target_platform
+from scripts.wheels import RUNTIME_GLIBC, installed_distributions, target_platform
 
 INSTALLERS = ("uv", "pip", "pip3")
 ENV = "local"
@@ -59,6 +60,12 @@ class Context:
     @property
     def s3_store(self) -> str:
         return f"s3://{self.bucket}/{get_environment(ENV).key_prefix}"
+
+
+def cold_runs(ctx: Context) -> int:
+    """Cold (empty cache) figures download ~20 MB per run: one run fewer keeps `make
+    bench` under 10 minutes on a shared 2-core machine."""
+    return max(1, ctx.runs - 1)
 
 
 # ---- our builder through the audited probe --------------------------------------------
@@ -224,13 +231,24 @@ def ours_build_figure(
     runtime: str | None,
     cold: bool,
     baseline: str | None,
+    variants: Sequence[tuple[Path, int]] = (),
 ) -> tuple[Figure, list[BuildRun]]:
+    """Runs into empty stores; with `variants` ((backend copy, umask) pairs) run i builds
+    from variant i mod len, so the same runs also show determinism."""
     runs: list[BuildRun] = []
-    for index in range(ctx.runs):
+    for index in range(cold_runs(ctx) if cold else ctx.runs):
         environ = dict(ctx.environ)
         if cold:
             environ["UV_CACHE_DIR"] = str(fresh_dir(ctx.work / "uv-cache-cold"))
-        run = build_layer(ctx, f"{key}-{index}", backend=backend, runtime=runtime, environ=environ)
+        source, umask = variants[index % len(variants)] if variants else (backend, None)
+        run = build_layer(
+            ctx,
+            f"{key}-{index}",
+            backend=source,
+            runtime=runtime,
+            environ=environ,
+            umask=umask,
+        )
         if run.result.get("built") is not True:
             raise BenchError(f"{key}: expected a build into an empty store, got {run.result}")
         runs.append(run)
@@ -287,14 +305,34 @@ def pip_install_command(
 _ZIP = "import shutil, sys; shutil.make_archive(sys.argv[1], 'zip', root_dir=sys.argv[2])"
 
 
-def pip_build(ctx: Context, name: str, *, environ: Mapping[str, str]) -> float:
-    """pip into python/ of an empty directory, then zip it (deflate): seconds for both."""
+def check_same_packages(what: str, site: Path, expected: Mapping[str, str]) -> None:
+    """A baseline that installed something else (or nothing) would make its time a lie."""
+    found = installed_distributions(site)
+    if found != dict(expected):
+        missing = sorted(set(expected) - set(found))
+        extra = sorted(set(found) - set(expected))
+        raise BenchError(
+            f"{what} installed other packages than our builder: missing {missing}, "
+            f"extra {extra}, versions differ for "
+            f"{sorted(k for k in found if k in expected and found[k] != expected[k])}"
+        )
+
+
+def pip_build(
+    ctx: Context, name: str, *, environ: Mapping[str, str], expected: Mapping[str, str]
+) -> float:
+    """pip into python/ of an empty directory, then zip it (deflate): seconds for both.
+
+    pip evaluates environment markers against the interpreter running it, not against
+    --python-version, so the example's `python_version == "3.12"` markers would make a
+    3.11 pip install nothing: it gets the same pins and hashes without markers.
+    """
     env = get_environment(ENV)
     root = fresh_dir(ctx.work / "pip" / name)
     install = run_timed(
         pip_install_command(
             ctx,
-            requirements=ctx.backends.layer_a / "requirements.txt",
+            requirements=ctx.backends.host_python / "requirements.txt",
             target=root / "python",
             runtime=env.runtime,
             architecture=env.architecture,
@@ -309,26 +347,34 @@ def pip_build(ctx: Context, name: str, *, environ: Mapping[str, str]) -> float:
         cwd=REPO_ROOT,
         what=f"zip {name}",
     )
+    check_same_packages(f"pip ({name})", root / "python", expected)
     return install.seconds + zipped.seconds
 
 
-def pip_figure(ctx: Context, *, cold: bool) -> Figure:
+def pip_figure(ctx: Context, *, cold: bool, expected: Mapping[str, str]) -> Figure:
     warm_cache = ctx.work / "pip-cache"
     if not cold:
-        pip_build(ctx, "warm-up", environ=pip_environ(ctx.environ, pip_cache=warm_cache))
-    runs = []
-    for index in range(ctx.runs):
-        cache = fresh_dir(ctx.work / "pip-cache-cold") if cold else warm_cache
-        runs.append(
-            pip_build(ctx, f"run-{index}", environ=pip_environ(ctx.environ, pip_cache=cache))
+        pip_build(
+            ctx,
+            "warm-up",
+            environ=pip_environ(ctx.environ, pip_cache=warm_cache),
+            expected=expected,
         )
+    runs = []
+    for index in range(cold_runs(ctx) if cold else ctx.runs):
+        cache = fresh_dir(ctx.work / "pip-cache-cold") if cold else warm_cache
+        environ = pip_environ(ctx.environ, pip_cache=cache)
+        runs.append(pip_build(ctx, f"run-{index}", environ=environ, expected=expected))
     state = "cold" if cold else "warm"
     return Figure(
         key=f"layer_build_{state}_pip",
         label=f"pip install --target --platform ... + zip ({state} pip cache)",
         unit="s",
         runs=tuple(runs),
-        details={"pip_config": "PIP_CONFIG_FILE=/dev/null, no PIP_FIND_LINKS"},
+        details={
+            "pip_config": "PIP_CONFIG_FILE=/dev/null, no PIP_FIND_LINKS",
+            "packages": len(expected),
+        },
     )
 
 
@@ -361,6 +407,10 @@ Resources:
 """
 
 
+# What SAM prints when --cached reuses its previous build (wording differs by version).
+_SAM_CACHE_USED = ("Valid cache found", "running incremental build")
+
+
 def sam_figures(ctx: Context) -> list[Figure]:
     """SAM CLI's `sam build` of the same requirements as a LayerVersion, and ours at the
     same Python (the host's, so SAM needs no container)."""
@@ -390,20 +440,29 @@ def sam_figures(ctx: Context) -> list[Figure]:
     def sam_build(what: str, *extra: str) -> Timed:
         return run_timed([str(sam), "build", *extra], env=environ, cwd=project, what=what)
 
-    sam_build("sam build warm-up (fills pip's cache)")
+    # One untimed `--cached` build fills pip's cache and SAM's; the cached runs go first,
+    # then each cold run starts without .aws-sam.
+    sam_build("sam build --cached warm-up (fills pip's cache and .aws-sam)", "--cached")
+    cached = []
+    for index in range(ctx.runs):
+        timed = sam_build(f"sam build --cached {index}", "--cached")
+        said = timed.stdout + timed.stderr
+        if not any(phrase in said for phrase in _SAM_CACHE_USED):
+            raise BenchError("sam build --cached did not report using its cache: figure is wrong")
+        cached.append(timed.seconds)
     cold = []
     for index in range(ctx.runs):
         shutil.rmtree(project / ".aws-sam", ignore_errors=True)
         cold.append(sam_build(f"sam build cold {index}").seconds)
-    sam_build("sam build --cached warm-up (fills .aws-sam/cache)", "--cached")
-    cached = []
-    for index in range(ctx.runs):
-        timed = sam_build(f"sam build --cached {index}", "--cached")
-        if "Valid cache found" not in timed.stdout + timed.stderr:
-            raise BenchError("sam build --cached did not report a valid cache: figure is wrong")
-        cached.append(timed.seconds)
     version = run_timed([str(sam), "--version"], env=environ, cwd=project, what="sam --version")
-    build_layer(ctx, "host-python-warm-up", backend=ctx.backends.host_python, runtime=runtime)
+    warm_up = build_layer(
+        ctx, "host-python-warm-up", backend=ctx.backends.host_python, runtime=runtime
+    )
+    check_same_packages(
+        "sam build",
+        project / ".aws-sam" / "build" / "DepsLayer" / "python",
+        warm_up.result["packages"],
+    )
     ours, _ = ours_build_figure(
         ctx,
         key="layer_build_warm_ours_host_python",
@@ -447,18 +506,33 @@ def _variant(source: Path, dest: Path, *, mtime: float, mode: int) -> Path:
     return dest
 
 
-def determinism_figures(ctx: Context) -> list[Figure]:
-    """Two builds each, in different directories, inputs with different mtimes and
-    permissions, under umask 022 and 077: the zips must be byte-identical."""
+def determinism_variants(ctx: Context) -> list[tuple[Path, int]]:
+    """Two copies of the backend: mtimes 2001 vs 2026, modes 0644 vs 0600, built under
+    umask 022 vs 077, each in its own build directory."""
     one = _variant(ctx.backends.layer_a, ctx.work / "det-1", mtime=978_307_200, mode=0o644)
     two = _variant(ctx.backends.layer_a, ctx.work / "det-2", mtime=1_767_225_600, mode=0o600)
+    return [(one, 0o022), (two, 0o077)]
+
+
+def determinism_figures(
+    ctx: Context, variants: Sequence[tuple[Path, int]], layer_runs: Sequence[BuildRun]
+) -> list[Figure]:
+    """The layer: the first two timed warm builds (one per variant); the package: two
+    build-backend runs, one per variant. The zips must be byte-identical."""
+    (one, one_umask), (two, two_umask) = variants
+    layers = list(layer_runs[:2])
+    while len(layers) < 2:
+        source, umask = variants[len(layers)]
+        layers.append(build_layer(ctx, f"determinism-{len(layers)}", backend=source, umask=umask))
+    packages = [
+        build_backend(ctx, "determinism_package-1", backend=one, umask=one_umask),
+        build_backend(ctx, "determinism_package-2", backend=two, umask=two_umask),
+    ]
     figures = []
-    for key, label, build in (
-        ("determinism_layer", "layer zip byte-identical across builds", build_layer),
-        ("determinism_package", "function package zip byte-identical", build_backend),
+    for key, label, (first, second) in (
+        ("determinism_layer", "layer zip byte-identical across builds", layers),
+        ("determinism_package", "function package zip byte-identical", packages),
     ):
-        first = build(ctx, f"{key}-1", backend=one, umask=0o022)
-        second = build(ctx, f"{key}-2", backend=two, umask=0o077)
         same_bytes = filecmp.cmp(first.result["path"], second.result["path"], shallow=False)
         same = same_bytes and first.result["sha256"] == second.result["sha256"]
         figures.append(
@@ -518,8 +592,8 @@ def synth_figure(ctx: Context, mode: str) -> Figure:
 
     Bytecode is cached (PYTHONPYCACHEPREFIX under bench/.work, one untimed warm-up run)
     for both modes: without it the standard import compiles 2,212 modules every time.
-    Memory: the Python process's own peak RSS (getrusage RUSAGE_SELF) and the peak RSS
-    (VmHWM) of its Node (jsii) child processes, summed, read before they exit.
+    Memory: the peak RSS (the kernel's VmHWM) of the Python process itself and of its Node
+    (jsii) child processes, summed, read just before the process exits.
     """
     key = "synth_fast_all_stacks" if mode == "fast" else "synth_standard_one_stack"
     environ = bytecode_environ(ctx.environ, ctx.pycache)

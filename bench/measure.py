@@ -85,6 +85,14 @@ def _status_kb(pid: int, field: str) -> int | None:
     return int(match[1]) if match else None
 
 
+def peak_rss(pid: int) -> int:
+    """The kernel's high-water mark of resident memory (VmHWM) of one live process, bytes."""
+    hwm = _status_kb(pid, "VmHWM")
+    if hwm is None:
+        raise BenchError(f"/proc/{pid}/status has no VmHWM")
+    return hwm * 1024
+
+
 def descendants(pid: int) -> list[int]:
     """Every live descendant of `pid`, from /proc/*/stat parent links."""
     parents: dict[int, list[int]] = {}

@@ -7,7 +7,7 @@
   lock in LAYER_DIR and the app code in PACKAGE_DIR (the same calls as the CLI's handler),
   counting every AWS API call by operation into CALLS_LOG.
 - `synth fast|standard OUTDIR`: synthesizes, then prints one JSON line with this process's
-  peak RSS and the peak RSS of its Node (jsii) child, read while that child is still alive.
+  peak RSS and the peak RSS of its Node (jsii) children, read while they are still alive.
 
 Imports stay inside each function: the synth probes must not load boto3, and the scripts
 probe must start as fast as `python -m scripts`.
@@ -121,9 +121,8 @@ def _standard_synth(outdir: str) -> None:
 
 def probe_synth(mode: str, outdir: str) -> int:
     import os
-    import resource
 
-    from bench.measure import peak_rss_of_children
+    from bench.measure import peak_rss, peak_rss_of_children
 
     if mode == "fast":
         import main
@@ -137,7 +136,9 @@ def probe_synth(mode: str, outdir: str) -> int:
     children = peak_rss_of_children(os.getpid())
     node = {name: size for name, size in children.items() if name.startswith("node:")}
     report = {
-        "python_peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over from the process
+        # that forked us (the bench, with its moto server), so it would report the parent.
+        "python_peak_rss_bytes": peak_rss(os.getpid()),
         "node_peak_rss_bytes": sum(node.values()),
         "node_processes": len(node),
         "provider_modules_loaded": sum(

@@ -93,7 +93,7 @@ def _fmt_value(figure: Figure, value: float | None) -> str:
         return f"{value:.2f} s"
     if figure.unit == "bool":
         return "true" if value >= 1 else "false"
-    return f"{value / 1e6:.2f} MB"
+    return f"{value / 1e6:.2f} MB" if value >= 1e6 else f"{value / 1e3:.1f} kB"
 
 
 def render_table(
@@ -181,3 +181,23 @@ def to_json(
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def from_json(
+    data: Mapping[str, Any],
+) -> tuple[dict[str, Figure], list[tuple[str, str, bool | None]]]:
+    """A saved run back into figures and verdicts, to print its table again."""
+    figures = {
+        key: Figure(
+            key=key,
+            label=item["label"],
+            unit=item["unit"],
+            runs=tuple(item["runs"]),
+            baseline=item["baseline"],
+            details=item["details"],
+            skipped=item["skipped"],
+        )
+        for key, item in data["figures"].items()
+    }
+    verdicts = [(t["name"], t["value"], t["pass"]) for t in data["targets"]]
+    return figures, verdicts

@@ -11,6 +11,7 @@ the bench cannot rot, and prints its figures without asserting them.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -24,6 +25,7 @@ from bench.figures import (
     build_layer,
     cache_hit,
     determinism_figures,
+    determinism_variants,
     ours_build_figure,
     pip_figure,
     python_startup,
@@ -43,6 +45,7 @@ from bench.results import (
     FIGURE_KEYS,
     Figure,
     Target,
+    from_json,
     judge_all,
     ratio,
     render_table,
@@ -138,7 +141,8 @@ def measure(ctx: Context) -> dict[str, Figure]:
     add(cache_hit(ctx, store=local_store, key="cache_hit_local", where="local store"))
 
     say("== layer build, warm caches: ours against pip")
-    warm, _ = ours_build_figure(
+    variants = determinism_variants(ctx)
+    warm, warm_runs = ours_build_figure(
         ctx,
         key="layer_build_warm_ours",
         label="build-layer, empty store (warm uv cache)",
@@ -146,8 +150,10 @@ def measure(ctx: Context) -> dict[str, Figure]:
         runtime=None,
         cold=False,
         baseline="layer_build_warm_pip",
+        variants=variants,
     )
-    add(warm, pip_figure(ctx, cold=False))
+    packages = first.result["packages"]
+    add(warm, pip_figure(ctx, cold=False, expected=packages))
 
     if ctx.smoke:
         add(
@@ -165,7 +171,7 @@ def measure(ctx: Context) -> dict[str, Figure]:
             cold=True,
             baseline="layer_build_cold_pip",
         )
-        add(cold, pip_figure(ctx, cold=True))
+        add(cold, pip_figure(ctx, cold=True, expected=packages))
 
     say("== S3 store on moto: prime, then cache hits")
     create_bucket(ctx)
@@ -173,7 +179,7 @@ def measure(ctx: Context) -> dict[str, Figure]:
     add(cache_hit(ctx, store=ctx.s3_store, key="cache_hit_s3", where="S3 on moto"))
 
     say("== determinism")
-    add(*determinism_figures(ctx))
+    add(*determinism_figures(ctx, variants, warm_runs))
 
     say("== sizes")
     package = build_backend(ctx, "size-package", backend=b.layer_a)
@@ -225,6 +231,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", help="results JSON (default: bench/results.json; smoke: WORK)")
     parser.add_argument("--work", help="working directory (default: bench/.work/MODE)")
     parser.add_argument("--sam-venv", default=str(DEFAULT_SAM_VENV), help="AWS SAM CLI venv")
+    parser.add_argument("--show", metavar="RESULTS_JSON", help="print a saved run's table")
     args = parser.parse_args(argv)
     if args.runs is not None and args.runs < 1:
         parser.error("--runs: must be at least 1")
@@ -233,6 +240,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.show:
+        saved = json.loads(Path(args.show).read_text(encoding="utf-8"))
+        print(render_table(*from_json(saved)))
+        return 0
     mode = "smoke" if args.smoke else "full"
     work = Path(args.work) if args.work else WORK_DIR / mode
     out = (
@@ -244,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     fresh_dir(work)
     machine_info = machine()
-    sam_venv = None if args.smoke else Path(args.sam_venv)
+    sam_venv = None if args.smoke else Path(args.sam_venv).resolve()
     tool_versions = tools(sam_venv)
     try:
         with moto_server() as endpoint:
@@ -265,8 +276,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     machine_info["load_average_end"] = load_average()
     notes = [
-        f"{mode} mode, {runs} run(s) per figure (cache hits and python startup: "
-        f"at least 3); every figure is the median wall time of a whole process",
+        f"{mode} mode, {runs} run(s) per figure (cache hits and python startup: at least 3, "
+        f"cold-cache builds: {max(1, runs - 1)}); each figure is the median wall time of "
+        "a whole process",
         "pip and SAM run with PIP_CONFIG_FILE=/dev/null and no PIP_FIND_LINKS: PyPI only, "
         "like our builder (the machine's pip.conf adds local indexes and a constraint file)",
         "warm = the tool's wheel cache filled by an untimed run; cold = empty wheel cache",
