@@ -142,6 +142,8 @@ class Reporter:
 
     def tick(self, title: str, elapsed: float, last: str | None = None) -> None:
         line = local_aws.last_line(self.log_path) if last is None else last
+        if line.startswith("$ "):
+            line = "starting (no output yet)"  # only our own command echo so far
         shown = f": {line[:100]}" if line else ""
         self.say(f"    ... {title} {elapsed:.0f}s{shown}")
 
