@@ -211,7 +211,8 @@ def _install(
 ) -> dict[str, str]:
     site = work / LAYER_ROOT
     with progress.step(
-        f"install wheels for {platform.platform_tag}, Python {platform.python_version}"
+        f"install wheels for {platform.platform_tag}, Python {platform.python_version}",
+        heartbeat_s=5,
     ):
         install_wheels(
             requirements=request.requirements_file,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from environments import ENVIRONMENTS
+from scripts import progress
 from scripts.build_backend import (
     backend_files,
     backend_hash,
@@ -345,3 +347,16 @@ def test_backend_without_lambdas_is_refused(tmp_path: Path) -> None:
     (backend / "lambdas").rmdir()
     with pytest.raises(BadInputError, match="missing lambdas"):
         backend_files(backend)
+
+
+def test_a_long_step_reports_that_it_is_still_running(capsys: pytest.CaptureFixture[str]) -> None:
+    released = threading.Event()
+    with progress.step("slow install", heartbeat_s=0.01):
+        # Wait until at least one heartbeat line went out, instead of sleeping blindly.
+        for _ in range(500):
+            if "... slow install" in capsys.readouterr().err:
+                released.set()
+                break
+            released.wait(0.01)
+    assert released.is_set()
+    assert "  slow install: " in capsys.readouterr().err
