@@ -1,0 +1,76 @@
+"""The deployer policy Terraform creates must allow every call the scripts make.
+
+The two sides never import each other, so nothing else ties the IAM actions in
+`infra_constructs/deployer_policy.py` to the API calls in `scripts/`: a new call would
+only fail in a real account, with AccessDenied, halfway through a deploy. This test runs
+deploy, a layer change, rollback and prune against moto, records every operation, and
+checks each against the reviewed staging snapshot's policy document.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from lambda_world import World, fast_retry, make_world
+
+from scripts.deploy import deploy
+from scripts.prune import prune_layers
+from scripts.rollback import RollbackRequest, rollback
+
+SNAPSHOT = (
+    Path(__file__).resolve().parents[1]
+    / "infra"
+    / "__snapshots__"
+    / "test_snapshots"
+    / "test_stack_snapshot[staging].json"
+)
+# S3 operations are authorised by the action of the object they touch.
+S3_ACTIONS = {
+    "HeadObject": "s3:GetObject",
+    "GetObject": "s3:GetObject",
+    "PutObject": "s3:PutObject",
+    "ListObjectsV2": "s3:ListBucket",
+    "ListObjects": "s3:ListBucket",
+}
+
+
+def deployer_actions() -> set[str]:
+    stack = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
+    documents = stack["data"]["aws_iam_policy_document"]
+    (deployer,) = (doc for name, doc in documents.items() if name.startswith("deployer_policy"))
+    return {action for statement in deployer["statement"] for action in statement["actions"]}
+
+
+def test_every_call_of_deploy_rollback_and_prune_is_allowed(moto_server: str) -> None:
+    world: World = make_world(moto_server)
+    world.upload_layer("v0")
+    world.upload_package("v0")
+    world.create_functions()
+    s3_operations: list[str] = []
+
+    def record_s3(model: Any, **_: Any) -> None:
+        s3_operations.append(model.name)
+
+    world.s3.meta.events.register("provide-client-params.s3", record_s3)
+    world.log.clear()
+
+    kwargs = {"env": world.env, "lambda_client": world.lam, "store": world.store}
+    deploy(**kwargs, target=world.target("v1", "v1"), retry=fast_retry())
+    deploy(**kwargs, target=world.target("v2", "v1"), retry=fast_retry())
+    rollback(**kwargs, request=RollbackRequest(previous=True), retry=fast_retry())
+    prune_layers(**kwargs, keep=1, apply=True, environments=[world.env])
+
+    lambda_actions = {f"lambda:{operation}" for operation, _ in world.log.calls}
+    s3_actions = {S3_ACTIONS[operation] for operation in s3_operations}
+    used = lambda_actions | s3_actions
+    # The run really exercised publish, both updates and the S3 side.
+    assert {
+        "lambda:PublishLayerVersion",
+        "lambda:UpdateFunctionCode",
+        "lambda:UpdateFunctionConfiguration",
+        "s3:GetObject",
+        "s3:PutObject",
+    } <= used
+    assert used - deployer_actions() == set()
