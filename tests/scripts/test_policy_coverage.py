@@ -56,11 +56,13 @@ def test_every_call_of_deploy_rollback_and_prune_is_allowed(moto_server: str) ->
     world.s3.meta.events.register("provide-client-params.s3", record_s3)
     world.log.clear()
 
-    kwargs = {"env": world.env, "lambda_client": world.lam, "store": world.store}
-    deploy(**kwargs, target=world.target("v1", "v1"), retry=fast_retry())
-    deploy(**kwargs, target=world.target("v2", "v1"), retry=fast_retry())
-    rollback(**kwargs, request=RollbackRequest(previous=True), retry=fast_retry())
-    prune_layers(**kwargs, keep=1, apply=True, environments=[world.env])
+    env, lam, store = world.env, world.lam, world.store
+    for layer_tag in ("v1", "v2"):
+        target = world.target(layer_tag, "v1")
+        deploy(env=env, lambda_client=lam, store=store, target=target, retry=fast_retry())
+    previous = RollbackRequest(previous=True)
+    rollback(env=env, lambda_client=lam, store=store, request=previous, retry=fast_retry())
+    prune_layers(env=env, lambda_client=lam, store=store, keep=1, apply=True, environments=[env])
 
     lambda_actions = {f"lambda:{operation}" for operation, _ in world.log.calls}
     s3_actions = {S3_ACTIONS[operation] for operation in s3_operations}
