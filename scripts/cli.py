@@ -7,23 +7,13 @@ CI can pipe it. Exit codes: 0 success, 2 bad input, 1 any other failure.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from scripts import (
-    build_backend,
-    build_layer,
-    demo,
-    deploy,
-    pipeline,
-    prune,
-    rollback,
-    synth_diff,
-)
+from scripts.clients import raised_aws_errors
 from scripts.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, ToolError
 
 # A command turns parsed arguments into its JSON-able result.
@@ -34,36 +24,50 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m scripts", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for register in _REGISTRY:
-        sub = register(commands)
-        _add_common(sub)
-    return parser
-
-
 Register = Callable[
     ["argparse._SubParsersAction[argparse.ArgumentParser]"], argparse.ArgumentParser
 ]
-# Each command module contributes `register(subparsers) -> parser` and sets
+# Command name -> the module whose `register(subparsers) -> parser` adds it and sets
 # `parser.set_defaults(handler=...)`. Listed here so `--help` shows them in order.
-_REGISTRY: list[Register] = [
-    build_layer.register,
-    build_backend.register,
-    demo.register,
-    pipeline.register,
-    deploy.register,
-    rollback.register,
-    prune.register,
-    synth_diff.register,
-]
+COMMANDS: Mapping[str, str] = {
+    "build-layer": "scripts.build_layer",
+    "build-backend": "scripts.build_backend",
+    "demo": "scripts.demo",
+    "pipeline": "scripts.pipeline",
+    "deploy": "scripts.deploy",
+    "rollback": "scripts.rollback",
+    "prune-layers": "scripts.prune",
+    "synth-diff": "scripts.synth_diff",
+}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Every command, or just `only`: a short run (a cache hit) should not pay for
+    importing the deploy, pipeline and Lambda modules it never calls."""
+    parser = argparse.ArgumentParser(prog="python -m scripts", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        if only is not None and name != only:
+            continue
+        register: Register = importlib.import_module(module).register
+        _add_common(register(commands))
+    return parser
+
+
+def command_in(argv: Sequence[str]) -> str | None:
+    """The command `argv` names, if it is one of ours (else every command is registered,
+    so --help and argparse's errors list them all)."""
+    for token in argv:
+        if not token.startswith("-"):
+            return token if token in COMMANDS else None
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(command_in(arguments))
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(arguments)
     except SystemExit as exit_:
         # argparse exits 2 on bad usage already; keep its code.
         return int(exit_.code or 0)
@@ -77,12 +81,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Configuration validation (environments.py) names the field and allowed values.
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (ClientError, BotoCoreError) as err:
-        print(f"error: AWS call failed: {err}", file=sys.stderr)
-        return EXIT_FAILURE
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except raised_aws_errors() as err:
+        # Resolved only when something escaped: botocore stays unimported on local runs.
+        print(f"error: AWS call failed: {err}", file=sys.stderr)
+        return EXIT_FAILURE
     if args.json:
         print(json.dumps(result, sort_keys=True))
     return EXIT_OK

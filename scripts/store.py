@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -20,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from botocore.exceptions import ClientError
-
 from environments import REPO_ROOT
+from scripts.clients import client_error
 from scripts.errors import BadInputError, ObjectExistsError, StoreAccessError, ToolError
 
 if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
     from mypy_boto3_s3 import S3Client
 
     from environments import Environment
@@ -115,7 +116,7 @@ class S3Store:
             response = self.client.head_object(
                 Bucket=self.bucket, Key=self._key(name), ChecksumMode="ENABLED"
             )
-        except ClientError as err:
+        except client_error() as err:
             status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             code = str(err.response.get("Error", {}).get("Code", ""))
             # HEAD has no body, so a missing key shows only as a 404 status.
@@ -131,14 +132,14 @@ class S3Store:
     def read_bytes(self, name: str) -> bytes:
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self._key(name))
-        except ClientError as err:
+        except client_error() as err:
             raise self._error(err, name, "GetObject") from err
         return response["Body"].read()
 
     def download(self, name: str, dest: Path) -> None:
         try:
             self.client.download_file(self.bucket, self._key(name), str(dest))
-        except ClientError as err:
+        except client_error() as err:
             raise self._error(err, name, "GetObject") from err
 
     def _put(self, name: str, body: bytes | Path, sha256_hex: str, overwrite: bool) -> None:
@@ -168,7 +169,7 @@ class S3Store:
                         ChecksumAlgorithm="SHA256",
                         IfNoneMatch="*",
                     )
-        except ClientError as err:
+        except client_error() as err:
             code = str(err.response.get("Error", {}).get("Code", ""))
             status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if status in {409, 412} or code in {"PreconditionFailed", "ConditionalRequestConflict"}:
@@ -196,7 +197,7 @@ class S3Store:
                             sha256_b64=None,
                         )
                     )
-        except ClientError as err:
+        except client_error() as err:
             raise self._error(err, prefix, "ListBucket") from err
         return found
 
@@ -206,7 +207,12 @@ class S3Store:
 
 @dataclass(frozen=True)
 class LocalStore:
-    """A directory laid out like the bucket: the embedded default, no AWS account needed."""
+    """A directory laid out like the bucket: the embedded default, no AWS account needed.
+
+    Like S3, it reports the SHA-256 computed over the bytes when they were written rather
+    than re-reading the object: `head` on a 25 MB layer would otherwise hash it (~0.1 s)
+    on every cache hit. See `_recorded_or_computed_sha256` for why that is still sound.
+    """
 
     root: Path
 
@@ -224,9 +230,8 @@ class LocalStore:
         path = self._path(name)
         if not path.is_file():
             return None
-        return ObjectInfo(
-            name=name, size=path.stat().st_size, sha256_b64=hex_to_b64(sha256_file(path))
-        )
+        size, sha256_hex = _recorded_or_computed_sha256(path)
+        return ObjectInfo(name=name, size=size, sha256_b64=hex_to_b64(sha256_hex))
 
     def read_bytes(self, name: str) -> bytes:
         path = self._path(name)
@@ -243,21 +248,28 @@ class LocalStore:
         # Write beside the target, then publish atomically: a reader never sees half a zip.
         fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
         tmp = Path(tmp_name)
+        digest = hashlib.sha256()
         try:
             with os.fdopen(fd, "wb") as handle:
-                write(handle)
-            tmp.chmod(0o644)
-            if overwrite:
-                tmp.replace(target)
-            else:
-                # link() fails if the target exists: the same atomic no-overwrite as S3's.
-                try:
-                    os.link(tmp, target)
-                except FileExistsError:
-                    raise ObjectExistsError(f"{target} already exists") from None
+                write(_HashingHandle(handle, digest))
+                handle.flush()
+                tmp.chmod(0o644)
+                if overwrite:
+                    tmp.replace(target)
+                else:
+                    # link() fails if the target exists: the same atomic no-overwrite as S3's.
+                    try:
+                        os.link(tmp, target)
+                    except FileExistsError:
+                        raise ObjectExistsError(f"{target} already exists") from None
+                    tmp.unlink()
+                # Our own file's state after the last change we make to it, whatever a
+                # racing writer has since put at `target`.
+                written = os.fstat(handle.fileno())
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
+        _record_sha256(target, written, digest.hexdigest())
 
     def put_file(self, name: str, path: Path, *, sha256_hex: str, overwrite: bool) -> None:
         def write(handle: _Handle) -> None:
@@ -294,6 +306,72 @@ class LocalStore:
 
 class _Handle(Protocol):
     def write(self, data: bytes, /) -> int: ...
+
+
+@dataclass(frozen=True)
+class _HashingHandle:
+    """Hashes exactly the bytes that go into the stored file."""
+
+    handle: _Handle
+    digest: hashlib._Hash
+
+    def write(self, data: bytes, /) -> int:
+        self.digest.update(data)
+        return self.handle.write(data)
+
+
+def _record_path(path: Path) -> Path:
+    # A dotfile beside the object: `list` skips dotfiles, as it skips half-written temps.
+    return path.with_name(f".{path.name}.sha256")
+
+
+def _stat_key(info: os.stat_result) -> list[int]:
+    """What identifies one version of a file: a replaced file has another inode, and any
+    change to its bytes or metadata moves its ctime, which no user call can set back."""
+    return [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+
+
+def _record_sha256(path: Path, written: os.stat_result, sha256_hex: str) -> None:
+    """Best effort: without a record `head` hashes the file, which is only slower."""
+    record = _record_path(path)
+    data = json.dumps({"stat": _stat_key(written), "sha256": sha256_hex}).encode("ascii")
+    tmp: Path | None = None
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f"{record.name}.")
+        tmp = Path(tmp_name)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        tmp.chmod(0o644)
+        tmp.replace(record)
+    except OSError:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+
+
+def _recorded_or_computed_sha256(path: Path) -> tuple[int, str]:
+    """(size, hex SHA-256) of `path`: the digest recorded when we wrote it, if the file is
+    still exactly that version, else hashed now.
+
+    Sound because the record is keyed on the written file's identity (`_stat_key`, taken
+    from our own descriptor after our last change to it): a file replaced by another
+    writer (ours or not) or edited in place no longer matches, and is hashed. A file with
+    no record (an older store, a copied directory) is hashed too. The one gap is git's
+    "racy" one: on a kernel with coarse timestamps, an in-place edit that keeps the size
+    within the same clock tick as our write. Content-addressed objects are never edited in
+    place, and whoever can edit the zip can edit its manifest, which no check here stops.
+    """
+    with path.open("rb") as handle:
+        info = os.fstat(handle.fileno())
+        try:
+            record = json.loads(_record_path(path).read_bytes())
+            if record["stat"] == _stat_key(info) and isinstance(record["sha256"], str):
+                return info.st_size, record["sha256"]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # no usable record: hash the bytes
+        digest = hashlib.sha256()
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return info.st_size, digest.hexdigest()
 
 
 class _Writer(Protocol):
