@@ -10,6 +10,7 @@ that makes a stored zip a cache hit, and deploy checks Lambda's `CodeSha256` aga
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -86,6 +87,9 @@ class LayerRequest:
     uv: str | None = None
     # Prefix for reported keys when the store is a directory (S3 stores know their keys).
     key_prefix: str = ""
+    # Where the install is staged before zipping (a temporary folder is made and removed
+    # inside it); None: inside build_dir. See `scratch_root` for why a RAM disk helps.
+    scratch_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if self.size_limit <= 0:
@@ -278,7 +282,7 @@ def build_layer(request: LayerRequest, store: Store) -> LayerResult:
         )
 
     request.build_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="layer-", dir=request.build_dir))
+    work = Path(tempfile.mkdtemp(prefix="layer-", dir=request.scratch_dir or request.build_dir))
     try:
         installed = _install(request, platform, work, hashed)
         files = collect_files(work / LAYER_ROOT, prefix=f"{LAYER_ROOT}/")
@@ -332,6 +336,28 @@ def build_layer(request: LayerRequest, store: Store) -> LayerResult:
     )
 
 
+RAM_DISK = Path("/dev/shm")  # noqa: S108 (only a parent: mkdtemp makes the folder)
+
+
+def scratch_root(
+    candidate: Path = RAM_DISK, *, needed_bytes: int = 2 * LAMBDA_UNZIPPED_LIMIT
+) -> Path | None:
+    """A RAM disk for the install when there is one with room, else None (build_dir).
+
+    The install is thousands of files written, read once by the zipper, then deleted.
+    On a disk mounted with `discard` each unlink costs ~1.5 ms (4.8 s of a 9.4 s build
+    measured here); on tmpfs the whole tree goes in milliseconds. Room for twice the
+    Lambda limit, since containers often mount a 64 MB /dev/shm.
+    """
+    try:
+        if not (candidate.is_dir() and os.access(candidate, os.W_OK | os.X_OK)):
+            return None
+        free = shutil.disk_usage(candidate).free
+    except OSError:
+        return None
+    return candidate if free >= needed_bytes else None
+
+
 def index_args(find_links: Sequence[str], no_index: bool) -> tuple[str, ...]:
     args: list[str] = []
     for location in find_links:
@@ -355,6 +381,7 @@ def run(args: argparse.Namespace) -> Mapping[str, Any]:
         manifest_path=Path(args.manifest),
         backend_dir=env.backend_dir,
         index_args=index_args(args.find_links or (), args.no_index),
+        scratch_dir=scratch_root(),
     )
     progress.say(f"build-layer {env.name}: {env.lock_file} -> {store.location}")
     result = build_layer(request, store)

@@ -19,7 +19,7 @@ from typing import Any
 from environments import REPO_ROOT, get_environment
 from scripts import progress
 from scripts.build_backend import build_backend
-from scripts.build_layer import LayerRequest, build_layer
+from scripts.build_layer import LayerRequest, build_layer, scratch_root
 from scripts.errors import BadInputError, ToolError
 from scripts.store import LOCAL_STORE_DIR, local_env_store
 
@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> Mapping[str, Any]:
             manifest_path=build_dir / "layer-manifest.json",
             backend_dir=env.backend_dir,
             key_prefix=env.key_prefix,
+            scratch_dir=scratch_root(),
         ),
         store,
     )

@@ -40,7 +40,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from environments import REPO_ROOT, Environment, get_environment
 from scripts import local_aws
 from scripts.build_backend import add_backend_dir_argument, build_backend, with_backend_dir
-from scripts.build_layer import LayerRequest, build_layer, index_args
+from scripts.build_layer import LayerRequest, build_layer, index_args, scratch_root
 from scripts.deploy import current_hashes, deploy, target_from_store
 from scripts.errors import BadInputError, ToolError
 from scripts.store import S3Store
@@ -294,6 +294,7 @@ def run_pipeline(request: PipelineRequest, reporter: Reporter, log: IO[str]) -> 
                     backend_dir=env.backend_dir,
                     index_args=request.index_args,
                     key_prefix=env.key_prefix,
+                    scratch_dir=scratch_root(),
                 ),
                 store,
             )

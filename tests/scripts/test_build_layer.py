@@ -8,6 +8,7 @@ import stat
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -93,14 +94,20 @@ def test_two_builds_in_different_dirs_and_umasks_are_byte_identical(
         first = build_layer(
             request_for(backend, tmp_path / "a", wheelhouse), LocalStore(tmp_path / "s1")
         )
+    # The second stages its install in a separate scratch folder (a RAM disk in the CLI).
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
     with umask(0o022):
         second = build_layer(
-            request_for(backend, tmp_path / "b" / "deeper", wheelhouse),
+            replace(
+                request_for(backend, tmp_path / "b" / "deeper", wheelhouse), scratch_dir=scratch
+            ),
             LocalStore(tmp_path / "s2"),
         )
     assert first.built and second.built
     assert first.manifest["sha256"] == second.manifest["sha256"]
     assert first.manifest == second.manifest
+    assert list(scratch.iterdir()) == []  # the staged install is removed
 
 
 def test_second_build_is_a_cache_hit_that_installs_nothing(
