@@ -76,6 +76,7 @@ class BuildRun:
     timed: Timed
     result: Mapping[str, Any]
     spawned: Sequence[Sequence[str]]
+    aws_sdk_loaded: bool
 
     @property
     def installers(self) -> list[str]:
@@ -103,13 +104,20 @@ def run_scripts(
     spawn_log.unlink(missing_ok=True)
     timed = run_timed(
         scripts_command(ctx, args, spawn_log),
-        env=environ or ctx.environ,
+        # Our modules' bytecode cached like any installed tool's (SAM's venv ships its
+        # .pyc files; this machine sets PYTHONDONTWRITEBYTECODE, no user default).
+        env=bytecode_environ(environ or ctx.environ, ctx.pycache),
         cwd=REPO_ROOT,
         what=what,
         umask=umask,
     )
-    spawned = json.loads(spawn_log.read_text(encoding="utf-8"))["spawned"]
-    return BuildRun(timed=timed, result=json.loads(last_json_line(timed.stdout)), spawned=spawned)
+    report = json.loads(spawn_log.read_text(encoding="utf-8"))
+    return BuildRun(
+        timed=timed,
+        result=json.loads(last_json_line(timed.stdout)),
+        spawned=report["spawned"],
+        aws_sdk_loaded=report["aws_sdk_loaded"],
+    )
 
 
 def layer_args(
@@ -202,6 +210,7 @@ def cache_hit(ctx: Context, *, store: str, key: str, where: str) -> Figure:
     built=false and start no process at all (the audit hook would list uv or pip).
     """
     runs: list[float] = []
+    sdk_loaded: set[bool] = set()
     for index in range(max(ctx.runs, 3)):
         run = build_layer(ctx, f"{key}-{index}", backend=ctx.backends.layer_a, store=store)
         if run.result.get("built") is not False:
@@ -209,13 +218,14 @@ def cache_hit(ctx: Context, *, store: str, key: str, where: str) -> Figure:
         if run.spawned:
             raise BenchError(f"{key}: a cache hit started processes: {run.spawned}")
         runs.append(run.timed.seconds)
+        sdk_loaded.add(run.aws_sdk_loaded)
     return Figure(
         key=key,
         label=f"build-layer cache hit ({where})",
         unit="s",
         runs=tuple(runs),
         baseline="python_startup",
-        details={"built": False, "processes_started": 0},
+        details={"built": False, "processes_started": 0, "botocore_loaded": any(sdk_loaded)},
     )
 
 

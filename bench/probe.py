@@ -2,7 +2,8 @@
 
 - `scripts SPAWN_LOG ARGS...`: runs `python -m scripts ARGS...` in this process with an
   audit hook that records every process it starts (subprocess, exec, posix_spawn, system),
-  written to SPAWN_LOG. A cache hit must start none; a build starts exactly uv.
+  written to SPAWN_LOG with whether botocore was loaded. A cache hit must start none; a
+  build starts exactly uv.
 - `deploy LAYER_DIR PACKAGE_DIR CALLS_LOG`: `python -m scripts deploy --env local` for the
   lock in LAYER_DIR and the app code in PACKAGE_DIR (the same calls as the CLI's handler),
   counting every AWS API call by operation into CALLS_LOG.
@@ -37,7 +38,8 @@ def probe_scripts(spawn_log: Path, argv: list[str]) -> int:
     from scripts.cli import main
 
     code = main(argv)
-    spawn_log.write_text(json.dumps({"spawned": spawned}), encoding="utf-8")
+    report = {"spawned": spawned, "aws_sdk_loaded": "botocore" in sys.modules}
+    spawn_log.write_text(json.dumps(report), encoding="utf-8")
     return code
 
 

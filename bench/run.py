@@ -283,6 +283,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "like our builder (the machine's pip.conf adds local indexes and a constraint file)",
         "warm = the tool's wheel cache filled by an untimed run; cold = empty wheel cache",
         "synth: bytecode cached for both (PYTHONPYCACHEPREFIX, one untimed warm-up)",
+        "our commands: bytecode cached too (PYTHONPYCACHEPREFIX, warmed by the untimed first "
+        "build), as SAM's and pip's installed .pyc files are; this machine sets "
+        "PYTHONDONTWRITEBYTECODE=1",
     ]
     if args.smoke:
         notes.append("smoke: a tiny offline lock (one local wheel); times are not comparable")

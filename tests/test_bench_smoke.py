@@ -71,8 +71,9 @@ def test_machine_tools_and_targets_are_described(smoke: tuple[dict[str, Any], st
 def test_behaviours_behind_the_figures(smoke: tuple[dict[str, Any], str]) -> None:
     """Not timings: what each figure claims to have measured really happened."""
     figures = smoke[0]["figures"]
-    for key in ("cache_hit_local", "cache_hit_s3"):
-        assert figures[key]["details"] == {"built": False, "processes_started": 0}
+    for key, sdk in (("cache_hit_local", False), ("cache_hit_s3", True)):
+        expected = {"built": False, "processes_started": 0, "botocore_loaded": sdk}
+        assert figures[key]["details"] == expected
     assert figures["layer_build_warm_ours"]["details"]["installer_processes"] == 1
     assert figures["deploy_code_only"]["details"]["functions_updated"] == 4
     assert figures["deploy_layer_change"]["details"]["publish_calls"] == 1
