@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from lambda_world import World, make_world
 from wheel_factory import BackendFactory, find_python, write_wheel
 
 TEST_REGION = "us-west-2"
@@ -162,3 +163,17 @@ def python312() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return found
+
+
+# --- Lambda: what `cdktf deploy` leaves behind --------------------------------------------
+
+
+@pytest.fixture
+def world(moto_server: str) -> World:
+    """A fresh environment on the session's moto server: a first layer version and four
+    functions on package v0, as Terraform creates them, with v0 artifacts in the bucket."""
+    w = make_world(moto_server)
+    w.upload_layer("v0")
+    w.upload_package("v0")
+    w.create_functions()
+    return w

@@ -14,15 +14,6 @@ from scripts.deployments import load_records
 from scripts.errors import ToolError
 
 
-@pytest.fixture
-def world(moto_server: str) -> World:
-    w = make_world(moto_server)
-    w.upload_layer("v0")
-    w.upload_package("v0")
-    w.create_functions()
-    return w
-
-
 def test_first_deploy_publishes_and_moves_all_four(world: World) -> None:
     target = world.target("v1", "v1")
     before = world.state()

@@ -9,22 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from lambda_world import UPDATES, World, client_error, fail_calls, fast_retry, make_world, times
+from lambda_world import UPDATES, World, client_error, fail_calls, fast_retry, times
 
 from scripts.cli import main
 from scripts.deploy import deploy
 from scripts.deployments import load_records
 from scripts.errors import EXIT_FAILURE, ChecksumMismatchError
 from scripts.lambda_ops import ApplyFailedError, Status
-
-
-@pytest.fixture
-def world(moto_server: str) -> World:
-    w = make_world(moto_server)
-    w.upload_layer("v0")
-    w.upload_package("v0")
-    w.create_functions()
-    return w
 
 
 def test_conflict_on_configuration_update_is_retried_then_succeeds(world: World) -> None:

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lambda_world import World, fast_retry, make_world
+from lambda_world import World, fast_retry
 
 from scripts.deploy import deploy
 from scripts.prune import prune_layers
@@ -43,11 +43,7 @@ def deployer_actions() -> set[str]:
     return {action for statement in deployer["statement"] for action in statement["actions"]}
 
 
-def test_every_call_of_deploy_rollback_and_prune_is_allowed(moto_server: str) -> None:
-    world: World = make_world(moto_server)
-    world.upload_layer("v0")
-    world.upload_package("v0")
-    world.create_functions()
+def test_every_call_of_deploy_rollback_and_prune_is_allowed(world: World) -> None:
     s3_operations: list[str] = []
 
     def record_s3(model: Any, **_: Any) -> None:

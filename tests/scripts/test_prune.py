@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from lambda_world import World, fast_retry, make_world
+from lambda_world import World, fast_retry
 
 from environments import ENVIRONMENTS
 from scripts.cli import main
@@ -49,15 +49,6 @@ def test_plan_never_deletes_a_version_deploy_did_not_publish() -> None:
 def test_plan_needs_keep_of_at_least_one() -> None:
     with pytest.raises(BadInputError, match="--keep"):
         plan_prune(_versions(1), keep=0, attached={}, history={})
-
-
-@pytest.fixture
-def world(moto_server: str) -> World:
-    w = make_world(moto_server)
-    w.upload_layer("v0")
-    w.upload_package("v0")
-    w.create_functions()
-    return w
 
 
 def _paginate(world: World, page_size: int) -> list[str | None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from lambda_world import UPDATES, World, client_error, fail_calls, fast_retry, make_world
+from lambda_world import UPDATES, World, client_error, fail_calls, fast_retry
 
 from scripts.cli import main
 from scripts.deploy import deploy
@@ -13,15 +13,6 @@ from scripts.deployments import load_records
 from scripts.errors import EXIT_BAD_INPUT, BadInputError, ToolError
 from scripts.lambda_ops import ApplyFailedError
 from scripts.rollback import RollbackRequest, rollback
-
-
-@pytest.fixture
-def world(moto_server: str) -> World:
-    w = make_world(moto_server)
-    w.upload_layer("v0")
-    w.upload_package("v0")
-    w.create_functions()
-    return w
 
 
 def _deploy(world: World, layer: str, package: str) -> dict[str, Any]:
