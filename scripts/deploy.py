@@ -245,8 +245,37 @@ def apply_and_record(
     targets: Mapping[str, FunctionTarget],
     sources: Mapping[str, CodeSource],
     record: DeploymentRecord,
+    say: Callable[[str], None],
 ) -> tuple[dict[str, FunctionOutcome], str]:
-    """Apply through the engine and store the record, failed or not (history is kept)."""
+    """Apply through the engine and store the record, failed or not (history is kept).
+
+    Deploy and rollback both end here, so the per-function report lines are printed here.
+    """
+    with progress.step("functions"):
+        outcomes, record_name = _apply_and_record(
+            engine=engine,
+            store=store,
+            env=env,
+            recorded=recorded,
+            targets=targets,
+            sources=sources,
+            record=record,
+        )
+    for outcome in outcomes.values():
+        say(f"  {outcome.line()}")
+    return outcomes, record_name
+
+
+def _apply_and_record(
+    *,
+    engine: Engine,
+    store: Store,
+    env: Environment,
+    recorded: Mapping[str, FunctionState],
+    targets: Mapping[str, FunctionTarget],
+    sources: Mapping[str, CodeSource],
+    record: DeploymentRecord,
+) -> tuple[dict[str, FunctionOutcome], str]:
     try:
         outcomes = engine.apply(recorded=recorded, targets=targets, restore_code=sources)
     except ApplyFailedError as err:
@@ -311,18 +340,16 @@ def deploy(
         package_key=target.package.key,
         package_code_sha256=target.package.code_sha256,
     )
-    with progress.step("functions"):
-        outcomes, record_name = apply_and_record(
-            engine=engine,
-            store=store,
-            env=env,
-            recorded=recorded,
-            targets=targets,
-            sources=sources,
-            record=record,
-        )
-    for outcome in outcomes.values():
-        say(f"  {outcome.line()}")
+    outcomes, record_name = apply_and_record(
+        engine=engine,
+        store=store,
+        env=env,
+        recorded=recorded,
+        targets=targets,
+        sources=sources,
+        record=record,
+        say=say,
+    )
     return {
         "env": env.name,
         "layer_version_arn": layer_arn,

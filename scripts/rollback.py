@@ -229,18 +229,16 @@ def rollback(
         package_key=next(iter(uniform_code)) if len(uniform_code) == 1 else None,
         package_code_sha256=package.code_sha256 if package else None,
     )
-    with progress.step("functions"):
-        outcomes, record_name = apply_and_record(
-            engine=engine,
-            store=store,
-            env=env,
-            recorded=recorded,
-            targets=targets,
-            sources=sources,
-            record=record,
-        )
-    for outcome in outcomes.values():
-        say(f"  {outcome.line()}")
+    outcomes, record_name = apply_and_record(
+        engine=engine,
+        store=store,
+        env=env,
+        recorded=recorded,
+        targets=targets,
+        sources=sources,
+        record=record,
+        say=say,
+    )
     return {
         "env": env.name,
         "layer_version_arn": record.layer_version_arn,
