@@ -249,55 +249,34 @@ def apply_and_record(
 ) -> tuple[dict[str, FunctionOutcome], str]:
     """Apply through the engine and store the record, failed or not (history is kept).
 
-    Deploy and rollback both end here, so the per-function report lines are printed here.
+    Deploy and rollback both end here, so the step and its per-function lines are reported here.
     """
     with progress.step("functions"):
-        outcomes, record_name = _apply_and_record(
-            engine=engine,
-            store=store,
-            env=env,
-            recorded=recorded,
-            targets=targets,
-            sources=sources,
-            record=record,
+        try:
+            outcomes = engine.apply(recorded=recorded, targets=targets, restore_code=sources)
+        except ApplyFailedError as err:
+            failed = replace(
+                record,
+                status="failed",
+                functions=_function_records(recorded, sources, err.outcomes),
+                error=str(err).splitlines()[0],
+            )
+            try:
+                write_record(store, env, failed)
+            except ToolError as record_err:
+                raise ApplyFailedError(
+                    f"{str(err).splitlines()[0]} (and the failure record was not written: "
+                    f"{record_err})",
+                    err.outcomes,
+                ) from err
+            raise
+        done = replace(
+            record, status="succeeded", functions=_function_records(recorded, sources, outcomes)
         )
+        record_name = write_record(store, env, done)
     for outcome in outcomes.values():
         say(f"  {outcome.line()}")
     return outcomes, record_name
-
-
-def _apply_and_record(
-    *,
-    engine: Engine,
-    store: Store,
-    env: Environment,
-    recorded: Mapping[str, FunctionState],
-    targets: Mapping[str, FunctionTarget],
-    sources: Mapping[str, CodeSource],
-    record: DeploymentRecord,
-) -> tuple[dict[str, FunctionOutcome], str]:
-    try:
-        outcomes = engine.apply(recorded=recorded, targets=targets, restore_code=sources)
-    except ApplyFailedError as err:
-        failed = replace(
-            record,
-            status="failed",
-            functions=_function_records(recorded, sources, err.outcomes),
-            error=str(err).splitlines()[0],
-        )
-        try:
-            write_record(store, env, failed)
-        except ToolError as record_err:
-            raise ApplyFailedError(
-                f"{str(err).splitlines()[0]} (and the failure record was not written: "
-                f"{record_err})",
-                err.outcomes,
-            ) from err
-        raise
-    done = replace(
-        record, status="succeeded", functions=_function_records(recorded, sources, outcomes)
-    )
-    return outcomes, write_record(store, env, done)
 
 
 def deploy(
