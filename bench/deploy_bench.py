@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
+import artifacts
 from bench.figures import ENV, Context, build_backend, build_layer
 from bench.measure import run_timed
 from bench.results import Figure
@@ -85,7 +86,7 @@ def create_functions(ctx: Context) -> None:
     first = lam.publish_layer_version(
         LayerName=env.layer_name,
         Description="Python dependencies (Terraform)",
-        Content={"S3Bucket": env.artifact_bucket, "S3Key": env.layer_key},
+        Content={"S3Bucket": env.artifact_bucket, "S3Key": env.key_prefix + artifacts.LAYER_LATEST},
         CompatibleRuntimes=[env.runtime],  # type: ignore[list-item]
     )["LayerVersionArn"]
     for config, name in zip(env.functions, env.function_names, strict=True):
@@ -94,7 +95,10 @@ def create_functions(ctx: Context) -> None:
             Runtime=env.runtime,  # type: ignore[arg-type]
             Role=role,
             Handler=config.handler,
-            Code={"S3Bucket": env.artifact_bucket, "S3Key": env.backend_key},
+            Code={
+                "S3Bucket": env.artifact_bucket,
+                "S3Key": env.key_prefix + artifacts.PACKAGE_LATEST,
+            },
             Layers=[first],
         )
 

@@ -48,7 +48,7 @@ def probe_deploy(layer_dir: Path, package_dir: Path, calls_log: Path) -> int:
 
     from environments import get_environment
     from scripts.clients import lambda_client, s3_client
-    from scripts.deploy import current_hashes, deploy, target_from_store
+    from scripts.release.deploy import current_hashes, deploy, target_from_store
     from scripts.store import store_for
 
     env = replace(

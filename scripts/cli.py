@@ -30,14 +30,14 @@ Register = Callable[
 # Command name -> the module whose `register(subparsers) -> parser` adds it and sets
 # `parser.set_defaults(handler=...)`. Listed here so `--help` shows them in order.
 COMMANDS: Mapping[str, str] = {
-    "build-layer": "scripts.build_layer",
-    "build-backend": "scripts.build_backend",
-    "demo": "scripts.demo",
-    "pipeline": "scripts.pipeline",
-    "deploy": "scripts.deploy",
-    "rollback": "scripts.rollback",
-    "prune-layers": "scripts.prune",
-    "synth-diff": "scripts.synth_diff",
+    "build-layer": "scripts.commands.build_layer",
+    "build-backend": "scripts.commands.build_backend",
+    "demo": "scripts.commands.demo",
+    "pipeline": "scripts.commands.pipeline",
+    "deploy": "scripts.commands.deploy",
+    "rollback": "scripts.commands.rollback",
+    "prune-layers": "scripts.commands.prune_layers",
+    "synth-diff": "scripts.commands.synth_diff",
 }
 
 

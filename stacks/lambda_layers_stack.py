@@ -5,6 +5,7 @@ from __future__ import annotations
 from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
 from constructs import Construct
 
+import artifacts
 from environments import Environment
 from infra_constructs import _aws
 from infra_constructs.deployer_policy import DeployerPolicy
@@ -51,7 +52,7 @@ class LambdaLayersStack(TerraformStack):
             compatible_runtimes=[env.runtime],
             compatible_architectures=[env.architecture],
             s3_bucket=self.artifact_bucket.id,
-            s3_key=env.layer_key,
+            s3_key=f"{env.key_prefix}{artifacts.LAYER_LATEST}",
         )
 
         self.functions: dict[str, LambdaFunction] = {}
@@ -68,7 +69,7 @@ class LambdaLayersStack(TerraformStack):
                 timeout_s=config.timeout_s,
                 environment=config.environment,
                 s3_bucket=self.artifact_bucket.id,
-                s3_key=env.backend_key,
+                s3_key=f"{env.key_prefix}{artifacts.PACKAGE_LATEST}",
                 layers=[self.layer.version_arn, *config.extra_layers],
                 log_retention_days=log_retention_days,
             )

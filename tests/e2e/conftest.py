@@ -11,8 +11,8 @@ from typing import NoReturn
 
 import pytest
 
-from scripts import local_aws
 from scripts.errors import BadInputError
+from scripts.local import aws as local_aws
 
 REQUIRE = os.environ.get("LAYERS_REQUIRE_E2E") == "1"
 

@@ -24,8 +24,8 @@ import pytest
 from botocore.config import Config
 
 from environments import ENVIRONMENTS, REPO_ROOT
-from scripts import local_aws
 from scripts.cli import main
+from scripts.local import aws as local_aws
 
 from .offline_backend import make_backend, write_deps, write_wheel
 

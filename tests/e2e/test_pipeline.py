@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from environments import ENVIRONMENTS, REPO_ROOT
-from scripts import local_aws
+from scripts.local import aws as local_aws
 
 from .offline_backend import make_backend, write_wheel
 

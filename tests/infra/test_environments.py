@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+import artifacts
 from environments import ENVIRONMENTS, Environment, FunctionConfig, get_environment
 
 from .conftest import EXTRA_LAYER, one_function
@@ -57,8 +58,8 @@ def test_configured_environments_are_the_designs() -> None:
     for name, env in ENVIRONMENTS.items():
         assert env.layer_name == f"bluemoxon-{name}-deps"
         assert env.artifact_bucket == f"bluemoxon-frontend-{name}"
-        assert env.layer_key == "lambda/layer.zip"
-        assert env.backend_key == "lambda/backend.zip"
+        assert env.key_prefix + artifacts.LAYER_LATEST == "lambda/layer.zip"
+        assert env.key_prefix + artifacts.PACKAGE_LATEST == "lambda/backend.zip"
         assert env.runtime == "python3.12"
         assert env.architecture == "x86_64"
     assert [env.is_local for env in ENVIRONMENTS.values()] == [False, False, True]

@@ -25,8 +25,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from environments import ENVIRONMENTS, Environment
-from scripts.deploy import DeployTarget, target_from_store
-from scripts.lambda_ops import Retry
+from scripts.release.deploy import DeployTarget, target_from_store
+from scripts.release.engine import Retry
 from scripts.store import S3Store, hex_to_b64
 
 if TYPE_CHECKING:

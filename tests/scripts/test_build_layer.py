@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from wheel_factory import BackendFactory, Pin, assert_imports_alone, offline_args
 
-from scripts.build_layer import LayerRequest, SizeBudgetError, build_layer
+from scripts.build.layer import LayerRequest, SizeBudgetError, build_layer
+from scripts.build.wheels import MissingWheelError
+from scripts.build.zipping import FIXED_DATE_TIME
 from scripts.cli import main
 from scripts.errors import BadInputError
 from scripts.store import LocalStore
-from scripts.wheels import MissingWheelError
-from scripts.zipping import FIXED_DATE_TIME
 
 NO_UV = "/nonexistent/uv"  # a build that reaches the installer with this fails loudly
 

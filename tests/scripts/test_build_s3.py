@@ -17,8 +17,9 @@ from botocore.awsrequest import AWSResponse
 from conftest import aws_environ
 from wheel_factory import BackendFactory, offline_args
 
+import artifacts
 from environments import ENVIRONMENTS, REPO_ROOT
-from scripts.build_layer import LayerRequest, build_layer
+from scripts.build.layer import LayerRequest, build_layer
 from scripts.cli import main
 from scripts.errors import ChecksumMismatchError
 from scripts.store import S3Store
@@ -278,8 +279,8 @@ def test_build_backend_uses_the_environment_bucket_from_standard_settings(
     )
     assert completed.returncode == 0, completed.stderr
     result = json.loads(completed.stdout)
-    assert result["key"] == staging.backend_hash_key(result["hash"])
-    assert result["latest_key"] == staging.backend_key
+    assert result["key"] == staging.key_prefix + artifacts.package_zip(result["hash"])
+    assert result["latest_key"] == staging.key_prefix + artifacts.PACKAGE_LATEST
     for key in (result["key"], result["latest_key"]):
         head = s3.head_object(Bucket=staging.artifact_bucket, Key=key, ChecksumMode="ENABLED")
         assert head["ChecksumSHA256"] == result["code_sha256"]

@@ -13,17 +13,16 @@ import pytest
 
 from environments import ENVIRONMENTS
 from scripts import progress
-from scripts.build_backend import (
+from scripts.build.backend import (
     backend_files,
     backend_hash,
     build_backend_zip,
     check_package_size,
 )
-from scripts.build_layer import SizeBudgetError, check_budget, check_pins
-from scripts.cache_key import cache_key, layer_hash, short_hash
-from scripts.errors import BadInputError
-from scripts.layout import PruneOptions, prune
-from scripts.wheels import (
+from scripts.build.cache_key import cache_key, layer_hash, short_hash
+from scripts.build.layer import SizeBudgetError, check_budget, check_pins
+from scripts.build.layout import PruneOptions, prune
+from scripts.build.wheels import (
     MissingWheelError,
     explain_uv_failure,
     parse_poetry_lock,
@@ -32,7 +31,8 @@ from scripts.wheels import (
     target_platform,
     unpinned_installs,
 )
-from scripts.zipping import FIXED_DATE_TIME, collect_files, write_zip
+from scripts.build.zipping import FIXED_DATE_TIME, collect_files, write_zip
+from scripts.errors import BadInputError
 
 BASE = {
     "lock_bytes": b"lock",

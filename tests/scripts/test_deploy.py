@@ -9,9 +9,9 @@ import pytest
 from lambda_world import UPDATES, World, fast_retry, make_world, zip_bytes
 
 from environments import ENVIRONMENTS
-from scripts.deploy import deploy, target_from_store
-from scripts.deployments import load_records
 from scripts.errors import ToolError
+from scripts.release.deploy import deploy, target_from_store
+from scripts.release.history import load_records
 
 
 def test_first_deploy_publishes_and_moves_all_four(world: World) -> None:

@@ -12,10 +12,10 @@ import pytest
 from lambda_world import UPDATES, World, client_error, fail_calls, fast_retry, times
 
 from scripts.cli import main
-from scripts.deploy import deploy
-from scripts.deployments import load_records
 from scripts.errors import EXIT_FAILURE, ChecksumMismatchError
-from scripts.lambda_ops import ApplyFailedError, Status
+from scripts.release.deploy import deploy
+from scripts.release.engine import ApplyFailedError, Status
+from scripts.release.history import load_records
 
 
 def test_conflict_on_configuration_update_is_retried_then_succeeds(world: World) -> None:
@@ -297,13 +297,13 @@ def test_cli_failure_prints_one_line_per_function_and_exits_1(
     world: World, aws_env_vars: str, capsys: pytest.CaptureFixture[str], monkeypatch: Any
 ) -> None:
     target = world.target("v1", "v1")
-    monkeypatch.setattr("scripts.deploy.get_environment", lambda name: world.env)
+    monkeypatch.setattr("scripts.args.get_environment", lambda name: world.env)
     monkeypatch.setattr(
-        "scripts.deploy.current_hashes",
+        "scripts.commands.deploy.current_hashes",
         lambda env: (target.layer_hash, target.package.key.split("backend-")[1][:16]),
     )
-    monkeypatch.setattr("scripts.deploy.Retry", fast_retry)
-    monkeypatch.setattr("scripts.deploy.lambda_client", lambda env: world.lam)
+    monkeypatch.setattr("scripts.release.deploy.Retry", fast_retry)
+    monkeypatch.setattr("scripts.args.lambda_client", lambda env: world.lam)
     fail_calls(
         world.lam,
         "UpdateFunctionConfiguration",

@@ -6,7 +6,7 @@ import pytest
 from lambda_world import client_error
 
 from scripts.errors import BadInputError
-from scripts.lambda_ops import (
+from scripts.release.engine import (
     LambdaOpError,
     Retry,
     parse_layer_version_arn,

@@ -17,8 +17,8 @@ from wheel_factory import BackendFactory, offline_args
 from environments import REPO_ROOT
 from scripts.cli import COMMANDS, main
 from scripts.errors import ChecksumMismatchError
-from scripts.publish import put_content_addressed
 from scripts.store import LocalStore, hex_to_b64, sha256_file
+from scripts.store.publish import put_content_addressed
 
 
 def _b64(data: bytes) -> str:
@@ -91,7 +91,7 @@ def test_upload_verification_checks_the_bytes_written_not_the_claim(tmp_path: Pa
     )
 
 
-# The CLI's own process: which AWS SDK modules a run loaded. `scripts.deploy` afterwards is
+# The CLI's own process: which AWS SDK modules a run loaded. `scripts.release.deploy` afterwards is
 # the control: it needs botocore, so the probe must see it (the check is not vacuous).
 _PROBE = """
 import json, sys
@@ -100,7 +100,7 @@ code = main(sys.argv[1:])
 def aws():
     return sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "botocore"))
 after_run = aws()
-import scripts.deploy
+import scripts.release.deploy
 print(json.dumps({"code": code, "after_run": after_run, "control": aws()[:3]}))
 """
 
@@ -145,7 +145,7 @@ def test_local_cache_hit_imports_no_aws_sdk(
     assert hit["built"] is False
     assert hit["sha256"] == built["sha256"]
     assert probe["after_run"] == []
-    assert probe["control"], "the probe should see botocore once scripts.deploy is imported"
+    assert probe["control"], "the probe should see botocore once scripts.release.deploy is imported"
 
 
 def test_each_command_loads_alone_and_help_lists_them_all(

@@ -15,9 +15,9 @@ from typing import Any
 
 from lambda_world import World, fast_retry
 
-from scripts.deploy import deploy
-from scripts.prune import prune_layers
-from scripts.rollback import RollbackRequest, rollback
+from scripts.release.deploy import deploy
+from scripts.release.prune import prune_layers
+from scripts.release.rollback import RollbackRequest, rollback
 
 SNAPSHOT = (
     Path(__file__).resolve().parents[1]

@@ -10,9 +10,9 @@ from lambda_world import World, fast_retry
 
 from environments import ENVIRONMENTS
 from scripts.cli import main
-from scripts.deploy import deploy
 from scripts.errors import EXIT_BAD_INPUT, BadInputError
-from scripts.prune import LayerVersionInfo, plan_prune, prune_layers
+from scripts.release.deploy import deploy
+from scripts.release.prune import LayerVersionInfo, plan_prune, prune_layers
 
 ARN = "arn:aws:lambda:us-west-2:123456789012:layer:p-local-deps:{}"
 

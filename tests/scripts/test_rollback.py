@@ -8,11 +8,11 @@ import pytest
 from lambda_world import UPDATES, World, client_error, fail_calls, fast_retry
 
 from scripts.cli import main
-from scripts.deploy import deploy
-from scripts.deployments import load_records
 from scripts.errors import EXIT_BAD_INPUT, BadInputError, ToolError
-from scripts.lambda_ops import ApplyFailedError
-from scripts.rollback import RollbackRequest, rollback
+from scripts.release.deploy import deploy
+from scripts.release.engine import ApplyFailedError
+from scripts.release.history import load_records
+from scripts.release.rollback import RollbackRequest, rollback
 
 
 def _deploy(world: World, layer: str, package: str) -> dict[str, Any]:

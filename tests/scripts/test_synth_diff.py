@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from environments import REPO_ROOT
-from scripts import synth_diff
 from scripts.cli import main
 from scripts.errors import EXIT_BAD_INPUT, BadInputError
+from scripts.infra import synth_diff
 
 # ---------------------------------------------------------------- handmade trees
 

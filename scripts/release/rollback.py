@@ -10,7 +10,6 @@ the same engine as deploy: waits, RevisionId guards, restore on failure, a recor
 
 from __future__ import annotations
 
-import argparse
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,20 +17,18 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+import artifacts
 from environments import Environment
 from scripts import progress
-from scripts.deploy import (
+from scripts.errors import BadInputError, ToolError
+from scripts.release.deploy import (
     RECENT_RECORDS,
-    add_env_and_store,
     apply_and_record,
     checked_artifact,
-    env_and_store,
     record_functions,
     restore_sources,
 )
-from scripts.deployments import PACKAGE_NAME, DeploymentRecord, PackageIndex, load_records
-from scripts.errors import BadInputError, ToolError
-from scripts.lambda_ops import (
+from scripts.release.engine import (
     CodeSource,
     Engine,
     FunctionState,
@@ -42,6 +39,7 @@ from scripts.lambda_ops import (
     parse_layer_version_arn,
     replace_deps_layer,
 )
+from scripts.release.history import DeploymentRecord, PackageIndex, load_records
 from scripts.store import Store
 
 if TYPE_CHECKING:
@@ -84,7 +82,7 @@ def check_layer_argument(value: str, env: Environment, region: str) -> LayerVers
 def check_package_argument(value: str, env: Environment) -> str:
     """Pure: the store name of a content-addressed package (`backend-HASH.zip`)."""
     name = value.removeprefix(env.key_prefix)
-    if not PACKAGE_NAME.match(name):
+    if not artifacts.PACKAGE_ZIP.match(name):
         raise BadInputError(
             f"--package-key {value!r}: not a content-addressed package; use "
             f"{env.key_prefix}backend-HASH.zip (the mutable backend.zip can change under you)"
@@ -133,7 +131,7 @@ def previous_targets(
     if latest is None:
         raise BadInputError(
             f"no deployment of {env.name} that changed anything is recorded under "
-            f"{store.location}{env.deployments_prefix.removeprefix(env.key_prefix)}: "
+            f"{store.location}{artifacts.deployments_prefix(env.name)}: "
             "use --layer-version/--package-key"
         )
     checked: dict[str, str] = {}
@@ -246,33 +244,3 @@ def rollback(
         "record": record_name,
         "functions": {name: o.to_json() for name, o in outcomes.items()},
     }
-
-
-def _handle(args: argparse.Namespace) -> Mapping[str, Any]:
-    request = RollbackRequest(
-        previous=args.previous, layer_version=args.layer_version, package_key=args.package_key
-    )
-    env, lambda_client, store = env_and_store(args)
-    progress.say(f"rollback {env.name}")
-    return rollback(env=env, lambda_client=lambda_client, store=store, request=request)
-
-
-def register(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "rollback",
-        help="re-attach an earlier layer version and/or package (validated first)",
-    )
-    add_env_and_store(parser)
-    parser.add_argument(
-        "--previous", action="store_true", help="undo the latest recorded deployment"
-    )
-    parser.add_argument(
-        "--layer-version", metavar="N|ARN", help="a version number or ARN of this env's layer"
-    )
-    parser.add_argument(
-        "--package-key", metavar="KEY", help="a content-addressed lambda/backend-HASH.zip"
-    )
-    parser.set_defaults(handler=_handle)
-    return parser

@@ -16,9 +16,9 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from scripts.build.layout import DEFAULT_PRUNE, PruneOptions
+from scripts.build.wheels import target_platform
 from scripts.errors import BadInputError
-from scripts.layout import DEFAULT_PRUNE, PruneOptions
-from scripts.wheels import target_platform
 
 if TYPE_CHECKING:
     from environments import Environment

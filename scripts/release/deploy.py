@@ -3,36 +3,25 @@
 Order matters and is the point of this module: every check that can fail runs before the
 first change (artifacts in the bucket, every function exists, a restore package exists
 for each function's current code, the published layer's `CodeSha256`); only then are the
-functions updated, in parallel, through `scripts.lambda_ops`, which restores all of them
+functions updated, in parallel, through `scripts.release.engine`, which restores all of them
 if any one fails. Content-addressed keys only: the mutable `layer.zip`/`backend.zip` can
 change under a running deploy (a racing build), `layer-HASH.zip` cannot.
 """
 
 from __future__ import annotations
 
-import argparse
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from environments import Environment, get_environment
+import artifacts
+from environments import Environment
 from scripts import progress
-from scripts.build_backend import add_backend_dir_argument, backend_hash, with_backend_dir
-from scripts.cache_key import layer_hash
-from scripts.clients import lambda_client, s3_client
-from scripts.deployments import (
-    DeploymentRecord,
-    FunctionRecord,
-    PackageIndex,
-    load_records,
-    manifest_code_sha256,
-    manifest_name,
-    read_json,
-    write_record,
-)
+from scripts.build.backend import backend_hash
+from scripts.build.cache_key import layer_hash
 from scripts.errors import BadInputError, ChecksumMismatchError, ToolError
-from scripts.lambda_ops import (
+from scripts.release.engine import (
     ApplyFailedError,
     CodeSource,
     Engine,
@@ -43,7 +32,16 @@ from scripts.lambda_ops import (
     Retry,
     replace_deps_layer,
 )
-from scripts.store import Store, store_for
+from scripts.release.history import (
+    DeploymentRecord,
+    FunctionRecord,
+    PackageIndex,
+    load_records,
+    manifest_code_sha256,
+    read_json,
+    write_record,
+)
+from scripts.store import Store
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -85,7 +83,7 @@ def checked_artifact(store: Store, name: str, *, missing_hint: str) -> CodeSourc
 def _checked_artifact(
     store: Store, name: str, *, missing_hint: str
 ) -> tuple[CodeSource, dict[str, Any]]:
-    manifest = manifest_name(name)
+    manifest = artifacts.manifest_of(name)
     info = store.head(name)
     if info is None or store.head(manifest) is None:
         missing = name if info is None else manifest
@@ -107,8 +105,8 @@ def target_from_store(
     store: Store, env: Environment, *, layer_hash: str, package_hash: str
 ) -> DeployTarget:
     """Pre-check the built artifacts: `layer-HASH.zip`, `backend-HASH.zip` and manifests."""
-    layer_name = env.layer_hash_key(layer_hash).removeprefix(env.key_prefix)
-    package_name = env.backend_hash_key(package_hash).removeprefix(env.key_prefix)
+    layer_name = artifacts.layer_zip(layer_hash)
+    package_name = artifacts.package_zip(package_hash)
     layer = checked_artifact(store, layer_name, missing_hint="run build-layer first")
     package, manifest = _checked_artifact(
         store, package_name, missing_hint="run build-backend first"
@@ -341,19 +339,6 @@ def deploy(
     }
 
 
-# ---- command line ---------------------------------------------------------------------
-
-
-def env_and_store(args: argparse.Namespace) -> tuple[Environment, LambdaClient, Store]:
-    """The environment, its Lambda client and its store (`--store` or its bucket)."""
-    env = with_backend_dir(get_environment(args.env), getattr(args, "backend_dir", None))
-    spec: str | None = getattr(args, "store", None)
-    if spec and not spec.startswith("s3://"):
-        raise BadInputError(f"--store {spec!r}: Lambda reads code from S3; use s3://BUCKET/PREFIX")
-    store = store_for(env, spec, s3_client_factory=lambda: s3_client(env))
-    return env, lambda_client(env), store
-
-
 def current_hashes(env: Environment) -> tuple[str, str]:
     """(layer HASH, package HASH) of the checked-out lock and backend, as the builder names them.
 
@@ -361,32 +346,3 @@ def current_hashes(env: Environment) -> tuple[str, str]:
     must stop here ("run build-layer first"), not silently deploy the previous layer.
     """
     return layer_hash(env), backend_hash(env.backend_dir)
-
-
-def _handle(args: argparse.Namespace) -> Mapping[str, Any]:
-    env, lambda_client, store = env_and_store(args)
-    progress.say(f"deploy {env.name} from {store.location}")
-    layer_hash, package_hash = current_hashes(env)
-    target = target_from_store(store, env, layer_hash=layer_hash, package_hash=package_hash)
-    return deploy(env=env, lambda_client=lambda_client, store=store, target=target)
-
-
-def add_env_and_store(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--env", required=True, help="environment name (staging, prod, local)")
-    parser.add_argument(
-        "--store", help="s3://BUCKET/PREFIX (default: the environment's bucket and lambda/)"
-    )
-
-
-def register(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "deploy",
-        help="publish or reuse the deps layer and update every function (restores on failure)",
-    )
-    add_env_and_store(parser)
-    # The same backend the build used: deploy recomputes its hashes to find the artifacts.
-    add_backend_dir_argument(parser)
-    parser.set_defaults(handler=_handle)
-    return parser

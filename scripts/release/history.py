@@ -25,21 +25,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import artifacts
 from environments import Environment
 from scripts.errors import ToolError
 from scripts.store import Store, hex_to_b64
-
-PACKAGE_NAME = re.compile(r"^backend-(?P<hash>[0-9a-f]{16,64})\.zip$")
-LAYER_NAME = re.compile(r"^layer-(?P<hash>[0-9a-f]{16,64})\.zip$")
-
-
-def records_prefix(env: Environment) -> str:
-    """`deployments/ENV/` relative to the store root (the bucket's `lambda/` prefix)."""
-    return env.deployments_prefix.removeprefix(env.key_prefix)
-
-
-def manifest_name(zip_name: str) -> str:
-    return zip_name.removesuffix(".zip") + ".json"
 
 
 def manifest_code_sha256(manifest: Mapping[str, Any]) -> str | None:
@@ -168,7 +157,9 @@ class DeploymentRecord:
 def write_record(store: Store, env: Environment, record: DeploymentRecord) -> str:
     """Store one record under a new time-ordered name; history is never overwritten."""
     stamp = datetime.fromisoformat(record.time).strftime("%Y%m%dT%H%M%S.%fZ")
-    name = f"{records_prefix(env)}{stamp}-{record.kind}-{uuid.uuid4().hex[:8]}.json"
+    name = (
+        f"{artifacts.deployments_prefix(env.name)}{stamp}-{record.kind}-{uuid.uuid4().hex[:8]}.json"
+    )
     body = json.dumps(record.to_json(), indent=2, sort_keys=True).encode()
     store.put_bytes(name, body, overwrite=False)
     return name
@@ -179,7 +170,11 @@ def load_records(
 ) -> list[tuple[str, DeploymentRecord]]:
     """Newest first; `limit` reads only that many bodies."""
     names = sorted(
-        (o.name for o in store.list(records_prefix(env)) if o.name.endswith(".json")),
+        (
+            o.name
+            for o in store.list(artifacts.deployments_prefix(env.name))
+            if o.name.endswith(".json")
+        ),
         reverse=True,
     )
     if limit is not None:
@@ -201,7 +196,7 @@ class PackageIndex:
             found: dict[str, str] = {}
             for info in self.store.list("backend-"):
                 zip_name = info.name.removesuffix(".json") + ".zip"
-                if not info.name.endswith(".json") or not PACKAGE_NAME.match(zip_name):
+                if not info.name.endswith(".json") or not artifacts.PACKAGE_ZIP.match(zip_name):
                     continue
                 code_sha = manifest_code_sha256(read_json(self.store, info.name))
                 if code_sha:
@@ -221,7 +216,7 @@ class PackageIndex:
         for record in self.records:
             if record.package_code_sha256 == code_sha256 and record.package_key:
                 name = record.package_key.removeprefix(prefix)
-                if PACKAGE_NAME.match(name) and self.store.head(name) is not None:
+                if artifacts.PACKAGE_ZIP.match(name) and self.store.head(name) is not None:
                     return name
         indexed = self._manifests().get(code_sha256)
         if indexed is not None and self.store.head(indexed) is not None:

@@ -13,7 +13,6 @@ never imports cdktf, so it runs in a second before the synth of the head is even
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -261,26 +260,3 @@ def to_json(diff: SynthDiff) -> dict[str, Any]:
             for stack in diff.stacks
         },
     }
-
-
-def _run(args: argparse.Namespace) -> dict[str, Any]:
-    diff = diff_dirs(Path(args.base_dir), Path(args.head_dir))
-    if not args.json:
-        # The Markdown is this command's product (CI appends it to the job summary).
-        print(to_markdown(diff))
-    return to_json(diff)
-
-
-def register(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "synth-diff",
-        help="resource-level Markdown diff of two `cdktf synth` outputs",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("base_dir", metavar="BASE_DIR", help="base cdktf.out (or its parent)")
-    parser.add_argument("head_dir", metavar="HEAD_DIR", help="head cdktf.out (or its parent)")
-    parser.set_defaults(handler=_run)
-    return parser

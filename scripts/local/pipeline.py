@@ -19,9 +19,7 @@ seconds), then the table; everything else goes to `.pipeline/logs/`.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import os
 import shutil
 import signal
 import sys
@@ -37,12 +35,12 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from environments import REPO_ROOT, Environment, get_environment
-from scripts import local_aws
-from scripts.build_backend import add_backend_dir_argument, build_backend, with_backend_dir
-from scripts.build_layer import LayerRequest, build_layer, index_args, scratch_root
-from scripts.deploy import current_hashes, deploy, target_from_store
+from environments import REPO_ROOT, Environment
+from scripts.build.backend import build_backend
+from scripts.build.layer import LayerRequest, build_layer, scratch_root
 from scripts.errors import BadInputError, ToolError
+from scripts.local import aws as local_aws
+from scripts.release.deploy import current_hashes, deploy, target_from_store
 from scripts.store import S3Store
 
 if TYPE_CHECKING:
@@ -380,24 +378,23 @@ def _prepare_state(state: StateDir, *, fresh: bool, say: Callable[[str], None]) 
     state.logs.mkdir(parents=True, exist_ok=True)
 
 
-def run(args: argparse.Namespace) -> Mapping[str, Any]:
-    env = with_backend_dir(get_environment(ENV_NAME), args.backend_dir)
+def pipeline(
+    *,
+    env: Environment,
+    tools: local_aws.TerraformTools,
+    state: StateDir,
+    fresh: bool,
+    index_args: tuple[str, ...],
+) -> dict[str, Any]:
+    """Run every step with one line each on stderr, then the table; the log keeps the rest."""
     if env.lock_file is None or env.requirements_file is None:
         raise BadInputError(f"{env.name}: lock_file and requirements_file must be configured")
-    tools = local_aws.find_tools(os.environ.get(local_aws.MIRROR_VAR))
-    state = StateDir(root=Path(args.state_dir).resolve())
     out = sys.stderr
     say: Callable[[str], None] = lambda line: print(line, file=out, flush=True)  # noqa: E731
     say(f"pipeline {env.name}: state in {state.root} (moto, terraform, logs)")
-    _prepare_state(state, fresh=args.fresh, say=say)
+    _prepare_state(state, fresh=fresh, say=say)
     log_path = state.logs / f"pipeline-{time.strftime('%Y%m%d-%H%M%S')}.log"
-    request = PipelineRequest(
-        env=env,
-        tools=tools,
-        state=state,
-        fresh=args.fresh,
-        index_args=index_args(args.find_links or (), args.no_index),
-    )
+    request = PipelineRequest(env=env, tools=tools, state=state, fresh=fresh, index_args=index_args)
     with log_path.open("a", encoding="utf-8", buffering=1) as log:
         reporter = Reporter(out=out, log_path=log_path)
         try:
@@ -411,25 +408,3 @@ def run(args: argparse.Namespace) -> Mapping[str, Any]:
     for line in format_table(result):
         say(line)
     return result
-
-
-def register(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "pipeline",
-        help="the whole pipeline on this machine: moto, builds, cdktf deploy local, deploy",
-    )
-    parser.add_argument(
-        "--state-dir",
-        default=str(DEFAULT_STATE_DIR),
-        help="moto recording, terraform state and logs (default: .pipeline/)",
-    )
-    parser.add_argument("--fresh", action="store_true", help="delete the state dir first")
-    parser.add_argument(
-        "--find-links", action="append", help="extra wheel directory (repeatable; offline builds)"
-    )
-    parser.add_argument("--no-index", action="store_true", help="use only --find-links")
-    add_backend_dir_argument(parser)
-    parser.set_defaults(handler=run)
-    return parser

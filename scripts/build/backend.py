@@ -8,20 +8,18 @@ the name from the source tree without the build directory.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
-from environments import Environment, get_environment
+import artifacts
 from scripts import progress
-from scripts.clients import s3_client
+from scripts.build.zipping import ZipResult, collect_files, write_zip
 from scripts.errors import BadInputError
-from scripts.publish import object_key, put_content_addressed, put_latest, put_manifest
-from scripts.store import Store, hex_to_b64, store_for
-from scripts.zipping import ZipResult, collect_files, write_zip
+from scripts.store import Store, hex_to_b64
+from scripts.store.publish import object_key, put_content_addressed, put_latest, put_manifest
 
 # The design's promise: code-only packages under 1 MB.
 MAX_PACKAGE_BYTES = 1024 * 1024
@@ -64,17 +62,6 @@ def backend_hash(backend_dir: Path) -> str:
     """`HASH` in `backend-HASH.zip`, recomputed from source (zips into a temp dir)."""
     with tempfile.TemporaryDirectory(prefix="backend-hash-") as tmp:
         return build_backend_zip(backend_dir, Path(tmp) / "backend.zip").sha256[:HASH_LENGTH]
-
-
-def package_name(content_hash: str) -> str:
-    return f"backend-{content_hash}.zip"
-
-
-def manifest_name(content_hash: str) -> str:
-    return f"backend-{content_hash}.json"
-
-
-LATEST_NAME = "backend.zip"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,18 +119,18 @@ def build_backend(
         built = write_zip(files, build_dir / "backend.zip")
     check_package_size(files, built.zip_bytes, limit)
     content_hash = built.sha256[:HASH_LENGTH]
-    final = built.path.with_name(package_name(content_hash))
+    final = built.path.with_name(artifacts.package_zip(content_hash))
     built.path.replace(final)
     version = (backend_dir / VERSION_FILE).read_text(encoding="utf-8").strip()
-    name = package_name(content_hash)
+    name = artifacts.package_zip(content_hash)
     with progress.step(f"upload {name}"):
         created = put_content_addressed(store, name, final, sha256_hex=built.sha256)
     if not created:
         progress.say(f"  {name} already in the store with the same checksum: kept")
-    with progress.step(f"upload {LATEST_NAME}"):
-        put_latest(store, LATEST_NAME, final, sha256_hex=built.sha256)
+    with progress.step(f"upload {artifacts.PACKAGE_LATEST}"):
+        put_latest(store, artifacts.PACKAGE_LATEST, final, sha256_hex=built.sha256)
     key = object_key(store, name, key_prefix)
-    latest_key = object_key(store, LATEST_NAME, key_prefix)
+    latest_key = object_key(store, artifacts.PACKAGE_LATEST, key_prefix)
     manifest = {
         "hash": content_hash,
         "key": key,
@@ -154,7 +141,7 @@ def build_backend(
         "unzipped_bytes": built.unzipped_bytes,
         "version": version,
     }
-    put_manifest(store, manifest_name(content_hash), manifest)
+    put_manifest(store, artifacts.package_manifest(content_hash), manifest)
     return BackendResult(
         hash=content_hash,
         key=key,
@@ -168,57 +155,3 @@ def build_backend(
         store=store.location,
         path=str(final),
     )
-
-
-def with_backend_dir(env: Environment, backend_dir: str | None) -> Environment:
-    """`--backend-dir`: another backend (its own lock and requirements) for this environment."""
-    if not backend_dir:
-        return env
-    root = Path(backend_dir).resolve()
-    if not root.is_dir():
-        raise BadInputError(f"--backend-dir {backend_dir}: not a directory")
-    return replace(
-        env,
-        backend_dir=root,
-        lock_file=root / "poetry.lock",
-        requirements_file=root / "requirements.txt",
-    )
-
-
-def add_backend_dir_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--backend-dir",
-        help="backend directory with app/, lambdas/, VERSION, poetry.lock, requirements.txt "
-        "(default: the environment's)",
-    )
-
-
-def run(args: argparse.Namespace) -> Mapping[str, Any]:
-    env = with_backend_dir(get_environment(args.env), args.backend_dir)
-    store = store_for(env, args.store, s3_client_factory=lambda: s3_client(env))
-    progress.say(f"build-backend {env.name}: {env.backend_dir} -> {store.location}")
-    result = build_backend(
-        backend_dir=env.backend_dir,
-        store=store,
-        build_dir=Path(args.build_dir),
-        key_prefix="",
-    )
-    progress.say(
-        f"backend {result.hash}: {result.zip_bytes:,} bytes zipped, "
-        f"{result.unzipped_bytes:,} unzipped, VERSION {result.version}"
-    )
-    return result.as_json()
-
-
-def register(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "build-backend", help="zip the function package and upload it content-addressed"
-    )
-    parser.add_argument("--env", required=True, help="environment name (environments.py)")
-    parser.add_argument("--store", help="s3://BUCKET/PREFIX or a local directory")
-    parser.add_argument("--build-dir", default="build", help="local output directory")
-    add_backend_dir_argument(parser)
-    parser.set_defaults(handler=run)
-    return parser

@@ -9,7 +9,6 @@ that makes a stored zip a cache hit, and deploy checks Lambda's `CodeSha256` aga
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import tempfile
@@ -18,28 +17,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from environments import get_environment
+import artifacts
 from scripts import progress
-from scripts.build_backend import (
-    add_backend_dir_argument,
+from scripts.build.backend import (
     backend_unzipped_bytes,
-    with_backend_dir,
 )
-from scripts.cache_key import FORMAT_VERSION, cache_key, read_input, short_hash
-from scripts.clients import s3_client
-from scripts.errors import BadInputError, ChecksumMismatchError
-from scripts.layout import DEFAULT_PRUNE, LAYER_ROOT, PruneOptions, distribution_sizes, largest
-from scripts.layout import prune as prune_tree
-from scripts.publish import (
-    manifest_bytes,
-    object_key,
-    put_content_addressed,
-    put_latest,
-    put_manifest,
-    read_manifest,
+from scripts.build.cache_key import FORMAT_VERSION, cache_key, read_input, short_hash
+from scripts.build.layout import (
+    DEFAULT_PRUNE,
+    LAYER_ROOT,
+    PruneOptions,
+    distribution_sizes,
+    largest,
 )
-from scripts.store import Store, hex_to_b64, sha256_file, store_for
-from scripts.wheels import (
+from scripts.build.layout import prune as prune_tree
+from scripts.build.wheels import (
     TargetPlatform,
     install_wheels,
     installed_distributions,
@@ -49,21 +41,22 @@ from scripts.wheels import (
     target_platform,
     unpinned_installs,
 )
-from scripts.zipping import collect_files, total_size, write_zip
+from scripts.build.zipping import collect_files, total_size, write_zip
+from scripts.errors import BadInputError, ChecksumMismatchError
+from scripts.store import Store, hex_to_b64, sha256_file
+from scripts.store.publish import (
+    manifest_bytes,
+    object_key,
+    put_content_addressed,
+    put_latest,
+    put_manifest,
+    read_manifest,
+)
 
 # Lambda: function code plus all its layers, unzipped, at most 250 MB.
 LAMBDA_UNZIPPED_LIMIT = 262_144_000
 WARN_FRACTION = 0.8
-LATEST_NAME = "layer.zip"
 DEFAULT_MANIFEST = Path("build") / "layer-manifest.json"
-
-
-def layer_zip_name(layer_hash: str) -> str:
-    return f"layer-{layer_hash}.zip"
-
-
-def layer_manifest_name(layer_hash: str) -> str:
-    return f"layer-{layer_hash}.json"
 
 
 class SizeBudgetError(BadInputError):
@@ -178,20 +171,20 @@ def _cache_hit(
     manifest: Mapping[str, Any],
     code_sha256: str | None,
 ) -> LayerResult:
-    zip_name = layer_zip_name(layer_hash)
+    zip_name = artifacts.layer_zip(layer_hash)
     if code_sha256 != manifest.get("code_sha256"):
         raise ChecksumMismatchError(
             f"{zip_name}: stored checksum {code_sha256} differs from its manifest "
             f"{manifest.get('code_sha256')}: delete {zip_name} and "
-            f"{layer_manifest_name(layer_hash)} from the store and rebuild"
+            f"{artifacts.layer_manifest(layer_hash)} from the store and rebuild"
         )
-    latest = store.head(LATEST_NAME)
+    latest = store.head(artifacts.LAYER_LATEST)
     latest_updated = False
     if latest is None or latest.sha256_b64 != code_sha256:
         # layer.zip is "the newest build" for Terraform: point it back at this one.
         request.build_dir.mkdir(parents=True, exist_ok=True)
         local = request.build_dir / zip_name
-        with progress.step(f"copy {zip_name} to {LATEST_NAME}"):
+        with progress.step(f"copy {zip_name} to {artifacts.LAYER_LATEST}"):
             store.download(zip_name, local)
             sha = sha256_file(local)
             if sha != manifest.get("sha256"):
@@ -199,7 +192,7 @@ def _cache_hit(
                     f"{zip_name}: downloaded sha256 {sha} differs from its manifest: "
                     "delete it and rebuild"
                 )
-            latest_updated = put_latest(store, LATEST_NAME, local, sha256_hex=sha)
+            latest_updated = put_latest(store, artifacts.LAYER_LATEST, local, sha256_hex=sha)
     _write_local_manifest(request.manifest_path, manifest)
     return LayerResult(
         manifest=manifest,
@@ -265,8 +258,8 @@ def build_layer(request: LayerRequest, store: Store) -> LayerResult:
         prune=request.prune,
     )
     layer_hash = short_hash(full_key)
-    zip_name = layer_zip_name(layer_hash)
-    json_name = layer_manifest_name(layer_hash)
+    zip_name = artifacts.layer_zip(layer_hash)
+    json_name = artifacts.layer_manifest(layer_hash)
     progress.say(f"  cache key {layer_hash} ({platform.runtime}, {platform.platform_tag})")
 
     with progress.step(f"look up {zip_name} in {store.location}"):
@@ -305,7 +298,7 @@ def build_layer(request: LayerRequest, store: Store) -> LayerResult:
         "cache_key": full_key,
         "format_version": FORMAT_VERSION,
         "key": object_key(store, zip_name, request.key_prefix),
-        "latest_key": object_key(store, LATEST_NAME, request.key_prefix),
+        "latest_key": object_key(store, artifacts.LAYER_LATEST, request.key_prefix),
         "manifest_key": object_key(store, json_name, request.key_prefix),
         "sha256": built.sha256,
         "code_sha256": hex_to_b64(built.sha256),
@@ -321,8 +314,10 @@ def build_layer(request: LayerRequest, store: Store) -> LayerResult:
         created = put_content_addressed(store, zip_name, built.path, sha256_hex=built.sha256)
     if not created:
         progress.say(f"  {zip_name} was written by another build with the same checksum: kept")
-    with progress.step(f"upload {LATEST_NAME}"):
-        latest_updated = put_latest(store, LATEST_NAME, built.path, sha256_hex=built.sha256)
+    with progress.step(f"upload {artifacts.LAYER_LATEST}"):
+        latest_updated = put_latest(
+            store, artifacts.LAYER_LATEST, built.path, sha256_hex=built.sha256
+        )
     put_manifest(store, json_name, manifest)
     _write_local_manifest(request.manifest_path, manifest)
     return LayerResult(
@@ -356,62 +351,3 @@ def scratch_root(
     except OSError:
         return None
     return candidate if free >= needed_bytes else None
-
-
-def index_args(find_links: Sequence[str], no_index: bool) -> tuple[str, ...]:
-    args: list[str] = []
-    for location in find_links:
-        args += ["--find-links", location]
-    if no_index:
-        args.append("--no-index")
-    return tuple(args)
-
-
-def run(args: argparse.Namespace) -> Mapping[str, Any]:
-    env = with_backend_dir(get_environment(args.env), args.backend_dir)
-    if env.lock_file is None or env.requirements_file is None:
-        raise BadInputError(f"{env.name}: lock_file and requirements_file must be configured")
-    store = store_for(env, args.store, s3_client_factory=lambda: s3_client(env))
-    request = LayerRequest(
-        lock_file=env.lock_file,
-        requirements_file=env.requirements_file,
-        runtime=args.runtime or env.runtime,
-        architecture=args.arch or env.architecture,
-        build_dir=Path(args.build_dir),
-        manifest_path=Path(args.manifest),
-        backend_dir=env.backend_dir,
-        index_args=index_args(args.find_links or (), args.no_index),
-        scratch_dir=scratch_root(),
-    )
-    progress.say(f"build-layer {env.name}: {env.lock_file} -> {store.location}")
-    result = build_layer(request, store)
-    manifest = result.manifest
-    progress.say(
-        f"layer {manifest['hash']} {'built' if result.built else 'reused (cache hit)'}: "
-        f"{manifest['zip_bytes']:,} bytes zipped, {manifest['unzipped_bytes']:,} unzipped; "
-        f"manifest {result.manifest_path}"
-    )
-    return result.as_json()
-
-
-def register(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "build-layer", help="build the dependencies layer unless the store already has it"
-    )
-    parser.add_argument("--env", required=True, help="environment name (environments.py)")
-    parser.add_argument("--store", help="s3://BUCKET/PREFIX or a local directory")
-    parser.add_argument("--runtime", help="Lambda runtime (default: the environment's)")
-    parser.add_argument(
-        "--arch", choices=("x86_64", "arm64"), help="architecture (default: the environment's)"
-    )
-    parser.add_argument("--build-dir", default="build", help="local output directory")
-    parser.add_argument("--manifest", default=str(DEFAULT_MANIFEST), help="local manifest path")
-    parser.add_argument(
-        "--find-links", action="append", help="extra wheel directory (repeatable; offline builds)"
-    )
-    parser.add_argument("--no-index", action="store_true", help="use only --find-links")
-    add_backend_dir_argument(parser)
-    parser.set_defaults(handler=run)
-    return parser

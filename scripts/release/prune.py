@@ -13,18 +13,20 @@ which for each one:
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from environments import ENVIRONMENTS, Environment
+from environments import Environment
 from scripts import progress
-from scripts.deploy import HASH_IN_DESCRIPTION, add_env_and_store, env_and_store, layer_versions
-from scripts.deployments import load_records
 from scripts.errors import BadInputError, ToolError
+from scripts.release.deploy import (
+    HASH_IN_DESCRIPTION,
+    layer_versions,
+)
+from scripts.release.history import load_records
 from scripts.store import Store
 
 if TYPE_CHECKING:
@@ -169,36 +171,3 @@ def prune_layers(
         "kept": {str(v): list(r) for v, r in sorted(plan.kept.items())},
         "not_checked": skipped,
     }
-
-
-def _handle(args: argparse.Namespace) -> Mapping[str, Any]:
-    env, lambda_client, store = env_and_store(args)
-    progress.say(f"prune-layers {env.name}: {'apply' if args.apply else 'dry run'}")
-    return prune_layers(
-        env=env,
-        lambda_client=lambda_client,
-        store=store,
-        keep=args.keep,
-        apply=args.apply,
-        environments=ENVIRONMENTS.values(),
-        history=args.history,
-    )
-
-
-def register(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "prune-layers", help="delete old, unused deps layer versions (dry run unless --apply)"
-    )
-    add_env_and_store(parser)
-    parser.add_argument("--keep", type=int, required=True, help="always keep the newest N")
-    parser.add_argument("--apply", action="store_true", help="delete (default: dry run)")
-    parser.add_argument(
-        "--history",
-        type=int,
-        default=DEFAULT_HISTORY,
-        help=f"deployment records whose layers are kept (default {DEFAULT_HISTORY})",
-    )
-    parser.set_defaults(handler=_handle)
-    return parser

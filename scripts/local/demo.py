@@ -7,21 +7,19 @@ Run it twice: the second run finds `layer-HASH.zip` in the store and skips the b
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from environments import REPO_ROOT, get_environment
+from environments import REPO_ROOT, Environment
 from scripts import progress
-from scripts.build_backend import build_backend
-from scripts.build_layer import LayerRequest, build_layer, scratch_root
+from scripts.build.backend import build_backend
+from scripts.build.layer import LayerRequest, build_layer, scratch_root
 from scripts.errors import BadInputError, ToolError
-from scripts.store import LOCAL_STORE_DIR, local_env_store
+from scripts.store import LocalStore
 
 SYNTH_OUT = "cdktf.out"
 
@@ -52,12 +50,10 @@ def synthesize(repo_root: Path) -> Path:
     return repo_root / SYNTH_OUT
 
 
-def run(args: argparse.Namespace) -> Mapping[str, Any]:
-    env = get_environment(args.env)
+def demo(*, env: Environment, store: LocalStore, build_dir: Path, synth: bool) -> dict[str, Any]:
+    """Build the layer and the package into `store`, then synthesize; report what was done."""
     if env.lock_file is None or env.requirements_file is None:
         raise BadInputError(f"{env.name}: lock_file and requirements_file must be configured")
-    store = local_env_store(env, Path(args.local_store) if args.local_store else None)
-    build_dir = Path(args.build_dir) if args.build_dir else REPO_ROOT / "build"
     started = time.perf_counter()
     progress.say(f"demo {env.name}: artifacts into {store.location}")
     layer = build_layer(
@@ -79,7 +75,7 @@ def run(args: argparse.Namespace) -> Mapping[str, Any]:
         backend_dir=env.backend_dir, store=store, build_dir=build_dir, key_prefix=env.key_prefix
     )
     synth_dir: Path | None = None
-    if not args.skip_synth:
+    if synth:
         with progress.step("cdktf synth"):
             synth_dir = synthesize(REPO_ROOT)
     manifest = layer.manifest
@@ -106,19 +102,3 @@ def run(args: argparse.Namespace) -> Mapping[str, Any]:
         "synth_dir": None if synth_dir is None else str(synth_dir),
         "seconds": round(time.perf_counter() - started, 1),
     }
-
-
-def register(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "demo", help="build layer and function package into .local-store/, then synthesize"
-    )
-    parser.add_argument("--env", default="staging", help="environment name (default: staging)")
-    parser.add_argument("--skip-synth", action="store_true", help="build only, no cdktf synth")
-    parser.add_argument(
-        "--local-store", help=f"store root (default: {LOCAL_STORE_DIR}/ in the repository)"
-    )
-    parser.add_argument("--build-dir", help="local output directory (default: build/)")
-    parser.set_defaults(handler=run)
-    return parser

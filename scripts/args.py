@@ -1,0 +1,109 @@
+"""Command-line arguments more than one command takes, and what they resolve to.
+
+Commands never import each other; what two of them parse the same way lives here, so
+`--env` lists the same environments and `--store` means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from environments import ENVIRONMENTS, Environment, get_environment
+from scripts.clients import lambda_client, s3_client
+from scripts.errors import BadInputError
+from scripts.store import Store, store_for
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+
+
+def add_env(parser: argparse.ArgumentParser, *, default: str | None = None) -> None:
+    names = ", ".join(ENVIRONMENTS)
+    if default is None:
+        parser.add_argument("--env", required=True, metavar="ENV", help=f"environment: {names}")
+    else:
+        parser.add_argument(
+            "--env", default=default, metavar="ENV", help=f"environment: {names} ({default})"
+        )
+
+
+def add_store(parser: argparse.ArgumentParser, *, s3_only: bool = False) -> None:
+    where = "s3://BUCKET/PREFIX" if s3_only else "s3://BUCKET/PREFIX or a local directory"
+    parser.add_argument(
+        "--store",
+        metavar="STORE",
+        help=f"{where} (default: the environment's bucket and key prefix)",
+    )
+
+
+def add_backend_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backend-dir",
+        metavar="DIR",
+        help="backend directory with app/, lambdas/, VERSION and its lock file "
+        "(default: the environment's)",
+    )
+
+
+def add_index(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--find-links",
+        action="append",
+        metavar="DIR",
+        help="extra wheel directory (repeatable; offline builds)",
+    )
+    parser.add_argument("--no-index", action="store_true", help="use only --find-links")
+
+
+def index_args(args: argparse.Namespace) -> tuple[str, ...]:
+    """Installer arguments from `--find-links`/`--no-index`."""
+    return installer_index_args(getattr(args, "find_links", None) or (), args.no_index)
+
+
+def installer_index_args(find_links: Sequence[str], no_index: bool) -> tuple[str, ...]:
+    found: list[str] = []
+    for location in find_links:
+        found += ["--find-links", location]
+    if no_index:
+        found.append("--no-index")
+    return tuple(found)
+
+
+def with_backend_dir(env: Environment, backend_dir: str | None) -> Environment:
+    """`--backend-dir`: another backend (its own lock and requirements) for this environment."""
+    if not backend_dir:
+        return env
+    root = Path(backend_dir).resolve()
+    if not root.is_dir():
+        raise BadInputError(f"--backend-dir {backend_dir}: not a directory")
+    return replace(
+        env,
+        backend_dir=root,
+        lock_file=root / "poetry.lock",
+        requirements_file=root / "requirements.txt",
+    )
+
+
+def environment(args: argparse.Namespace, name: str | None = None) -> Environment:
+    """The environment `--env` (or `name`) names, with `--backend-dir` applied."""
+    env = get_environment(name or args.env)
+    return with_backend_dir(env, getattr(args, "backend_dir", None))
+
+
+def store(args: argparse.Namespace, env: Environment, *, s3_only: bool = False) -> Store:
+    """`--store`, or the environment's bucket under its key prefix."""
+    spec: str | None = getattr(args, "store", None)
+    if s3_only and spec and not spec.startswith("s3://"):
+        raise BadInputError(f"--store {spec!r}: Lambda reads code from S3; use s3://BUCKET/PREFIX")
+    return store_for(env, spec, s3_client_factory=lambda: s3_client(env))
+
+
+def lambda_for(env: Environment) -> LambdaClient:
+    return lambda_client(env)
+
+
+Subparsers = argparse._SubParsersAction  # the `add_subparsers()` result commands register on

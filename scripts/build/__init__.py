@@ -1,0 +1,1 @@
+"""Building artifacts: cache key, lock readers, wheels, layout, zips, the two builders (pure)."""

@@ -1,0 +1,1 @@
+"""One thin module per command: parse arguments, call a library function, return its result."""

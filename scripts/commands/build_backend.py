@@ -1,0 +1,41 @@
+"""`build-backend`: the function package (app code only), uploaded content-addressed."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from scripts import args as common
+from scripts import progress
+from scripts.build.backend import build_backend
+
+
+def run(args: argparse.Namespace) -> Mapping[str, Any]:
+    env = common.environment(args)
+    store = common.store(args, env)
+    progress.say(f"build-backend {env.name}: {env.backend_dir} -> {store.location}")
+    result = build_backend(
+        backend_dir=env.backend_dir,
+        store=store,
+        build_dir=Path(args.build_dir),
+        key_prefix="",
+    )
+    progress.say(
+        f"backend {result.hash}: {result.zip_bytes:,} bytes zipped, "
+        f"{result.unzipped_bytes:,} unzipped, VERSION {result.version}"
+    )
+    return result.as_json()
+
+
+def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "build-backend", help="zip the function package and upload it content-addressed"
+    )
+    common.add_env(parser)
+    common.add_store(parser)
+    parser.add_argument("--build-dir", default="build", help="local output directory")
+    common.add_backend_dir(parser)
+    parser.set_defaults(handler=run)
+    return parser

@@ -1,0 +1,1 @@
+"""What the scripts know of the infrastructure: synthesized output and terraform plans."""

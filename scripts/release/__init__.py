@@ -1,0 +1,1 @@
+"""Releases: the Lambda engine, deploy, rollback, prune, history and the deploy lock."""
