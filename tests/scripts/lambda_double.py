@@ -20,15 +20,17 @@ function (or layer) name, and a number of times (`times=None`: every time):
     [c.operation for c in double.calls]  # every Lambda request seen, in order
     double.stop()
 
-botocore retries a lost response (a connection error) and a 500 by itself: give clients
-`Config(retries={"max_attempts": 1})` to see the first failure, or count on the retry
-reaching moto a second time, as it would reach AWS.
+botocore retries a lost response (a connection error), a read timeout and a 500 by itself,
+and the retry reaches moto again, as it would reach AWS. To see the first failure, give the
+client `Config(retries={"total_max_attempts": 1})`: in botocore's default (legacy) retry
+mode `{"max_attempts": 1}` means one *retry*, two attempts in all.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import http.client
 import json
 import re
@@ -40,7 +42,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from lambda_double_rules import Call, Fault, LambdaError, Route, Rules, missing_object, route_of
+from lambda_double_api import Call, Fault, LambdaError, Request, Route, missing_object, route_of
+from lambda_double_rules import Rules
 
 CODE_PATH = "/__lambda_double__/code/"
 # Headers that belong to one hop, or that the double recomputes; no compression either, so
@@ -51,19 +54,6 @@ _HOP = frozenset(
 )
 _LAMBDA_SCOPE = re.compile(r"Credential=[^/,]+/[^/,]+/[^/,]+/lambda/")
 _CODE_SOURCES = frozenset({"CreateFunction", "UpdateFunctionCode", "PublishLayerVersion"})
-
-
-@dataclass(frozen=True)
-class Request:
-    """One HTTP request as received (target = path?query, as sent)."""
-
-    method: str
-    target: str
-    headers: list[tuple[str, str]]
-    body: bytes = b""
-
-    def header(self, name: str) -> str:
-        return next((v for k, v in self.headers if k.lower() == name), "")
 
 
 @dataclass
@@ -120,7 +110,8 @@ class LambdaDouble:
         server.daemon_threads = True
         double._server = server
         double.endpoint = f"http://127.0.0.1:{server.server_address[1]}"
-        threading.Thread(target=server.serve_forever, name="lambda-double", daemon=True).start()
+        serve = functools.partial(server.serve_forever, poll_interval=0.05)  # a quick stop()
+        threading.Thread(target=serve, name="lambda-double", daemon=True).start()
         return double
 
     def stop(self) -> None:
@@ -140,8 +131,8 @@ class LambdaDouble:
 
     @property
     def calls(self) -> list[Call]:
-        with self.rules._lock:
-            return list(self.rules.calls)
+        """Every Lambda request seen so far, in arrival order (faulted and refused ones too)."""
+        return self.rules.call_log()
 
     def calls_to(self, operation: str, function: str | None = None) -> list[Call]:
         return [
@@ -151,13 +142,15 @@ class LambdaDouble:
         ]
 
     def clear_calls(self) -> None:
-        with self.rules._lock:
-            self.rules.calls.clear()
+        self.rules.call_log(clear=True)
 
     def lose_response(
         self, operation: str, *, function: str | None = None, times: int | None = 1
     ) -> Fault:
-        """Forward (AWS applies the change), then close the connection without an answer."""
+        """Forward (AWS applies the change), then close the connection without an answer.
+
+        Counts only requests that reach moto: one the double refuses (412, 409...) is
+        answered normally and does not use the fault up; so for `slow_response`."""
         return self.rules.add_fault(Fault("lose", operation, function, times))
 
     def slow_response(
@@ -242,6 +235,15 @@ class LambdaDouble:
             headers = [(k, v) for k, v in request.headers if k.lower() != "content-type"]
             latest_sha = _json(self._forward(Request("GET", path, headers)).body).get("CodeSha256")
         self.rules.check(route, payload, latest_sha)
+        request = replace(request, target=route.target)
+        unchanged = (
+            self.rules.unchanged_version(route) if route.operation == "PublishVersion" else None
+        )
+        if unchanged is not None and route.function:
+            # Nothing changed since the last publish: AWS answers with that version.
+            path = f"/2015-03-31/functions/{quote(route.function, safe='')}/configuration"
+            headers = [(k, v) for k, v in request.headers if k.lower() != "content-type"]
+            request = Request("GET", f"{path}?Qualifier={unchanged}", headers)
         if route.operation == "AddPermission" and "RevisionId" in payload:
             # moto holds AddPermission to its own policy revision: the double's is the one.
             body = json.dumps({k: v for k, v in payload.items() if k != "RevisionId"}).encode()
@@ -250,6 +252,8 @@ class LambdaDouble:
             target = re.sub(r"([?&])RevisionId=[^&]*&?", r"\1", request.target).rstrip("?&")
             request = replace(request, target=target)
         reply = self._forward(request)
+        if unchanged is not None and reply.status == 200:
+            reply.status = 201
         result = _json(reply.body)
         if not 200 <= reply.status < 300:
             return reply

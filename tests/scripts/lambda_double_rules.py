@@ -1,37 +1,32 @@
-"""What real Lambda does and moto does not, as pure state: the double's rules.
+"""What real Lambda does and moto does not, kept as state: the test double's rules.
 
-`lambda_double.py` is the HTTP side (forwarding, S3 reads, faults on the wire); this module
-holds no sockets. It knows:
+lambda_double.py is the HTTP side (forwarding, S3 reads, faults on the wire) and
+lambda_double_api.py the routing; this module holds no sockets. It keeps:
 
-- routing: method + path -> operation name, from botocore's own Lambda model, with the
-  function named by a plain name, a partial ARN or an ARN (URL-encoded) normalised;
 - revisions: one `RevisionId` per function ($LATEST), per published version and per alias,
-  renewed on every write and when an update or a creation settles (as Lambda does, see
-  aws/aws-sdk#377), checked against a write's `RevisionId` (412);
+  renewed on every write and when an update or a creation settles (real Lambda does, see
+  aws/aws-sdk#377), and checked against a write's `RevisionId` (412);
 - update windows: `LastUpdateStatus: InProgress` (and `State: Pending` after a create) for a
   while, writes refused meanwhile (409), and a failed update when a test asks for one;
+- which version a publish would return unchanged (AWS publishes anew only after an update);
 - code bytes by `CodeSha256`, and short-lived download tokens for `Code.Location`.
 
-Everything is guarded by one lock; `function_lock(name)` serialises the check-forward-record
-sequence of one function so two racing writers cannot both pass the same revision check.
+One lock guards it all; `function_lock(name)` serialises the check-forward-record sequence
+of one function so two racing writers cannot both pass the same revision check.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
-import json
-import re
 import secrets
 import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
-from urllib.parse import parse_qsl, unquote
+from typing import Any
 
-import botocore.session
+from lambda_double_api import Call, Fault, FaultKind, LambdaError, Route, split_function
 
 STALE_REVISION = (
     "The Revision Id provided does not match the latest Revision Id. "
@@ -63,137 +58,6 @@ def code_sha256(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
-class LambdaError(Exception):
-    """An error answered the way Lambda's REST-JSON protocol does (botocore parses it)."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status, self.code, self.message = status, code, message
-
-    def body(self) -> bytes:
-        kind = "Service" if self.status >= 500 else "User"
-        return json.dumps({"Type": kind, "message": self.message}).encode()
-
-
-def missing_object(s3_code: str) -> LambdaError:
-    detail = {
-        "NoSuchKey": "The specified key does not exist.",
-        "NoSuchBucket": "The specified bucket does not exist",
-    }.get(s3_code, s3_code)
-    message = (
-        f"Error occurred while GetObject. S3 Error Code: {s3_code}. S3 Error Message: {detail}"
-    )
-    return LambdaError(400, "InvalidParameterValueException", message)
-
-
-# --- routing -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Route:
-    """One Lambda API request: its operation and the names in its path and query."""
-
-    operation: str
-    function: str | None = None  # function name, normalised from a name or (partial) ARN
-    qualifier: str | None = None  # version or alias (Qualifier, ARN suffix or alias name)
-    layer: str | None = None
-    query: dict[str, str] = field(default_factory=dict)
-
-
-@functools.cache
-def _patterns() -> tuple[tuple[str, re.Pattern[str], dict[str, str], str], ...]:
-    """(method, path regex, required query, operation) for every Lambda operation."""
-    model = botocore.session.get_session().get_service_model("lambda")
-    found = []
-    for name in model.operation_names:
-        http = model.operation_model(name).http
-        path, _, query = http["requestUri"].partition("?")
-        regex = re.sub(
-            r"\\\{(\w+)(\\\+)?\\\}",
-            lambda m: f"(?P<{m[1]}>{'.+' if m[2] else '[^/]+'})",
-            re.escape(path),
-        )
-        found.append((http["method"], re.compile(f"^{regex}$"), dict(parse_qsl(query)), name))
-    # A literal query (`?find=LayerVersion`) tells apart operations that share a path.
-    return tuple(sorted(found, key=lambda p: not p[2]))
-
-
-def split_function(raw: str) -> tuple[str, str | None]:
-    """`name`, `name:qual`, `123456789012:function:name[:qual]` or an ARN -> (name, qual)."""
-    parts = unquote(raw).split(":")
-    if parts[0] == "arn" and len(parts) >= 7:
-        return parts[6], (parts[7] if len(parts) > 7 else None)
-    if len(parts) >= 3 and parts[1] == "function":
-        return parts[2], (parts[3] if len(parts) > 3 else None)
-    return parts[0], (parts[1] if len(parts) > 1 else None)
-
-
-def route_of(method: str, target: str, body: dict[str, Any]) -> Route | None:
-    """The Lambda operation for `method` and `target` (path?query), or None if none matches."""
-    path, _, raw_query = target.partition("?")
-    query = dict(parse_qsl(raw_query, keep_blank_values=True))
-    for verb, pattern, required, name in _patterns():
-        match = pattern.match(path) if verb == method else None
-        if not match or any(query.get(k) != v for k, v in required.items()):
-            continue
-        labels = match.groupdict()
-        function, qualifier = None, None
-        if "FunctionName" in labels:
-            function, qualifier = split_function(labels["FunctionName"])
-        elif name == "CreateFunction" and isinstance(body.get("FunctionName"), str):
-            function = split_function(body["FunctionName"])[0]
-        qualifier = query.get("Qualifier", qualifier)
-        if "Name" in labels:  # the alias operations
-            qualifier = unquote(labels["Name"])
-        elif name == "CreateAlias" and isinstance(body.get("Name"), str):
-            qualifier = body["Name"]
-        layer = unquote(labels["LayerName"]).split(":")[-1] if "LayerName" in labels else None
-        if "VersionNumber" in labels:
-            qualifier = labels["VersionNumber"]
-        return Route(name, function, qualifier, layer, query)
-    return None
-
-
-# --- what tests see and inject -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Call:
-    """One Lambda request as it reached the double (before any rule or fault applied)."""
-
-    operation: str
-    function: str | None  # the function's name, or the layer's for layer operations
-    qualifier: str | None
-    body: dict[str, Any]
-
-
-FaultKind = Literal["lose", "slow", "fail", "fail_update"]
-
-
-@dataclass
-class Fault:
-    """An injected fault; `times=None` fires forever. `fired` counts how often it did."""
-
-    kind: FaultKind
-    operation: str
-    function: str | None = None
-    times: int | None = 1
-    seconds: float = 0.0
-    error: LambdaError | None = None
-    reason: str = ""
-    reason_code: str = ""
-    fired: int = 0
-
-    def matches(self, kind: FaultKind, route: Route) -> bool:
-        name = route.function or route.layer
-        return (
-            self.kind == kind
-            and self.operation == route.operation
-            and (self.function is None or self.function == name)
-            and (self.times is None or self.times > 0)
-        )
-
-
 # --- state ---------------------------------------------------------------------------------
 
 
@@ -204,6 +68,7 @@ class _Function:
     busy_until: float | None = None  # end of the current creation or update window
     creating: bool = False
     failure: tuple[str, str] | None = None  # (reason, reason code) of the last update
+    published: str | None = None  # the version a publish returns while nothing changed
     versions: dict[str, str] = field(default_factory=dict)  # version -> RevisionId
     aliases: dict[str, str] = field(default_factory=dict)  # alias -> RevisionId
 
@@ -232,6 +97,13 @@ class Rules:
     def log(self, call: Call) -> None:
         with self._lock:
             self.calls.append(call)
+
+    def call_log(self, *, clear: bool = False) -> list[Call]:
+        with self._lock:
+            calls = list(self.calls)
+            if clear:
+                self.calls.clear()
+            return calls
 
     def add_fault(self, fault: Fault) -> Fault:
         with self._lock:
@@ -286,6 +158,14 @@ class Rules:
         table = fn.aliases if qualifier in fn.aliases else fn.versions
         return table.setdefault(str(qualifier), new_revision())
 
+    def unchanged_version(self, route: Route) -> str | None:
+        """The version a PublishVersion returns instead of a new one: the last published,
+        if no update went through the double since (moto alone gets this wrong after a
+        function's first publish)."""
+        with self._lock:
+            fn = self._functions.get(route.function or "")
+            return fn.published if fn is not None else None
+
     def check(self, route: Route, body: dict[str, Any], latest_sha: str | None) -> None:
         """Raise the LambdaError real Lambda answers `route` with before applying it."""
         if route.function is None or route.operation == "CreateFunction":
@@ -336,21 +216,23 @@ class Rules:
             if op == "DeleteFunction":
                 if route.qualifier in (None, "$LATEST"):
                     self._functions.pop(name, None)
-                else:
-                    self._functions.get(name, _Function()).versions.pop(route.qualifier, None)
+                elif (fn := self._functions.get(name)) is not None:
+                    fn.versions.pop(route.qualifier, None)
+                    fn.published = None if fn.published == route.qualifier else fn.published
                 return
             fn = self._settled(name)
             if op in UPDATES:
                 if body.get("DryRun"):
                     return
-                fn.revision = new_revision()
+                fn.revision, fn.published = new_revision(), None
                 fn.failure = (failure.reason, failure.reason_code) if failure else None
                 fn.busy_until = now + self.update_window_s if self.update_window_s > 0 else None
             elif op == "PublishVersion":
                 version = str(result.get("Version", ""))
-                if version and version not in fn.versions:  # moto returns an old one if unchanged
+                if version and version not in fn.versions:
                     fn.versions[version] = new_revision()
                     fn.revision = new_revision()
+                fn.published = version or None
             elif op in ("CreateAlias", "UpdateAlias") and route.qualifier:
                 fn.aliases[route.qualifier] = new_revision()
             elif op == "DeleteAlias" and route.qualifier:
