@@ -330,7 +330,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         request = Request(self.command, self.path, list(self.headers.items()), self._body())
-        reply = self.double.serve(request)
+        try:
+            reply = self.double.serve(request)
+        except Exception as err:  # a bug here, or moto gone: say so rather than hang up
+            reply = _Reply.error(LambdaError(502, "LambdaDoubleError", repr(err)))
         if reply is None:
             self.close_connection = True  # a lost response: the client sees the socket close
             return
