@@ -132,7 +132,7 @@ def test_every_function_write_renews_the_revision_and_a_stale_one_is_refused(
         RevisionId=r3,
     )
     assert lam.get_function_configuration(FunctionName=fn)["RevisionId"] not in {r2, r3}
-    # Nothing refused reached moto: the description is still the first one.
+    # Nothing refused reached moto: the stale Timeout=9 update never landed.
     assert lam.get_function_configuration(FunctionName=fn)["Timeout"] != 9
 
 
