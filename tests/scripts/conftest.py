@@ -2,7 +2,8 @@
 locally built wheels (no network), small backends, and the host's runtime Python.
 
 Reused by the deploy tests: `moto_server` (session, endpoint URL), `aws_client(service)`,
-`aws_environ` (os.environ for a subprocess), `aws_env_vars` (in-process), `bucket`.
+`aws_environ` (os.environ for a subprocess), `aws_env_vars` (in-process), `bucket`, and
+`lambda_double` (moto behind a server that behaves like real Lambda: lambda_double.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from lambda_double import LambdaDouble
 from lambda_world import World, make_world
 from wheel_factory import BackendFactory, find_python, write_wheel
 
@@ -59,6 +61,21 @@ def moto_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+@pytest.fixture
+def lambda_double(moto_server: str) -> Iterator[LambdaDouble]:
+    """The session's moto server behind a double that behaves like real Lambda (RevisionId
+    guards, 0.2 s update windows with 409s, downloadable code, injectable faults).
+
+    Point clients at `lambda_double.endpoint` (S3, IAM... pass through), or pass it to
+    `make_world`. Stopped after the test: its faults and call log are the test's own.
+    """
+    double = LambdaDouble.start(upstream=moto_server, update_window_s=0.2)
+    try:
+        yield double
+    finally:
+        double.stop()
 
 
 def make_client(service: str, endpoint: str) -> Any:

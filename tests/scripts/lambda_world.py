@@ -5,7 +5,9 @@ of resetting the shared server. Artifacts are tiny zips with manifests in the bu
 format; the functions start on Terraform's first layer version and `backend.zip`.
 
 Also here: the botocore event hooks that inject what moto never produces (conflicts,
-failed updates, RevisionId guards) and record every Lambda call a test makes.
+failed updates, RevisionId guards) and record every Lambda call a test makes. For a world
+that behaves like real Lambda over the wire, make it on the `lambda_double` fixture's
+endpoint instead: `make_world(lambda_double.endpoint)` (see lambda_double.py).
 """
 
 from __future__ import annotations
@@ -180,13 +182,23 @@ class World:
         return result
 
 
-def make_world(endpoint: str, base: Environment | None = None) -> World:
+def make_world(
+    endpoint: str, base: Environment | None = None, *, lambda_config: Config | None = None
+) -> World:
+    """A fresh prefix, bucket and role on `endpoint` (moto, or a LambdaDouble in front of it).
+
+    `lambda_config` configures `World.lam`, the client the code under test gets: e.g.
+    `Config(retries={"total_max_attempts": 1}, read_timeout=1)` so a lost or slow response
+    injected by the double reaches it instead of being retried by botocore.
+    """
     prefix = f"t{next(_counter)}{uuid.uuid4().hex[:6]}"
     env = replace(
         base or ENVIRONMENTS["local"], name_prefix=prefix, artifact_bucket="", endpoint_url=endpoint
     )
     region = env.region
-    lam: LambdaClient = boto3.client("lambda", region_name=region, endpoint_url=endpoint)
+    lam: LambdaClient = boto3.client(
+        "lambda", region_name=region, endpoint_url=endpoint, config=lambda_config
+    )
     s3: S3Client = boto3.client(
         "s3",
         region_name=region,
