@@ -126,7 +126,7 @@ def _summary(reports: list[dict[str, Any]]) -> dict[str, Any]:
         "update_calls": max(updates),
         "publish_calls": max(c.get(PUBLISH_CALL, 0) for c in calls),
         "functions_updated": max(
-            sum(1 for f in r["result"]["functions"].values() if f.get("updated")) for r in reports
+            sum(1 for f in r["result"]["functions"].values() if f.get("steps")) for r in reports
         ),
         "calls_by_operation": dict(sorted(calls[-1].items())),
     }

@@ -49,6 +49,10 @@ def probe_deploy(layer_dir: Path, package_dir: Path, calls_log: Path) -> int:
     from environments import get_environment
     from scripts.clients import lambda_client, s3_client
     from scripts.release.deploy import current_hashes, deploy, target_from_store
+    from scripts.release.lambda_api import Api
+    from scripts.release.release import Context
+    from scripts.release.sources import Sources
+    from scripts.release.timing import Timing
     from scripts.store import store_for
 
     env = replace(
@@ -68,8 +72,10 @@ def probe_deploy(layer_dir: Path, package_dir: Path, calls_log: Path) -> int:
         client.meta.events.register("before-call", count)
     store = store_for(env, None, s3_client_factory=lambda: s3)
     layer_hash, package_hash = current_hashes(env)
-    target = target_from_store(store, env, layer_hash=layer_hash, package_hash=package_hash)
-    result = deploy(env=env, lambda_client=lam, store=store, target=target)
+    target = target_from_store(
+        Sources(store), env, layer_hash=layer_hash, package_hash=package_hash
+    )
+    result = deploy(Context(env=env, api=Api(lam), store=store, timing=Timing()), target)
     calls_log.write_text(json.dumps({"calls": dict(calls), "result": result}), encoding="utf-8")
     return 0
 

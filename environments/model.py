@@ -46,6 +46,8 @@ class FunctionConfig:
     environment: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     # Layers besides this environment's deps layer (for example a vendor extension).
     extra_layers: tuple[str, ...] = ()
+    # CloudWatch alarms a canary release watches; none: the canary only waits.
+    alarm_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not _FUNCTION_NAME.match(self.name):
@@ -120,6 +122,8 @@ class Environment:
     # provider constraint the offline mirror can satisfy.
     endpoint_url: str | None = None
     provider_version: str | None = None
+    # The alias callers invoke; deploy moves it, Terraform creates it.
+    alias_name: str = "live"
 
     def __post_init__(self) -> None:
         if not _ENV_NAME.match(self.name):

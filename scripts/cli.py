@@ -9,12 +9,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from scripts.clients import raised_aws_errors
 from scripts.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, ToolError
+from scripts.release.timing import timing_from
+from scripts.stop import Stop, graceful
 
 # A command turns parsed arguments into its JSON-able result.
 Handler = Callable[[argparse.Namespace], Mapping[str, Any]]
@@ -36,7 +40,11 @@ COMMANDS: Mapping[str, str] = {
     "pipeline": "scripts.commands.pipeline",
     "deploy": "scripts.commands.deploy",
     "rollback": "scripts.commands.rollback",
+    "status": "scripts.commands.status",
+    "history": "scripts.commands.history",
+    "unlock": "scripts.commands.unlock",
     "prune-layers": "scripts.commands.prune_layers",
+    "prune-versions": "scripts.commands.prune_versions",
     "synth-diff": "scripts.commands.synth_diff",
 }
 
@@ -73,21 +81,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exit_.code or 0)
     handler: Handler = args.handler
     try:
-        result = handler(args)
+        args.timing = timing_from(os.environ)
+        args.stop = Stop()
+        with graceful(args.stop) if getattr(args, "graceful_stop", False) else nullcontext():
+            result = handler(args)
     except ToolError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return err.exit_code
+        return _failed(args, str(err), err.exit_code, getattr(err, "result", None))
     except ValueError as err:
-        # Configuration validation (environments.py) names the field and allowed values.
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        # Configuration validation (environments) names the field and allowed values.
+        return _failed(args, str(err), EXIT_BAD_INPUT)
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+        return _failed(args, "interrupted", 130)
     except raised_aws_errors() as err:
         # Resolved only when something escaped: botocore stays unimported on local runs.
-        print(f"error: AWS call failed: {err}", file=sys.stderr)
-        return EXIT_FAILURE
+        return _failed(args, f"AWS call failed: {err}", EXIT_FAILURE)
     if args.json:
         print(json.dumps(result, sort_keys=True))
     return EXIT_OK
+
+
+def _failed(
+    args: argparse.Namespace,
+    message: str,
+    code: int,
+    result: Callable[[], Mapping[str, Any]] | None = None,
+) -> int:
+    """One error line on stderr; with --json also one object (what each function was left
+    at, when the failure knows) on stdout."""
+    print(f"error: {message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        payload: dict[str, Any] = (
+            dict(result()) if result is not None else {"error": message.splitlines()[0]}
+        )
+        payload.setdefault("exit_code", code)
+        print(json.dumps(payload, sort_keys=True))
+    return code

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from botocore.exceptions import ClientError
+    from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_s3 import S3Client
 
@@ -44,10 +45,23 @@ def s3_client(env: Environment) -> S3Client:
     return boto3.client("s3", region_name=env.region, endpoint_url=endpoint, config=config)
 
 
-def lambda_client(env: Environment) -> LambdaClient:
+def lambda_client(
+    env: Environment, *, read_timeout: float = 60.0, connect_timeout: float = 10.0
+) -> LambdaClient:
+    import boto3
+    from botocore.config import Config
+
+    # Retries (mode, attempts) stay boto3's standard settings (AWS_RETRY_MODE, ...).
+    config = Config(read_timeout=read_timeout, connect_timeout=connect_timeout)
+    return boto3.client(
+        "lambda", region_name=env.region, endpoint_url=endpoint_for(env), config=config
+    )
+
+
+def cloudwatch_client(env: Environment) -> CloudWatchClient:
     import boto3
 
-    return boto3.client("lambda", region_name=env.region, endpoint_url=endpoint_for(env))
+    return boto3.client("cloudwatch", region_name=env.region, endpoint_url=endpoint_for(env))
 
 
 def client_error() -> type[ClientError]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
+EXIT_BUSY = 3
 
 
 class ToolError(Exception):
@@ -29,6 +30,16 @@ class StoreAccessError(ToolError):
 
 class ObjectExistsError(ToolError):
     """A no-overwrite write found the key already there (a racing build won)."""
+
+
+class ConditionFailedError(ToolError):
+    """A write or delete conditional on the object's ETag found another version there."""
+
+
+class BusyError(ToolError):
+    """Another deploy or rollback of the environment holds its lock (exit 3)."""
+
+    exit_code = EXIT_BUSY
 
 
 class ChecksumMismatchError(ToolError):

@@ -1,4 +1,4 @@
-"""`deploy`: publish or reuse the deps layer version and move every function onto it."""
+"""`deploy`: a new release of every function (layer + package), prepared, then switched."""
 
 from __future__ import annotations
 
@@ -7,27 +7,62 @@ from collections.abc import Mapping
 from typing import Any
 
 from scripts import args as common
-from scripts import progress
+from scripts import progress, release_args
+from scripts.release.canary import Canary
 from scripts.release.deploy import current_hashes, deploy, target_from_store
+from scripts.release.sources import Sources
 
 
 def run(args: argparse.Namespace) -> Mapping[str, Any]:
-    env = common.environment(args)
-    store = common.store(args, env, s3_only=True)
-    progress.say(f"deploy {env.name} from {store.location}")
-    layer_hash, package_hash = current_hashes(env)
-    target = target_from_store(store, env, layer_hash=layer_hash, package_hash=package_hash)
-    return deploy(env=env, lambda_client=common.lambda_for(env), store=store, target=target)
+    ctx = release_args.release_context(args)
+    canary = None
+    if args.canary is not None:
+        alarms = tuple(a for f in ctx.env.functions for a in f.alarm_names)
+        canary = Canary(percent=args.canary, bake_s=args.bake, alarms=alarms)
+    progress.say(f"deploy {ctx.env.name} from {ctx.store.location}")
+    # CI deploys exactly what its build jobs reported; otherwise recompute from the files.
+    layer_hash, package_hash = args.layer_hash, args.package_hash
+    if not (layer_hash and package_hash):
+        computed = current_hashes(ctx.env)
+        layer_hash, package_hash = layer_hash or computed[0], package_hash or computed[1]
+    target = target_from_store(
+        Sources(ctx.store), ctx.env, layer_hash=layer_hash, package_hash=package_hash
+    )
+    return deploy(ctx, target, canary=canary, wait_s=args.wait)
 
 
 def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "deploy",
-        help="publish or reuse the deps layer and update every function (restores on failure)",
+        help="release the built layer and package: prepare versions, then move the aliases",
     )
     common.add_env(parser)
     common.add_store(parser, s3_only=True)
     # The same backend the build used: deploy recomputes its hashes to find the artifacts.
     common.add_backend_dir(parser)
-    parser.set_defaults(handler=run)
+    release_args.add_wait(parser)
+    parser.add_argument(
+        "--layer-hash",
+        metavar="HASH",
+        help="deploy layer-HASH.zip (as build-layer reported it; default: from the lock)",
+    )
+    parser.add_argument(
+        "--package-hash",
+        metavar="HASH",
+        help="deploy backend-HASH.zip (as build-backend reported it; default: from the sources)",
+    )
+    parser.add_argument(
+        "--canary",
+        type=float,
+        metavar="PERCENT",
+        help="send PERCENT of the traffic to the new versions first, watch, then promote",
+    )
+    parser.add_argument(
+        "--bake",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long a canary is watched before promotion (default 300)",
+    )
+    parser.set_defaults(handler=run, graceful_stop=True)
     return parser

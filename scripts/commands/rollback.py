@@ -1,4 +1,4 @@
-"""`rollback`: put every function back on an earlier release, validated first."""
+"""`rollback`: move the aliases back to an earlier release (validated first)."""
 
 from __future__ import annotations
 
@@ -7,35 +7,45 @@ from collections.abc import Mapping
 from typing import Any
 
 from scripts import args as common
-from scripts import progress
+from scripts import progress, release_args
 from scripts.release.rollback import RollbackRequest, rollback
 
 
 def run(args: argparse.Namespace) -> Mapping[str, Any]:
     request = RollbackRequest(
-        previous=args.previous, layer_version=args.layer_version, package_key=args.package_key
+        previous=args.previous,
+        to=args.to,
+        layer_version=args.layer_version,
+        package_key=args.package_key,
     )
-    env = common.environment(args)
-    store = common.store(args, env, s3_only=True)
-    progress.say(f"rollback {env.name}")
-    return rollback(env=env, lambda_client=common.lambda_for(env), store=store, request=request)
+    ctx = release_args.release_context(args)
+    progress.say(f"rollback {ctx.env.name}")
+    return rollback(ctx, request, wait_s=args.wait)
 
 
 def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "rollback",
-        help="re-attach an earlier layer version and/or package (validated first)",
+        help="move the aliases back to an earlier release (no upload, no publish)",
     )
     common.add_env(parser)
     common.add_store(parser, s3_only=True)
+    release_args.add_wait(parser)
     parser.add_argument(
-        "--previous", action="store_true", help="undo the latest recorded deployment"
+        "--previous",
+        action="store_true",
+        help="the release before the one serving now (again: one further back)",
+    )
+    parser.add_argument("--to", metavar="RELEASE_ID", help="a release from `history`")
+    parser.add_argument(
+        "--layer-version",
+        metavar="N|ARN",
+        help="a new release with this version of the env's layer (and --package-key)",
     )
     parser.add_argument(
-        "--layer-version", metavar="N|ARN", help="a version number or ARN of this env's layer"
+        "--package-key",
+        metavar="KEY",
+        help="a new release with this content-addressed lambda/backend-HASH.zip",
     )
-    parser.add_argument(
-        "--package-key", metavar="KEY", help="a content-addressed lambda/backend-HASH.zip"
-    )
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, graceful_stop=True)
     return parser

@@ -41,6 +41,10 @@ from scripts.build.layer import LayerRequest, build_layer, scratch_root
 from scripts.errors import BadInputError, ToolError
 from scripts.local import aws as local_aws
 from scripts.release.deploy import current_hashes, deploy, target_from_store
+from scripts.release.lambda_api import Api
+from scripts.release.release import Context
+from scripts.release.sources import Sources
+from scripts.release.timing import Timing
 from scripts.store import S3Store
 
 if TYPE_CHECKING:
@@ -193,7 +197,8 @@ def function_rows(
     """What Lambda reports now, per function: the table is read back, not assumed."""
     rows = []
     for name in env.function_names:
-        config = client.get_function_configuration(FunctionName=name)
+        # What callers get: the alias's version, not $LATEST.
+        config = client.get_function_configuration(FunctionName=name, Qualifier=env.alias_name)
         layers = [layer["Arn"] for layer in config.get("Layers", [])]
         deps = [arn for arn in layers if f":layer:{env.layer_name}:" in arn]
         rows.append(
@@ -343,9 +348,12 @@ def run_pipeline(request: PipelineRequest, reporter: Reporter, log: IO[str]) -> 
 
         with reporter.step("deploy (scripted)") as note:
             layer_hash, package_hash = current_hashes(env)
-            target = target_from_store(store, env, layer_hash=layer_hash, package_hash=package_hash)
-            deployed = deploy(env=env, lambda_client=lam, store=store, target=target)
-            updated = sorted(n for n, f in deployed["functions"].items() if f["updated"])
+            target = target_from_store(
+                Sources(store), env, layer_hash=layer_hash, package_hash=package_hash
+            )
+            ctx = Context(env=env, api=Api(lam), store=store, timing=Timing())
+            deployed = deploy(ctx, target)
+            updated = sorted(n for n, f in deployed["functions"].items() if f["steps"])
             note["text"] = (
                 f"layer {'published' if deployed['published'] else 'reused'}, "
                 f"{len(updated)} functions updated"
@@ -355,7 +363,7 @@ def run_pipeline(request: PipelineRequest, reporter: Reporter, log: IO[str]) -> 
             "layer_version_arn": deployed["layer_version_arn"],
             "updated": updated,
             "functions": deployed["functions"],
-            "record": deployed["record"],
+            "release": deployed["release"],
         }
         result["functions"] = function_rows(lam, env, package_zip_bytes=package.zip_bytes)
     finally:

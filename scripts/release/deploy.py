@@ -1,342 +1,87 @@
-"""`deploy`: publish (or reuse) the deps layer version and move every function onto it.
+"""`deploy`: a new release of every function -- layer and package -- behind its alias.
 
-Order matters and is the point of this module: every check that can fail runs before the
-first change (artifacts in the bucket, every function exists, a restore package exists
-for each function's current code, the published layer's `CodeSha256`); only then are the
-functions updated, in parallel, through `scripts.release.engine`, which restores all of them
-if any one fails. Content-addressed keys only: the mutable `layer.zip`/`backend.zip` can
-change under a running deploy (a racing build), `layer-HASH.zip` cannot.
+Every check that can fail runs before the first change: the package's bytes against its
+manifest, the layer's manifest, every function exists in one account, a copy of the code
+each function runs now (snapshotted into the store when none exists: functions on fat
+packages). Then the layer version is published (or the newest reused when it is this
+build), checked against the manifest, and the release runs (scripts.release.release).
+Content-addressed keys only: `layer.zip`/`backend.zip` can change under a running deploy.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import artifacts
 from environments import Environment
-from scripts import progress
 from scripts.build.backend import backend_hash
 from scripts.build.cache_key import layer_hash
-from scripts.errors import BadInputError, ChecksumMismatchError, ToolError
-from scripts.release.engine import (
-    ApplyFailedError,
-    CodeSource,
-    Engine,
-    FunctionMissingError,
-    FunctionOutcome,
-    FunctionState,
-    FunctionTarget,
-    Retry,
-    replace_deps_layer,
-)
-from scripts.release.history import (
-    DeploymentRecord,
-    FunctionRecord,
-    PackageIndex,
-    load_records,
-    manifest_code_sha256,
-    read_json,
-    write_record,
-)
-from scripts.store import Store
-
-if TYPE_CHECKING:
-    from mypy_boto3_lambda import LambdaClient
-
-# Recorded in each version's description so a later deploy can recognise its own build.
-HASH_IN_DESCRIPTION = re.compile(r"\bhash=(?P<hash>[0-9a-f]{16,64})\b")
-# How many recent records are searched for the package of a function's current code.
-RECENT_RECORDS = 20
+from scripts.errors import BadInputError
+from scripts.release import plan
+from scripts.release.canary import Canary
+from scripts.release.engine import FunctionRun, Step
+from scripts.release.history import FunctionEntry, new_release_id
+from scripts.release.layers import LayerSource, ensure_layer_version, replace_deps_layer
+from scripts.release.release import Context, execute, session
+from scripts.release.sources import Sources, manifest_code_sha256, read_manifest, s3_source
+from scripts.release.steps import CodeSource, Switch, prepare_steps
 
 
 @dataclass(frozen=True, kw_only=True)
 class DeployTarget:
     """What to deploy, resolved from the store and checked before any change."""
 
-    layer_hash: str
-    layer: CodeSource
-    package: CodeSource
-    version: str | None
+    layer: LayerSource | None  # None: keep each function's layers (a code-only rollback)
+    package: CodeSource | None  # None: keep each function's code
+    app_version: str | None = None
+    layer_arn: str | None = None  # an existing version to attach instead of publishing
 
-    def __post_init__(self) -> None:
-        if not re.fullmatch(r"[0-9a-f]{16,64}", self.layer_hash):
-            raise ValueError(f"layer_hash: got {self.layer_hash!r}; expected lowercase hex")
-
-
-def _s3(store: Store, name: str) -> tuple[str, str]:
-    location = store.s3_location(name)
-    if location is None:
-        raise BadInputError(
-            f"{store.location}: Lambda reads code from S3 only; deploy needs an s3:// store"
-        )
-    return location
-
-
-def checked_artifact(store: Store, name: str, *, missing_hint: str) -> CodeSource:
-    """A content-addressed zip and its manifest, both present and agreeing."""
-    return _checked_artifact(store, name, missing_hint=missing_hint)[0]
-
-
-def _checked_artifact(
-    store: Store, name: str, *, missing_hint: str
-) -> tuple[CodeSource, dict[str, Any]]:
-    manifest = artifacts.manifest_of(name)
-    info = store.head(name)
-    if info is None or store.head(manifest) is None:
-        missing = name if info is None else manifest
-        raise ToolError(f"{store.location}{missing} is missing: {missing_hint}")
-    manifest_data = read_json(store, manifest)
-    expected = manifest_code_sha256(manifest_data)
-    if expected is None:
-        raise ToolError(f"{store.location}{manifest}: no code_sha256/sha256: {missing_hint}")
-    if info.sha256_b64 is not None and info.sha256_b64 != expected:
-        raise ChecksumMismatchError(
-            f"{store.location}{name}: stored SHA-256 {info.sha256_b64} differs from its "
-            f"manifest's {expected}: {missing_hint}"
-        )
-    bucket, key = _s3(store, name)
-    return CodeSource(bucket=bucket, key=key, code_sha256=expected), manifest_data
+    @property
+    def package_key(self) -> str | None:
+        return self.package.key if self.package else None
 
 
 def target_from_store(
-    store: Store, env: Environment, *, layer_hash: str, package_hash: str
+    sources: Sources, env: Environment, *, layer_hash: str, package_hash: str
 ) -> DeployTarget:
-    """Pre-check the built artifacts: `layer-HASH.zip`, `backend-HASH.zip` and manifests."""
+    """The built artifacts `layer-HASH.zip` and `backend-HASH.zip`, checked."""
+    if not artifacts.HASH.match(layer_hash) or not artifacts.HASH.match(package_hash):
+        raise BadInputError(f"hashes must be lowercase hex: {layer_hash!r}, {package_hash!r}")
     layer_name = artifacts.layer_zip(layer_hash)
-    package_name = artifacts.package_zip(package_hash)
-    layer = checked_artifact(store, layer_name, missing_hint="run build-layer first")
-    package, manifest = _checked_artifact(
-        store, package_name, missing_hint="run build-backend first"
+    layer_manifest = sources.store.head(artifacts.manifest_of(layer_name))
+    if layer_manifest is None or sources.store.head(layer_name) is None:
+        raise BadInputError(
+            f"{sources.store.location}{layer_name} (or its manifest) is missing: "
+            f"run build-layer --env {env.name} first"
+        )
+    layer = _layer_source(sources, layer_name, layer_hash)
+    package, manifest = sources.checked(
+        artifacts.package_zip(package_hash), missing_hint=f"run build-backend --env {env.name}"
     )
     version = manifest.get("version")
     return DeployTarget(
-        layer_hash=layer_hash,
-        layer=layer,
-        package=package,
-        version=str(version) if version is not None else None,
+        layer=layer, package=package, app_version=str(version) if version is not None else None
     )
 
 
-def layer_versions(client: LambdaClient, layer_name: str) -> list[dict[str, Any]]:
-    versions: list[dict[str, Any]] = []
-    for page in client.get_paginator("list_layer_versions").paginate(LayerName=layer_name):
-        versions.extend(dict(v) for v in page.get("LayerVersions", []))
-    return versions
-
-
-def ensure_layer_version(
-    client: LambdaClient, env: Environment, target: DeployTarget
-) -> tuple[str, bool]:
-    """(layer version ARN, published): reuse the newest version if it is this build.
-
-    A new version is checked against the manifest before any function sees it; a
-    mismatch (a replaced object, an emulator publishing a missing key as empty) deletes
-    the bad version again and aborts.
-    """
-    versions = layer_versions(client, env.layer_name)
-    if versions:
-        newest = max(versions, key=lambda v: int(v["Version"]))
-        match = HASH_IN_DESCRIPTION.search(str(newest.get("Description", "")))
-        if match and match["hash"] == target.layer_hash:
-            current = client.get_layer_version(
-                LayerName=env.layer_name, VersionNumber=int(newest["Version"])
-            )
-            if current.get("Content", {}).get("CodeSha256") == target.layer.code_sha256:
-                return str(newest["LayerVersionArn"]), False
-    published = client.publish_layer_version(
-        LayerName=env.layer_name,
-        Description=f"{env.name_prefix}-{env.name} deps hash={target.layer_hash}",
-        Content={"S3Bucket": target.layer.bucket, "S3Key": target.layer.key},
-        CompatibleRuntimes=[env.runtime],  # type: ignore[list-item]
-        CompatibleArchitectures=[env.architecture],  # type: ignore[list-item]
-    )
-    arn = published["LayerVersionArn"]
-    got = published.get("Content", {}).get("CodeSha256")
-    if got != target.layer.code_sha256:
-        # Never leave a wrong version as "newest": the next deploy would consider it.
-        client.delete_layer_version(LayerName=env.layer_name, VersionNumber=published["Version"])
-        raise ChecksumMismatchError(
-            f"published {arn} reports CodeSha256 {got!r}, the manifest says "
-            f"{target.layer.code_sha256}: version deleted, no function was changed; "
-            "rebuild the layer (run build-layer)"
+def _layer_source(sources: Sources, name: str, layer_hash: str) -> LayerSource:
+    # The layer is tens of MB: its bytes are checked by Lambda itself (the CodeSha256 a
+    # publish reports is compared with the manifest before any function sees the version).
+    manifest = read_manifest(sources.store, artifacts.manifest_of(name)) or {}
+    code_sha256 = manifest_code_sha256(manifest)
+    if code_sha256 is None:
+        raise BadInputError(f"{sources.store.location}{name}: its manifest has no sha256: rebuild")
+    info = sources.store.head(name)
+    if info is not None and info.sha256_b64 is not None and info.sha256_b64 != code_sha256:
+        raise BadInputError(
+            f"{sources.store.location}{name}: stored SHA-256 {info.sha256_b64} differs from "
+            f"its manifest's {code_sha256}: delete both and run build-layer"
         )
-    return arn, True
-
-
-def record_functions(engine: Engine, env: Environment) -> dict[str, FunctionState]:
-    try:
-        return engine.record(env.function_names)
-    except FunctionMissingError as err:
-        raise ToolError(
-            f"function {err.name} does not exist: run `cdktf deploy {env.name}` first"
-        ) from err
-
-
-def restore_sources(
-    store: Store,
-    recorded: Mapping[str, FunctionState],
-    index: PackageIndex,
-) -> dict[str, CodeSource]:
-    """For each function, the content-addressed package holding its current code."""
-    sources: dict[str, CodeSource] = {}
-    for name, state in recorded.items():
-        found = index.lookup(state.code_sha256)
-        if found is not None:
-            bucket, key = _s3(store, found)
-            sources[name] = CodeSource(bucket=bucket, key=key, code_sha256=state.code_sha256)
-    return sources
-
-
-def require_restore_sources(
-    recorded: Mapping[str, FunctionState],
-    sources: Mapping[str, CodeSource],
-    package: CodeSource | None,
-) -> None:
-    """Refuse before any change when a function's current code could not be put back.
-
-    Lambda hands out only a short-lived URL for a function's code, so a restore needs the
-    package in the store; code that matches no `backend-HASH.json` came from elsewhere.
-    """
-    if package is None:
-        return
-    missing = sorted(
-        name
-        for name, state in recorded.items()
-        if state.code_sha256 != package.code_sha256 and name not in sources
+    source = s3_source(sources.store, name, code_sha256)
+    return LayerSource(
+        layer_hash=layer_hash, bucket=source.bucket, key=source.key, code_sha256=code_sha256
     )
-    if missing:
-        raise ToolError(
-            f"cannot guarantee a restore of {', '.join(missing)}: the code they run "
-            f"(CodeSha256 {recorded[missing[0]].code_sha256}) matches no backend-HASH.json in "
-            "the store; nothing was changed. Rebuild and upload that code with build-backend "
-            "from its commit, then deploy again"
-        )
-
-
-def _function_records(
-    recorded: Mapping[str, FunctionState],
-    sources: Mapping[str, CodeSource],
-    outcomes: Mapping[str, FunctionOutcome],
-) -> dict[str, FunctionRecord]:
-    return {
-        name: FunctionRecord(
-            before_code_sha256=state.code_sha256,
-            before_layers=state.layers,
-            before_package_key=sources[name].key if name in sources else None,
-            status=outcomes[name].status.value if name in outcomes else "untouched",
-            updated=outcomes[name].updated if name in outcomes else False,
-            error=outcomes[name].error if name in outcomes else None,
-        )
-        for name, state in recorded.items()
-    }
-
-
-def apply_and_record(
-    *,
-    engine: Engine,
-    store: Store,
-    env: Environment,
-    recorded: Mapping[str, FunctionState],
-    targets: Mapping[str, FunctionTarget],
-    sources: Mapping[str, CodeSource],
-    record: DeploymentRecord,
-    say: Callable[[str], None],
-) -> tuple[dict[str, FunctionOutcome], str]:
-    """Apply through the engine and store the record, failed or not (history is kept).
-
-    Deploy and rollback both end here, so the step and its per-function lines are reported here.
-    """
-    with progress.step("functions"):
-        try:
-            outcomes = engine.apply(recorded=recorded, targets=targets, restore_code=sources)
-        except ApplyFailedError as err:
-            failed = replace(
-                record,
-                status="failed",
-                functions=_function_records(recorded, sources, err.outcomes),
-                error=str(err).splitlines()[0],
-            )
-            try:
-                write_record(store, env, failed)
-            except ToolError as record_err:
-                raise ApplyFailedError(
-                    f"{str(err).splitlines()[0]} (and the failure record was not written: "
-                    f"{record_err})",
-                    err.outcomes,
-                ) from err
-            raise
-        done = replace(
-            record, status="succeeded", functions=_function_records(recorded, sources, outcomes)
-        )
-        record_name = write_record(store, env, done)
-    for outcome in outcomes.values():
-        say(f"  {outcome.line()}")
-    return outcomes, record_name
-
-
-def deploy(
-    *,
-    env: Environment,
-    lambda_client: LambdaClient,
-    store: Store,
-    target: DeployTarget,
-    retry: Retry | None = None,
-    max_workers: int | None = None,
-    say: Callable[[str], None] = progress.say,
-) -> dict[str, Any]:
-    """Publish or reuse the layer, then bring all functions to the target; see module doc."""
-    engine = Engine(
-        client=lambda_client, retry=retry or Retry(), max_workers=max_workers, on_progress=say
-    )
-    with progress.step("read functions"):
-        recorded = record_functions(engine, env)
-    index = PackageIndex(store, [r for _, r in load_records(store, env, limit=RECENT_RECORDS)])
-    sources = restore_sources(store, recorded, index)
-    require_restore_sources(recorded, sources, target.package)
-    with progress.step("layer version"):
-        layer_arn, published = ensure_layer_version(lambda_client, env, target)
-    say(f"  layer: {'published' if published else 'reusing'} {layer_arn}")
-    targets = {
-        name: FunctionTarget(
-            code=target.package,
-            layers=replace_deps_layer(state.layers, layer_name=env.layer_name, new_arn=layer_arn),
-        )
-        for name, state in recorded.items()
-    }
-    record = DeploymentRecord(
-        kind="deploy",
-        env=env.name,
-        status="pending",
-        version=target.version,
-        layer_hash=target.layer_hash,
-        layer_version_arn=layer_arn,
-        published=published,
-        package_key=target.package.key,
-        package_code_sha256=target.package.code_sha256,
-    )
-    outcomes, record_name = apply_and_record(
-        engine=engine,
-        store=store,
-        env=env,
-        recorded=recorded,
-        targets=targets,
-        sources=sources,
-        record=record,
-        say=say,
-    )
-    return {
-        "env": env.name,
-        "layer_version_arn": layer_arn,
-        "layer_hash": target.layer_hash,
-        "published": published,
-        "package_key": target.package.key,
-        "version": target.version,
-        "record": record_name,
-        "functions": {name: o.to_json() for name, o in outcomes.items()},
-    }
 
 
 def current_hashes(env: Environment) -> tuple[str, str]:
@@ -346,3 +91,95 @@ def current_hashes(env: Environment) -> tuple[str, str]:
     must stop here ("run build-layer first"), not silently deploy the previous layer.
     """
     return layer_hash(env), backend_hash(env.backend_dir)
+
+
+def deploy(
+    ctx: Context,
+    target: DeployTarget,
+    *,
+    kind: str = "deploy",
+    canary: Canary | None = None,
+    wait_s: float = 0.0,
+) -> dict[str, Any]:
+    """Prepare a version of every function holding the target, then switch the aliases."""
+    env = ctx.env
+    sources = Sources(ctx.store)
+    with session(ctx, command=kind, wait_s=wait_s):
+        befores = plan.read_before(ctx.api, env, env.function_names)
+        changing = [
+            name
+            for name, b in befores.items()
+            if target.package and b.latest.code_sha256 != target.package.code_sha256
+        ]
+        copies = plan.code_copies(ctx.api, sources, befores, needed=changing)
+        layer_arn, published = target.layer_arn, False
+        if target.layer is not None:
+            layer_arn, published = ensure_layer_version(ctx.api.client, env, target.layer)
+            ctx.say(f"  layer: {'published' if published else 'reusing'} {layer_arn}")
+        record_id = new_release_id()
+        description = f"release {record_id}"
+        runs: dict[str, FunctionRun] = {}
+        entries: dict[str, FunctionEntry] = {}
+        prepare: dict[str, list[Step]] = {}
+        switch: dict[str, list[Step]] = {}
+        for name, before in befores.items():
+            code = target.package.code_sha256 if target.package else before.latest.code_sha256
+            layers = (
+                replace_deps_layer(
+                    before.latest.layers, layer_name=env.layer_name, new_arn=layer_arn
+                )
+                if layer_arn
+                else before.latest.layers
+            )
+            copy, snapshot = copies.get(name, (None, False))
+            facts = plan.facts_for(env, before, description=description, restore=copy)
+            if not plan.already_serving(before, code_sha256=code, layers=layers):
+                facts.target_code = target.package if code != before.latest.code_sha256 else None
+                facts.target_layers = layers if layers != before.latest.layers else None
+                facts.canary_weight = canary.weight if canary else None
+                prepare[name] = prepare_steps(facts)
+                switch[name] = [Switch()]
+            runs[name] = plan.new_run(ctx.api, name, facts)
+            entries[name] = plan.entry(
+                before,
+                code_key=copy.key if copy else None,
+                snapshot=snapshot,
+                target_code=code,
+                target_layers=layers,
+                target_key=target.package_key,
+                target_version=None
+                if name in switch
+                else (before.served.version if before.served else None),
+            )
+        record = plan.new_record(
+            env,
+            kind=kind,
+            functions=entries,
+            release_id=record_id,
+            layer_hash=target.layer.layer_hash if target.layer else None,
+            layer_version_arn=layer_arn,
+            layer_published=published,
+            package_key=target.package_key,
+            app_version=target.app_version,
+            canary=canary.to_json() if canary else None,
+        )
+        # Nothing to change is not a release: no record, so the history stays a list of
+        # distinct states that rollback can walk.
+        final = (
+            execute(ctx, record=record, runs=runs, prepare=prepare, switch=switch, canary=canary)
+            if prepare or switch
+            else None
+        )
+    for run in runs.values():
+        ctx.say(f"  {run.line()}")
+    return {
+        "env": env.name,
+        "release": final.id if final else None,
+        "state": final.state if final else "unchanged",
+        "layer_version_arn": layer_arn,
+        "layer_hash": target.layer.layer_hash if target.layer else None,
+        "published": published,
+        "package_key": target.package_key,
+        "version": target.app_version,
+        "functions": {name: run.to_json() for name, run in runs.items()},
+    }

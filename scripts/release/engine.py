@@ -1,552 +1,279 @@
-"""Lambda operations shared by deploy, rollback and prune: wait, retry, guard, restore.
+"""Plan, then execute: every change to a function is a step with needed/apply/verify/undo.
 
-Real deployments break between calls, not inside them: a configuration update sent
-while the code update is still settling gets "update in progress" (ResourceConflict), a
-racing CI run changes a function between our read and our write, and a failure halfway
-leaves a function with new code but the old layer. So every change here is:
+Deploy, rollback and crash recovery all run here, so their guarantees are written once:
 
-- guarded by the `RevisionId` we read (a racing writer makes Lambda refuse ours),
-- retried with backoff on ResourceConflict only (the delays are injectable for tests),
-- followed by the `function_updated_v2` waiter and a re-read that checks Lambda now
-  reports exactly what we asked for,
-- and, when anything fails, undone: every function we touched is put back to the code and
-  layers recorded before the first change.
+- Before a step writes, it reads the value it changes; `needed` is false when Lambda
+  already reports the target, so a repeated release makes no write at all.
+- Every write is guarded by the `RevisionId` the function (or alias) had when we last
+  saw it; the revision our own write leaves is remembered per resource.
+- After ANY error (a refusal, a lost response, a client timeout) the step reads again and
+  decides from what is there: the target means our write landed; the value from before
+  means nothing landed; anything else means someone else changed it.
+- Undo walks the applied steps backwards and reverts one only while the resource still
+  carries the revision our last write left: what another writer changed since is left
+  alone and reported ("left at X because Y").
 
-A function already at its target gets no update call at all, so a repeated deploy is
-reads only.
+Functions run in parallel, one thread each; a failure or a cancel (a signal, a lost
+deploy lock) stops every function before its next write.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
-from botocore.exceptions import ClientError, WaiterError
-
-from scripts.errors import BadInputError, ToolError
-
-if TYPE_CHECKING:
-    from mypy_boto3_lambda import LambdaClient
-
-T = TypeVar("T")
-
-# arn:PARTITION:lambda:REGION:ACCOUNT:layer:NAME:VERSION
-_LAYER_VERSION_ARN = re.compile(
-    r"^arn:(?P<partition>aws[a-zA-Z-]*):lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12})"
-    r":layer:(?P<name>[A-Za-z0-9_-]{1,140}):(?P<version>[1-9]\d*)$"
-)
-# Lambda refuses an update while the previous one is still being applied.
-_CONFLICT = "ResourceConflictException"
+from scripts.errors import ToolError
+from scripts.release.lambda_api import Api, describe
 
 
-class LambdaOpError(ToolError):
-    """One function could not be brought to its target (the message says why)."""
+class Resource(Enum):
+    """What a step's `RevisionId` guard belongs to."""
 
-
-class GuardError(LambdaOpError):
-    """Lambda refused our update: the function changed since we read it (RevisionId)."""
-
-
-class FunctionMissingError(BadInputError):
-    """The function does not exist (yet): Terraform creates it, not the scripts."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(f"function {name} does not exist: run `cdktf deploy` first")
-        self.name = name
-
-
-class CancelledError(LambdaOpError):
-    """Another function failed first; this one stopped before its next change."""
-
-
-class ApplyFailedError(ToolError):
-    """Some function failed; every touched function was restored (or says why not)."""
-
-    def __init__(self, summary: str, outcomes: Mapping[str, FunctionOutcome]) -> None:
-        lines = [summary, *(f"  {o.line()}" for o in outcomes.values())]
-        super().__init__("\n".join(lines))
-        self.outcomes = dict(outcomes)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Retry:
-    """How long to back off on conflicts and poll while an update settles.
-
-    Injectable so tests run the same code paths without sleeping.
-    """
-
-    conflict_delays: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 15.0, 15.0)
-    sleep: Callable[[float], None] = time.sleep
-    # botocore waiter settings: Lambda finishes most updates within seconds.
-    waiter_delay: int = 1
-    waiter_max_attempts: int = 300
-
-    def __post_init__(self) -> None:
-        if any(d < 0 for d in self.conflict_delays):
-            raise ValueError("conflict_delays: delays must be >= 0")
-        if self.waiter_delay < 0 or self.waiter_max_attempts < 1:
-            raise ValueError("waiter: delay >= 0 and max_attempts >= 1 required")
-
-
-@dataclass(frozen=True, kw_only=True)
-class LayerVersionRef:
-    """A parsed layer version ARN; layers are regional and per account."""
-
-    arn: str
-    partition: str
-    region: str
-    account: str
-    name: str
-    version: int
-
-
-def parse_layer_version_arn(arn: str) -> LayerVersionRef:
-    match = _LAYER_VERSION_ARN.match(arn)
-    if not match:
-        raise BadInputError(
-            f"{arn!r} is not a layer version ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION)"
-        )
-    return LayerVersionRef(
-        arn=arn,
-        partition=match["partition"],
-        region=match["region"],
-        account=match["account"],
-        name=match["name"],
-        version=int(match["version"]),
-    )
-
-
-def layer_name_of(arn: str) -> str | None:
-    match = _LAYER_VERSION_ARN.match(arn)
-    return match["name"] if match else None
-
-
-def replace_deps_layer(
-    layers: tuple[str, ...], *, layer_name: str, new_arn: str
-) -> tuple[str, ...]:
-    """This environment's deps layer swapped for `new_arn`, every other layer kept in place.
-
-    Matching is by the layer's name in the ARN, so a vendor extension or another team's
-    layer attached beside ours survives a deploy. Without a deps layer yet, it is appended.
-    """
-    result: list[str] = []
-    placed = False
-    for arn in layers:
-        if layer_name_of(arn) == layer_name:
-            if not placed:
-                result.append(new_arn)
-                placed = True
-        else:
-            result.append(arn)
-    if not placed:
-        result.append(new_arn)
-    return tuple(result)
-
-
-@dataclass(frozen=True, kw_only=True)
-class FunctionState:
-    """What a function runs, as recorded before a change (the restore point)."""
-
-    name: str
-    arn: str
-    code_sha256: str
-    layers: tuple[str, ...]
-    revision_id: str | None
-    last_update_status: str | None = None
-
-    @property
-    def account(self) -> str:
-        return self.arn.split(":")[4]
-
-    @property
-    def region(self) -> str:
-        return self.arn.split(":")[3]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"code_sha256": self.code_sha256, "layers": list(self.layers)}
-
-
-@dataclass(frozen=True, kw_only=True)
-class CodeSource:
-    """A package Lambda can read from S3, with the `CodeSha256` it must report afterwards."""
-
-    bucket: str
-    key: str
-    code_sha256: str
-
-    def __post_init__(self) -> None:
-        if not self.bucket or not self.key or not self.code_sha256:
-            raise ValueError("CodeSource: bucket, key and code_sha256 are all required")
-
-
-@dataclass(frozen=True, kw_only=True)
-class FunctionTarget:
-    """Where one function should end up; `code=None` keeps its current code."""
-
-    code: CodeSource | None
-    layers: tuple[str, ...]
+    LATEST = "$LATEST"
+    ALIAS = "alias"
+    NONE = "none"  # publishing a version creates, never overwrites
 
 
 class Status(Enum):
-    UNCHANGED = "unchanged"
-    UPDATED = "updated"
-    UNTOUCHED = "untouched"
+    UNCHANGED = "unchanged"  # already at the target: no write
+    CHANGED = "changed"
+    UNTOUCHED = "untouched"  # failed or cancelled before its first write
     RESTORED = "restored"
-    RESTORE_FAILED = "restore-failed"
+    LEFT = "left"  # some write could not be undone; the line says why
 
 
-@dataclass(kw_only=True)
-class FunctionOutcome:
+class StepError(ToolError):
+    """One step of one function failed; the message says what Lambda reports now."""
+
+
+class CancelledError(StepError):
+    """Stopped before a write: another function failed, or the run was cancelled."""
+
+
+class Step:
+    """One change to one function. Subclasses read, write and revert one value."""
+
+    name = "step"
+    resource = Resource.NONE
+    # Publishing a version cannot be undone and need not be: versions are immutable and
+    # nothing serves one until an alias moves (prune-versions removes unused ones).
+    reversible = True
+
+    def read(self, run: FunctionRun) -> Any:
+        """The value this step changes, as Lambda reports it now."""
+        raise NotImplementedError
+
+    def wanted(self, run: FunctionRun) -> Any:
+        raise NotImplementedError
+
+    def apply(self, run: FunctionRun) -> None:
+        """The guarded write(s), then wait until Lambda has applied them."""
+        raise NotImplementedError
+
+    def revert(self, run: FunctionRun, value: Any) -> None:
+        """Put `value` back (guarded by our last revision); None: nothing to undo."""
+
+    def revision(self, run: FunctionRun) -> str | None:
+        """The guard's revision as Lambda reports it now (None when not guarded)."""
+        return None
+
+    def landed(self, now: Any, wanted: Any) -> bool:
+        """Whether `now` is our write's doing (healthy or not)."""
+        return bool(now == wanted)
+
+    def settle(self, run: FunctionRun) -> None:
+        """Wait until a write that may have landed is applied: its revision is final then
+        (Lambda issues another RevisionId when an update finishes)."""
+
+    def show(self, value: Any) -> str:
+        return str(value)
+
+
+@dataclass
+class Applied:
+    step: Step
+    before: Any
+
+
+@dataclass
+class FunctionRun:
+    """One function's part of a release: what it was, what it wrote, what is left."""
+
     name: str
-    status: Status
-    code_updated: bool = False
-    layers_updated: bool = False
+    api: Api
+    # Free-form facts steps share (before-state, targets, versions they found or made).
+    facts: dict[str, Any] = field(default_factory=dict)
+    steps: list[Step] = field(default_factory=list)
+    applied: list[Applied] = field(default_factory=list)
+    # Per resource, the revision our last write left: the guard for our next one.
+    ours: dict[Resource, str | None] = field(default_factory=dict)
+    status: Status = Status.UNCHANGED
     error: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
-    def updated(self) -> bool:
-        return self.code_updated or self.layers_updated
+    def changed(self) -> bool:
+        return bool(self.applied)
 
     def line(self) -> str:
         text = {
-            Status.UNCHANGED: "already at the target: no update call",
-            Status.UPDATED: "updated"
-            + (" (code)" if self.code_updated and not self.layers_updated else "")
-            + (" (layers)" if self.layers_updated and not self.code_updated else "")
-            + (" (code and layers)" if self.code_updated and self.layers_updated else ""),
+            Status.UNCHANGED: "already at the target: no write",
+            Status.CHANGED: "changed: " + ", ".join(a.step.name for a in self.applied),
             Status.UNTOUCHED: "untouched: nothing was changed",
-            Status.RESTORED: "restored to its previous code and layers",
-            Status.RESTORE_FAILED: "RESTORE FAILED: fix by hand (see the recorded state above)",
+            Status.RESTORED: "restored to its state before the release (verified by reading)",
+            Status.LEFT: "NOT fully restored: " + "; ".join(self.notes),
         }[self.status]
-        return f"{self.name}: {text}" + (f" [{self.error}]" if self.error else "")
+        extra = f" [{self.error}]" if self.error else ""
+        return f"{self.name}: {text}{extra}"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "status": self.status.value,
-            "updated": self.updated,
-            "code_updated": self.code_updated,
-            "layers_updated": self.layers_updated,
+            "steps": [a.step.name for a in self.applied],
             "error": self.error,
+            "notes": list(self.notes),
+            "line": self.line(),
         }
 
 
-def _error_code(err: ClientError) -> str:
-    return str(err.response.get("Error", {}).get("Code", ""))
-
-
-def _describe(err: BaseException) -> str:
-    if isinstance(err, ClientError):
-        message = err.response.get("Error", {}).get("Message", "")
-        return f"{_error_code(err)}: {message}".rstrip(": ")
-    return str(err) or type(err).__name__
-
-
-def read_function(client: LambdaClient, name: str) -> FunctionState:
+def run_step(run: FunctionRun, step: Step, stop: threading.Event) -> None:
+    """Apply one step if needed, deciding from a fresh read whatever happens."""
+    before = step.read(run)
+    wanted = step.wanted(run)
+    if before == wanted:
+        return
+    if stop.is_set():
+        raise CancelledError("stopped before its next write: another function failed, or a stop")
     try:
-        config = client.get_function_configuration(FunctionName=name)
-    except ClientError as err:
-        if _error_code(err) == "ResourceNotFoundException":
-            raise FunctionMissingError(name) from err
-        raise
-    return FunctionState(
-        name=name,
-        arn=config["FunctionArn"],
-        code_sha256=config.get("CodeSha256", ""),
-        layers=tuple(layer["Arn"] for layer in config.get("Layers", [])),
-        revision_id=config.get("RevisionId"),
-        last_update_status=config.get("LastUpdateStatus"),
-    )
-
-
-def wait_updated(client: LambdaClient, name: str, retry: Retry) -> None:
-    """Block until Lambda has applied the last update; a Failed update is an error."""
-    waiter = client.get_waiter("function_updated_v2")
-    try:
-        waiter.wait(
-            FunctionName=name,
-            WaiterConfig={"Delay": retry.waiter_delay, "MaxAttempts": retry.waiter_max_attempts},
+        step.apply(run)
+    except Exception as err:
+        with contextlib.suppress(Exception):
+            step.settle(run)
+        now = step.read(run)
+        if now == before:
+            raise StepError(f"{step.name}: {describe(err)}") from err
+        if step.landed(now, wanted):
+            # Our write landed: only its response was lost or too slow, or Lambda applied
+            # it and then reported the update Failed (then it is ours to undo).
+            run.applied.append(Applied(step=step, before=before))
+            run.ours[step.resource] = step.revision(run)
+            if now == wanted:
+                run.notes.append(f"{step.name} landed although the call failed ({describe(err)})")
+                return
+            raise StepError(
+                f"{step.name}: {describe(err)}; Lambda reports {step.show(now)}"
+            ) from err
+        # Neither ours nor the old value: another writer's; never ours to undo.
+        raise StepError(
+            f"{step.name}: {describe(err)}; Lambda now reports {step.show(now)} "
+            "(changed by another writer)"
+        ) from err
+    run.applied.append(Applied(step=step, before=before))
+    run.ours[step.resource] = step.revision(run)
+    now = step.read(run)
+    if now != wanted:
+        raise StepError(
+            f"{step.name}: Lambda reports {step.show(now)}, expected {step.show(wanted)}"
         )
-    except WaiterError as err:
-        last: Any = err.last_response
-        config = last.get("Configuration", {}) if isinstance(last, dict) else {}
-        status = config.get("LastUpdateStatus", "unknown")
-        reason = config.get("LastUpdateStatusReason", "") or str(err)
-        raise LambdaOpError(f"update did not succeed: LastUpdateStatus {status}: {reason}") from err
 
 
-def with_conflict_retry(call: Callable[[], T], *, retry: Retry, what: str) -> T:
-    """Run `call`, backing off while Lambda says another update is in progress."""
-    delays = iter(retry.conflict_delays)
-    while True:
+def undo(run: FunctionRun) -> None:
+    """Revert what this run applied, newest first, each only while the revision is ours."""
+    if not run.applied:
+        run.status = Status.UNTOUCHED
+        return
+    for applied in reversed(run.applied):
+        step = applied.step
+        if not step.reversible:
+            continue
         try:
-            return call()
-        except ClientError as err:
-            if _error_code(err) != _CONFLICT:
-                raise
-            delay = next(delays, None)
-            if delay is None:
-                raise LambdaOpError(
-                    f"{what}: still 'update in progress' after {len(retry.conflict_delays)} "
-                    "retries: another deployment may be running; re-run when it has finished"
-                ) from err
-            retry.sleep(delay)
+            now = step.read(run)
+            if now == applied.before:
+                continue
+            if step.resource is not Resource.NONE and step.revision(run) != run.ours.get(
+                step.resource
+            ):
+                run.notes.append(
+                    f"{step.name} left at {step.show(now)} because it changed since our "
+                    "write (another writer)"
+                )
+                continue
+            step.revert(run, applied.before)
+            run.ours[step.resource] = step.revision(run)
+            now = step.read(run)
+            if now != applied.before:
+                run.notes.append(
+                    f"{step.name} left at {step.show(now)} because the revert did not take "
+                    f"(expected {step.show(applied.before)})"
+                )
+        except Exception as err:
+            run.notes.append(f"{step.name} not reverted because {describe(err)}")
+    run.status = Status.LEFT if run.notes and _unreverted(run.notes) else Status.RESTORED
 
 
-def _update_code(client: LambdaClient, name: str, code: CodeSource, revision: str | None) -> object:
-    # Lambda omits RevisionId only on emulators; real functions always carry one.
-    if revision:
-        return client.update_function_code(
-            FunctionName=name, S3Bucket=code.bucket, S3Key=code.key, RevisionId=revision
-        )
-    return client.update_function_code(FunctionName=name, S3Bucket=code.bucket, S3Key=code.key)
-
-
-def _update_layers(
-    client: LambdaClient, name: str, layers: tuple[str, ...], revision: str | None
-) -> object:
-    if revision:
-        return client.update_function_configuration(
-            FunctionName=name, Layers=list(layers), RevisionId=revision
-        )
-    return client.update_function_configuration(FunctionName=name, Layers=list(layers))
+def _unreverted(notes: Sequence[str]) -> bool:
+    return any(" left at " in n or " not reverted " in n for n in notes)
 
 
 @dataclass
-class _Progress:
-    """What has (possibly) landed on one function; guarded by the GIL-atomic assignments."""
+class Executor:
+    """Runs a phase of steps for every function in parallel; undoes them all on request."""
 
-    maybe_changed: bool = False
-    code_updated: bool = False
-    layers_updated: bool = False
+    runs: Mapping[str, FunctionRun]
+    # Set from outside (a signal, a lost lock) or inside (a failure): no further writes.
+    stop: threading.Event = field(default_factory=threading.Event)
+    say: Callable[[str], None] = lambda _line: None
+    _say_lock: threading.Lock = field(default_factory=threading.Lock)
 
-
-@dataclass
-class Engine:
-    """Applies per-function targets with guards, and restores on any failure."""
-
-    client: LambdaClient
-    retry: Retry = field(default_factory=Retry)
-    max_workers: int | None = None
-    on_progress: Callable[[str], None] = lambda _message: None
-    _say_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def _say(self, message: str) -> None:
-        # Workers report from several threads; one line at a time.
+    def _report(self, line: str) -> None:
         with self._say_lock:
-            self.on_progress(message)
+            self.say(line)
 
-    def record(self, names: tuple[str, ...]) -> dict[str, FunctionState]:
-        """Read every function (in parallel) before any change; missing ones fail here."""
-        with ThreadPoolExecutor(max_workers=self.max_workers or len(names)) as pool:
-            states = list(pool.map(self._settled_state, names))
-        return {s.name: s for s in states}
+    def phase(self, steps: Mapping[str, Sequence[Step]]) -> dict[str, BaseException]:
+        """Apply `steps[name]` in order for each function; returns the failures."""
+        failures: dict[str, BaseException] = {}
 
-    def _settled_state(self, name: str) -> FunctionState:
-        state = read_function(self.client, name)
-        if state.last_update_status == "InProgress":
-            # Someone else's update is settling: record what it leaves, not a moving target.
-            wait_updated(self.client, name, self.retry)
-            state = read_function(self.client, name)
-        return state
-
-    def apply(
-        self,
-        *,
-        recorded: Mapping[str, FunctionState],
-        targets: Mapping[str, FunctionTarget],
-        restore_code: Mapping[str, CodeSource],
-    ) -> dict[str, FunctionOutcome]:
-        """Bring every function to its target; on failure restore all touched ones and raise.
-
-        `restore_code[name]` is the package of the recorded code; it is required for every
-        function whose code changes, and checked here before the first call.
-        """
-        missing = [
-            name
-            for name, target in targets.items()
-            if target.code is not None
-            and target.code.code_sha256 != recorded[name].code_sha256
-            and name not in restore_code
-        ]
-        if missing:
-            raise ToolError(
-                f"cannot guarantee a restore of {', '.join(sorted(missing))}: their current "
-                "code matches no package in the store; nothing was changed"
-            )
-        cancel = threading.Event()
-        progress = {name: _Progress() for name in targets}
-        errors: dict[str, BaseException] = {}
-
-        def run(name: str) -> None:
+        def work(name: str) -> None:
+            run = self.runs[name]
             try:
-                self._apply_one(name, recorded[name], targets[name], progress[name], cancel)
+                for step in steps.get(name, ()):
+                    applied_before = len(run.applied)
+                    run_step(run, step, self.stop)
+                    if len(run.applied) > applied_before:
+                        self._report(f"  {name}: {step.name} done")
             except Exception as err:
-                errors[name] = err
-                cancel.set()
+                failures[name] = err
+                run.error = describe(err)
+                self.stop.set()
 
-        names = tuple(targets)
-        with ThreadPoolExecutor(max_workers=self.max_workers or len(names)) as pool:
-            list(pool.map(run, names))
+        names = [name for name in self.runs if steps.get(name)]
+        if names:
+            with ThreadPoolExecutor(max_workers=len(names)) as pool:
+                list(pool.map(work, names))
+        return failures
 
-        if not errors:
-            return {
-                name: FunctionOutcome(
-                    name=name,
-                    status=Status.UPDATED
-                    if progress[name].code_updated or progress[name].layers_updated
-                    else Status.UNCHANGED,
-                    code_updated=progress[name].code_updated,
-                    layers_updated=progress[name].layers_updated,
-                )
-                for name in names
-            }
-        outcomes = self._restore_all(recorded, restore_code, progress, errors)
-        first = next(
-            (e for e in errors.values() if not isinstance(e, CancelledError)),
-            next(iter(errors.values())),
-        )
-        raise ApplyFailedError(
-            f"failed: {_describe(first)}; every touched function was put back", outcomes
-        ) from first
+    def undo_all(self) -> None:
+        def work(run: FunctionRun) -> None:
+            undo(run)
+            if run.applied:
+                self._report(f"  {run.line()}")
 
-    def _mutate(
-        self, name: str, progress: _Progress, what: str, call: Callable[[], object]
-    ) -> None:
-        """One guarded update; `maybe_changed` is cleared again when Lambda rejected it."""
-        was = progress.maybe_changed
-        progress.maybe_changed = True
-        try:
-            with_conflict_retry(call, retry=self.retry, what=f"{name}: {what}")
-        except ClientError as err:
-            # Lambda answered with an error: the request was refused, nothing landed.
-            progress.maybe_changed = was
-            if _error_code(err) == "PreconditionFailedException":
-                raise GuardError(
-                    f"{what} refused: the function changed since it was read "
-                    "(RevisionId); another deployment may be running"
-                ) from err
-            raise LambdaOpError(f"{what} failed: {_describe(err)}") from err
-        except LambdaOpError:
-            progress.maybe_changed = was  # conflicts exhausted: every attempt was refused
-            raise
+        with ThreadPoolExecutor(max_workers=max(1, len(self.runs))) as pool:
+            list(pool.map(work, self.runs.values()))
 
-    def _apply_one(
-        self,
-        name: str,
-        before: FunctionState,
-        target: FunctionTarget,
-        progress: _Progress,
-        cancel: threading.Event,
-    ) -> None:
-        code = target.code
-        need_code = code is not None and code.code_sha256 != before.code_sha256
-        need_layers = target.layers != before.layers
-        if not need_code and not need_layers:
-            return
-        revision = before.revision_id
-        if need_code and code is not None:
-            if cancel.is_set():
-                raise CancelledError("stopped: another function failed")
-            self._mutate(
-                name,
-                progress,
-                "code update",
-                lambda: _update_code(self.client, name, code, revision),
-            )
-            wait_updated(self.client, name, self.retry)
-            now = read_function(self.client, name)
-            if now.code_sha256 != code.code_sha256:
-                raise LambdaOpError(
-                    f"after the code update Lambda reports CodeSha256 {now.code_sha256}, "
-                    f"expected {code.code_sha256} (s3://{code.bucket}/{code.key})"
-                )
-            if now.layers != before.layers:
-                raise GuardError("its layers changed during the deploy: another deployment?")
-            progress.code_updated = True
-            self._say(f"  {name}: code updated")
-            revision = now.revision_id
-        if need_layers:
-            if cancel.is_set():
-                raise CancelledError("stopped: another function failed")
-            self._mutate(
-                name,
-                progress,
-                "layer update",
-                lambda: _update_layers(self.client, name, target.layers, revision),
-            )
-            wait_updated(self.client, name, self.retry)
-            now = read_function(self.client, name)
-            if now.layers != target.layers:
-                raise LambdaOpError(
-                    f"after the layer update Lambda reports {list(now.layers)}, "
-                    f"expected {list(target.layers)}"
-                )
-            progress.layers_updated = True
-            self._say(f"  {name}: layers set")
+    def settle_statuses(self) -> None:
+        """After success: CHANGED where something was applied, else UNCHANGED."""
+        for run in self.runs.values():
+            run.status = Status.CHANGED if run.applied else Status.UNCHANGED
 
-    def _restore_all(
-        self,
-        recorded: Mapping[str, FunctionState],
-        restore_code: Mapping[str, CodeSource],
-        progress: Mapping[str, _Progress],
-        errors: Mapping[str, BaseException],
-    ) -> dict[str, FunctionOutcome]:
-        def restore(name: str) -> FunctionOutcome:
-            error = errors.get(name)
-            note = _describe(error) if error is not None else None
-            if not progress[name].maybe_changed:
-                return FunctionOutcome(name=name, status=Status.UNTOUCHED, error=note)
-            try:
-                self._restore_one(recorded[name], restore_code.get(name))
-            except Exception as err:
-                return FunctionOutcome(
-                    name=name,
-                    status=Status.RESTORE_FAILED,
-                    error=f"{note}; restore: {_describe(err)}; recorded: "
-                    f"code {recorded[name].code_sha256}, layers {list(recorded[name].layers)}",
-                )
-            return FunctionOutcome(name=name, status=Status.RESTORED, error=note)
 
-        with ThreadPoolExecutor(max_workers=self.max_workers or len(progress)) as pool:
-            results = list(pool.map(restore, tuple(progress)))
-        return {o.name: o for o in results}
-
-    def _restore_one(self, before: FunctionState, code: CodeSource | None) -> None:
-        name = before.name
-        # A Failed update is terminal: Lambda accepts the next one, so go on and restore.
-        with contextlib.suppress(LambdaOpError):
-            wait_updated(self.client, name, self.retry)
-        now = read_function(self.client, name)
-        if now.code_sha256 != before.code_sha256:
-            if code is None:
-                raise LambdaOpError("no package recorded for its previous code")
-            revision = now.revision_id
-            with_conflict_retry(
-                lambda: _update_code(self.client, name, code, revision),
-                retry=self.retry,
-                what=f"{name}: restore code",
-            )
-            wait_updated(self.client, name, self.retry)
-            now = read_function(self.client, name)
-        if now.layers != before.layers:
-            revision = now.revision_id
-            with_conflict_retry(
-                lambda: _update_layers(self.client, name, before.layers, revision),
-                retry=self.retry,
-                what=f"{name}: restore layers",
-            )
-            wait_updated(self.client, name, self.retry)
-            now = read_function(self.client, name)
-        if now.code_sha256 != before.code_sha256 or now.layers != before.layers:
-            raise LambdaOpError(
-                f"after restoring, Lambda reports code {now.code_sha256} and layers "
-                f"{list(now.layers)}"
-            )
-        self._say(f"  {name}: restored")
+def first_error(failures: Mapping[str, BaseException]) -> BaseException | None:
+    """The failure that caused the others (a cancel is a consequence, not a cause)."""
+    real = [e for e in failures.values() if not isinstance(e, CancelledError)]
+    found = real or list(failures.values())
+    return found[0] if found else None

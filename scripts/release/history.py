@@ -1,228 +1,217 @@
-"""Deployment records and the package index: what ran where, and where its code lives.
+"""The release history: one record per deploy or rollback, written ahead of every change.
 
-One JSON object per deployment under `deployments/ENV/` in the store, named by UTC time
-so a listing is the history in order and nothing is ever overwritten. Each record keeps,
-per function, the state *before* the change (code hash, the content-addressed package
-that holds that code, layers): that is what `rollback --previous` returns to and what
-`prune-layers` must not delete.
+A record is created `started` (conditional create) before the first write to any
+function, holding the target and the exact before-state of every function; it is updated
+(conditional on the ETag of our last write) with the versions prepare found or made, and
+ends `succeeded` or `failed` with each function's outcome. A `started` record nobody
+finished is the trace of a run that died: the next command resolves it.
 
-Restoring code needs a package Lambda can read again, but `GetFunction` only hands out a
-short-lived download URL. We never depend on it: the package index maps a `CodeSha256`
-to a content-addressed `backend-HASH.zip` through the builder's manifests
-(`backend-HASH.json`, which record `code_sha256`) and the records' own package keys. The
-functions' code only ever comes from those keys (Terraform's first `backend.zip` is also
-uploaded as `backend-HASH.zip` by the same build), so a match exists for every state our
-tools produced; a function running code from elsewhere is refused before any change.
+Records live under `deployments/ENV/releases/ID.json`; IDs sort by time. A record that
+cannot be read or has the wrong shape is skipped with a warning naming its key: one bad
+object must never block a deploy, a rollback or a prune.
 """
 
 from __future__ import annotations
 
+import getpass
 import json
-import re
+import os
+import socket
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import artifacts
-from environments import Environment
-from scripts.errors import ToolError
-from scripts.store import Store, hex_to_b64
+from scripts.store import Store
+
+FORMAT = 1
+STARTED, SUCCEEDED, FAILED = "started", "succeeded", "failed"
+_STATES = (STARTED, SUCCEEDED, FAILED)
+_KINDS = ("deploy", "rollback")
 
 
-def manifest_code_sha256(manifest: Mapping[str, Any]) -> str | None:
-    """The base64 SHA-256 Lambda reports as `CodeSha256` for this zip."""
-    value = manifest.get("code_sha256")
-    if isinstance(value, str) and value:
-        return value
-    hex_digest = manifest.get("sha256")
-    if isinstance(hex_digest, str) and re.fullmatch(r"[0-9a-f]{64}", hex_digest):
-        return hex_to_b64(hex_digest)
-    return None
+class RecordShapeError(ValueError):
+    """A stored record is not one of ours (or not any more): skipped, never fatal."""
 
 
-def read_json(store: Store, name: str) -> dict[str, Any]:
-    try:
-        data = json.loads(store.read_bytes(name))
-    except json.JSONDecodeError as err:
-        raise ToolError(f"{store.location}{name}: not valid JSON ({err})") from err
-    if not isinstance(data, dict):
-        raise ToolError(f"{store.location}{name}: expected a JSON object")
-    return data
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-@dataclass(frozen=True, kw_only=True)
-class FunctionRecord:
-    before_code_sha256: str
-    before_layers: tuple[str, ...]
-    # The content-addressed package holding the code before; None if none was found.
-    before_package_key: str | None
-    status: str
-    updated: bool
-    error: str | None = None
+def new_release_id() -> str:
+    """Time-ordered and unique: a listing sorted by name is the history in order."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ") + "-" + uuid.uuid4().hex[:8]
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "before": {
-                "code_sha256": self.before_code_sha256,
-                "layers": list(self.before_layers),
-                "package_key": self.before_package_key,
-            },
-            "status": self.status,
-            "updated": self.updated,
-            "error": self.error,
-        }
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> FunctionRecord:
-        before = data.get("before", {})
-        return cls(
-            before_code_sha256=str(before.get("code_sha256", "")),
-            before_layers=tuple(before.get("layers", [])),
-            before_package_key=before.get("package_key"),
-            status=str(data.get("status", "")),
-            updated=bool(data.get("updated", False)),
-            error=data.get("error"),
-        )
+def who() -> dict[str, str]:
+    """Who ran it, where: what a person needs to find a run (CI sets GITHUB_*)."""
+    found = {"user": getpass.getuser(), "host": socket.gethostname(), "pid": str(os.getpid())}
+    for name in ("GITHUB_RUN_ID", "GITHUB_REPOSITORY", "GITHUB_SHA", "GITHUB_ACTOR"):
+        if os.environ.get(name):
+            found[name.lower()] = os.environ[name]
+    return found
 
 
 @dataclass(frozen=True, kw_only=True)
-class DeploymentRecord:
-    kind: str  # "deploy" or "rollback"
-    env: str
-    status: str  # "succeeded" or "failed"
-    time: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="microseconds"))
+class FunctionState:
+    """What one function ran (before) or is to run (target)."""
+
+    code_sha256: str
+    layers: tuple[str, ...]
+    # The store name of a package or snapshot holding that code; None if none does.
+    code_key: str | None = None
+    # The published version holding this state, once known.
     version: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionEntry:
+    before: FunctionState
+    target: FunctionState
+    revision_id: str | None = None
+    alias_version: str | None = None  # what the alias served before; None: no alias
+    alias_weights: Mapping[str, float] = field(default_factory=dict)
+    snapshot: bool = False  # before.code_key is a snapshot taken by this release
+    outcome: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseRecord:
+    id: str
+    env: str
+    kind: str
+    state: str
+    alias: str
+    started_at: str
+    functions: Mapping[str, FunctionEntry]
+    by: Mapping[str, str] = field(default_factory=dict)
+    ended_at: str | None = None
+    # What it moves to; `serves` names the release whose state that is: its own id for a
+    # deploy, the release it returns to for a rollback (so rollbacks walk back, never toggle).
+    serves: str = ""
     layer_hash: str | None = None
     layer_version_arn: str | None = None
-    published: bool = False
+    layer_published: bool = False
     package_key: str | None = None
-    package_code_sha256: str | None = None
-    functions: Mapping[str, FunctionRecord] = field(default_factory=dict)
+    app_version: str | None = None
+    canary: Mapping[str, Any] | None = None
+    resolves: str | None = None
     error: str | None = None
 
     @property
     def succeeded(self) -> bool:
-        return self.status == "succeeded"
-
-    @property
-    def changed_anything(self) -> bool:
-        return any(f.updated for f in self.functions.values())
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "env": self.env,
-            "status": self.status,
-            "time": self.time,
-            "version": self.version,
-            "layer_hash": self.layer_hash,
-            "layer_version_arn": self.layer_version_arn,
-            "published": self.published,
-            "package_key": self.package_key,
-            "package_code_sha256": self.package_code_sha256,
-            "functions": {name: f.to_json() for name, f in sorted(self.functions.items())},
-            "error": self.error,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> DeploymentRecord:
-        return cls(
-            kind=str(data.get("kind", "")),
-            env=str(data.get("env", "")),
-            status=str(data.get("status", "")),
-            time=str(data.get("time", "")),
-            version=data.get("version"),
-            layer_hash=data.get("layer_hash"),
-            layer_version_arn=data.get("layer_version_arn"),
-            published=bool(data.get("published", False)),
-            package_key=data.get("package_key"),
-            package_code_sha256=data.get("package_code_sha256"),
-            functions={
-                name: FunctionRecord.from_json(f)
-                for name, f in dict(data.get("functions", {})).items()
-            },
-            error=data.get("error"),
-        )
+        return self.state == SUCCEEDED
 
     def layer_arns(self) -> set[str]:
-        """Every layer version this record names: the target and the states before it."""
-        arns = {self.layer_version_arn} if self.layer_version_arn else set()
-        for record in self.functions.values():
-            arns.update(record.before_layers)
-        return arns
+        """Every layer version this record names, before and target."""
+        found: set[str] = set()
+        for entry in self.functions.values():
+            found.update(entry.before.layers)
+            found.update(entry.target.layers)
+        return found
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["format"] = FORMAT
+        return data
 
 
-def write_record(store: Store, env: Environment, record: DeploymentRecord) -> str:
-    """Store one record under a new time-ordered name; history is never overwritten."""
-    stamp = datetime.fromisoformat(record.time).strftime("%Y%m%dT%H%M%S.%fZ")
-    name = (
-        f"{artifacts.deployments_prefix(env.name)}{stamp}-{record.kind}-{uuid.uuid4().hex[:8]}.json"
+def _state(data: Mapping[str, Any]) -> FunctionState:
+    return FunctionState(
+        code_sha256=str(data["code_sha256"]),
+        layers=tuple(str(x) for x in data["layers"]),
+        code_key=data.get("code_key"),
+        version=data.get("version"),
     )
-    body = json.dumps(record.to_json(), indent=2, sort_keys=True).encode()
-    store.put_bytes(name, body, overwrite=False)
-    return name
 
 
-def load_records(
-    store: Store, env: Environment, *, limit: int | None = None
-) -> list[tuple[str, DeploymentRecord]]:
-    """Newest first; `limit` reads only that many bodies."""
-    names = sorted(
-        (
-            o.name
-            for o in store.list(artifacts.deployments_prefix(env.name))
-            if o.name.endswith(".json")
-        ),
-        reverse=True,
-    )
-    if limit is not None:
-        names = names[:limit]
-    return [(name, DeploymentRecord.from_json(read_json(store, name))) for name in names]
+def from_json(data: Any) -> ReleaseRecord:
+    """Parse a stored record; any other shape is a RecordShapeError naming what is wrong."""
+    _require(isinstance(data, dict) and data.get("format") == FORMAT, "not a release record")
+    try:
+        _require(
+            data["state"] in _STATES and data["kind"] in _KINDS,
+            f"unknown state/kind {data['state']!r}/{data['kind']!r}",
+        )
+        functions = {
+            str(name): FunctionEntry(
+                before=_state(entry["before"]),
+                target=_state(entry["target"]),
+                revision_id=entry.get("revision_id"),
+                alias_version=entry.get("alias_version"),
+                alias_weights={str(k): float(v) for k, v in entry.get("alias_weights", {}).items()},
+                snapshot=bool(entry.get("snapshot", False)),
+                outcome=entry.get("outcome"),
+            )
+            for name, entry in dict(data["functions"]).items()
+        }
+        fields = {k: v for k, v in data.items() if k not in {"functions", "format"}}
+        return ReleaseRecord(functions=functions, **fields)
+    except RecordShapeError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise RecordShapeError(f"wrong shape ({type(err).__name__}: {err})") from err
+
+
+def _require(condition: bool, problem: str) -> None:
+    if not condition:
+        raise RecordShapeError(problem)
+
+
+def encode(record: ReleaseRecord) -> bytes:
+    return (json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n").encode()
 
 
 @dataclass
-class PackageIndex:
-    """Finds the content-addressed package whose zip Lambda reports as `CodeSha256`."""
+class RecordWriter:
+    """Writes one release's record: create once, then only over our own last version."""
 
     store: Store
-    records: list[DeploymentRecord] = field(default_factory=list)
-    _by_sha: dict[str, str] | None = None
-    _found: dict[str, str | None] = field(default_factory=dict)
+    record: ReleaseRecord
+    etag: str | None = None
 
-    def _manifests(self) -> dict[str, str]:
-        if self._by_sha is None:
-            found: dict[str, str] = {}
-            for info in self.store.list("backend-"):
-                zip_name = info.name.removesuffix(".json") + ".zip"
-                if not info.name.endswith(".json") or not artifacts.PACKAGE_ZIP.match(zip_name):
-                    continue
-                code_sha = manifest_code_sha256(read_json(self.store, info.name))
-                if code_sha:
-                    found.setdefault(code_sha, zip_name)
-            self._by_sha = found
-        return self._by_sha
+    @property
+    def name(self) -> str:
+        return artifacts.release_record(self.record.env, self.record.id)
 
-    def lookup(self, code_sha256: str) -> str | None:
-        """The store name (`backend-HASH.zip`) holding this code, if it still exists."""
-        # Usually all four functions run the same code: look it up once.
-        if code_sha256 not in self._found:
-            self._found[code_sha256] = self._lookup(code_sha256)
-        return self._found[code_sha256]
+    def write(self, **changes: Any) -> ReleaseRecord:
+        record = replace(self.record, **changes)
+        data = encode(record)
+        if self.etag is None:
+            self.etag = self.store.put_bytes(self.name, data, overwrite=False)
+        else:
+            self.etag = self.store.put_bytes(self.name, data, overwrite=True, if_match=self.etag)
+        self.record = record
+        return record
 
-    def _lookup(self, code_sha256: str) -> str | None:
-        prefix = self._key_prefix()
-        for record in self.records:
-            if record.package_code_sha256 == code_sha256 and record.package_key:
-                name = record.package_key.removeprefix(prefix)
-                if artifacts.PACKAGE_ZIP.match(name) and self.store.head(name) is not None:
-                    return name
-        indexed = self._manifests().get(code_sha256)
-        if indexed is not None and self.store.head(indexed) is not None:
-            return indexed
-        return None
 
-    def _key_prefix(self) -> str:
-        location = self.store.s3_location("")
-        return location[1] if location else ""
+Warn = Callable[[str], None]
+
+
+def load_releases(
+    store: Store, env_name: str, *, limit: int | None = None, warn: Warn = lambda _m: None
+) -> list[ReleaseRecord]:
+    """Newest first; unreadable or foreign records are skipped with a warning naming them."""
+    prefix = artifacts.releases_prefix(env_name)
+    names = sorted((o.name for o in store.list(prefix) if o.name.endswith(".json")), reverse=True)
+    records: list[ReleaseRecord] = []
+    for name in names:
+        if limit is not None and len(records) >= limit:
+            break
+        try:
+            record = from_json(json.loads(store.read_bytes(name)))
+        except (RecordShapeError, ValueError, UnicodeDecodeError) as err:
+            warn(f"warning: skipped {store.location}{name}: {err}")
+            continue
+        if record.env != env_name or artifacts.release_record(env_name, record.id) != name:
+            warn(f"warning: skipped {store.location}{name}: it names another environment or id")
+            continue
+        records.append(record)
+    return records
+
+
+def unfinished(records: Iterable[ReleaseRecord]) -> ReleaseRecord | None:
+    """The newest record still `started`: a run that died before recording its end."""
+    return next((r for r in records if r.state == STARTED), None)

@@ -5,8 +5,10 @@ which for each one:
 - it is among the newest `--keep` versions (a deploy may be attaching the newest now);
 - a function of any configured environment in this region uses it (layers are regional,
   so functions elsewhere cannot);
-- the recent deployment history names it, as a target or as the state before one: that
+- the recent release history names it, as a target or as the state before one: that
   is what `rollback --previous` returns to;
+- a published version of one of this environment's functions uses it (what prune-versions
+  kept: an alias may be moved back onto that version);
 - `deploy` did not publish it (no `hash=` in its description): Terraform's first version
   is in Terraform's state, and deleting it would make the next plan recreate it.
 """
@@ -22,11 +24,9 @@ from botocore.exceptions import ClientError
 from environments import Environment
 from scripts import progress
 from scripts.errors import BadInputError, ToolError
-from scripts.release.deploy import (
-    HASH_IN_DESCRIPTION,
-    layer_versions,
-)
-from scripts.release.history import load_records
+from scripts.release.history import load_releases
+from scripts.release.lambda_api import Api
+from scripts.release.layers import LayerVersionInfo, layer_versions
 from scripts.store import Store
 
 if TYPE_CHECKING:
@@ -34,13 +34,6 @@ if TYPE_CHECKING:
 
 # Records read for "named in the recent deployment history".
 DEFAULT_HISTORY = 20
-
-
-@dataclass(frozen=True, kw_only=True)
-class LayerVersionInfo:
-    version: int
-    arn: str
-    description: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +48,7 @@ def plan_prune(
     keep: int,
     attached: Mapping[str, Sequence[str]],
     history: Mapping[str, str],
+    versions_using: Mapping[str, Sequence[str]] | None = None,
 ) -> PrunePlan:
     """Pure: which versions go, and every reason each kept one stays."""
     if keep < 1:
@@ -69,8 +63,12 @@ def plan_prune(
         if info.arn in attached:
             reasons.append(f"attached to {', '.join(sorted(attached[info.arn]))}")
         if info.arn in history:
-            reasons.append(f"named in deployment history ({history[info.arn]})")
-        if not HASH_IN_DESCRIPTION.search(info.description):
+            reasons.append(f"named in the release history ({history[info.arn]})")
+        users = (versions_using or {}).get(info.arn)
+        if users:
+            shown = ", ".join(sorted(users)[:3]) + (" ..." if len(users) > 3 else "")
+            reasons.append(f"used by published function versions ({shown})")
+        if info.layer_hash is None:
             reasons.append("not published by deploy (Terraform's version)")
         if reasons:
             kept[info.version] = tuple(reasons)
@@ -110,12 +108,30 @@ def attached_layers(
     return users, skipped
 
 
-def history_layers(store: Store, env: Environment, limit: int) -> dict[str, str]:
+def history_layers(
+    store: Store, env: Environment, limit: int, say: Callable[[str], None]
+) -> dict[str, str]:
     named: dict[str, str] = {}
-    for record_name, record in load_records(store, env, limit=limit):
+    for record in load_releases(store, env.name, limit=limit, warn=say):
         for arn in record.layer_arns():
-            named.setdefault(arn, record_name.rsplit("/", 1)[-1])
+            named.setdefault(arn, f"release {record.id}")
     return named
+
+
+def version_layers(api: Api, env: Environment) -> dict[str, list[str]]:
+    """Layer version ARN -> `function:version` of every published version using it."""
+    users: dict[str, list[str]] = {}
+    for name in env.function_names:
+        try:
+            versions = api.versions(name)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                continue
+            raise
+        for version in versions:
+            for arn in version.layers:
+                users.setdefault(arn, []).append(f"{name}:{version.version}")
+    return users
 
 
 def prune_layers(
@@ -132,17 +148,11 @@ def prune_layers(
     if keep < 1:
         raise BadInputError(f"--keep: got {keep}; keep at least the newest version (1)")
     everyone = {e.name: e for e in (*environments, env)}
-    versions = [
-        LayerVersionInfo(
-            version=int(v["Version"]),
-            arn=str(v["LayerVersionArn"]),
-            description=str(v.get("Description", "")),
-        )
-        for v in layer_versions(lambda_client, env.layer_name)
-    ]
+    versions = layer_versions(lambda_client, env.layer_name)
     attached, skipped = attached_layers(lambda_client, env, everyone.values())
-    named = history_layers(store, env, history)
-    plan = plan_prune(versions, keep=keep, attached=attached, history=named)
+    named = history_layers(store, env, history, say)
+    used = version_layers(Api(lambda_client), env)
+    plan = plan_prune(versions, keep=keep, attached=attached, history=named, versions_using=used)
     for version, reasons in sorted(plan.kept.items(), reverse=True):
         say(f"  keep {env.layer_name}:{version}: {'; '.join(reasons)}")
     for name in skipped:

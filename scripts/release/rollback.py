@@ -1,88 +1,60 @@
-"""`rollback`: put every function back on an earlier layer version and/or package.
+"""`rollback`: back to an earlier release by moving aliases -- no upload, no publish.
 
-The target is validated completely before the first change, and the cheap checks come
-first: a malformed ARN, another region or another layer is refused from the arguments
-alone, before any AWS call. Then the version must exist and belong to this account (the
-functions' own ARNs tell us the account: the deployer role needs no STS permission),
-and the package must be a content-addressed key present in the store. Applying uses
-the same engine as deploy: waits, RevisionId guards, restore on failure, a record.
+`--previous` goes to the state before the release serving now, and run again one further
+back: each rollback records which release it serves, so the walk never toggles. `--to ID`
+goes to a recorded release. `--layer-version`/`--package-key` prepare a new release from
+those inputs (the deploy path). Every target is validated before any write: the record's
+environment and functions, each layer's partition, region, account and name, and each
+version still holding the code and layers the record says.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 import artifacts
 from environments import Environment
-from scripts import progress
 from scripts.errors import BadInputError, ToolError
-from scripts.release.deploy import (
-    RECENT_RECORDS,
-    apply_and_record,
-    checked_artifact,
-    record_functions,
-    restore_sources,
-)
-from scripts.release.engine import (
-    CodeSource,
-    Engine,
-    FunctionState,
-    FunctionTarget,
-    LayerVersionRef,
-    Retry,
-    layer_name_of,
-    parse_layer_version_arn,
-    replace_deps_layer,
-)
-from scripts.release.history import DeploymentRecord, PackageIndex, load_records
-from scripts.store import Store
+from scripts.release import history, plan
+from scripts.release.deploy import DeployTarget, deploy
+from scripts.release.engine import FunctionRun, Step
+from scripts.release.history import FunctionEntry, FunctionState, ReleaseRecord
+from scripts.release.lambda_api import error_code
+from scripts.release.layers import check_layer_arn, layer_name_of
+from scripts.release.release import Context, execute, session
+from scripts.release.sources import Sources
+from scripts.release.steps import Baseline, Pin, Switch, needs_pin
 
-if TYPE_CHECKING:
-    from mypy_boto3_lambda import LambdaClient
+HISTORY = 200
 
 
 @dataclass(frozen=True, kw_only=True)
 class RollbackRequest:
-    """Exactly one of: `previous`, or a layer version and/or a package key."""
+    """Exactly one of: `previous`, `to`, or a layer version and/or a package key."""
 
     previous: bool = False
-    # A version number ("7") or a full layer version ARN.
+    to: str | None = None
     layer_version: str | None = None
     package_key: str | None = None
 
     def __post_init__(self) -> None:
-        if self.previous and (self.layer_version or self.package_key):
-            raise BadInputError("--previous cannot be combined with --layer-version/--package-key")
-        if not (self.previous or self.layer_version or self.package_key):
-            raise BadInputError("choose a target: --previous, --layer-version N or --package-key")
-
-
-def check_layer_argument(value: str, env: Environment, region: str) -> LayerVersionRef | int:
-    """Pure: a version number, or an ARN of this environment's layer in this region."""
-    if re.fullmatch(r"[1-9]\d{0,9}", value):
-        return int(value)
-    ref = parse_layer_version_arn(value)
-    if ref.region != region:
-        raise BadInputError(
-            f"{value}: layer version is in {ref.region}, the {env.name} functions are in "
-            f"{region}: a function can only use a layer from its own region"
-        )
-    if ref.name != env.layer_name:
-        raise BadInputError(
-            f"{value}: layer {ref.name!r} is not this environment's layer {env.layer_name!r}"
-        )
-    return ref
+        chosen = [self.previous, bool(self.to), bool(self.layer_version or self.package_key)]
+        if sum(chosen) != 1:
+            raise BadInputError(
+                "choose one target: --previous, --to RELEASE_ID, or --layer-version N "
+                "and/or --package-key KEY"
+            )
 
 
 def check_package_argument(value: str, env: Environment) -> str:
     """Pure: the store name of a content-addressed package (`backend-HASH.zip`)."""
     name = value.removeprefix(env.key_prefix)
-    if not artifacts.PACKAGE_ZIP.match(name):
+    if not artifacts.is_code_artifact(name):
         raise BadInputError(
             f"--package-key {value!r}: not a content-addressed package; use "
             f"{env.key_prefix}backend-HASH.zip (the mutable backend.zip can change under you)"
@@ -90,157 +62,205 @@ def check_package_argument(value: str, env: Environment) -> str:
     return name
 
 
-def resolve_layer(
-    client: LambdaClient,
-    env: Environment,
-    layer: LayerVersionRef | int,
-    account: str,
-) -> str:
-    """The ARN of an existing version of this environment's layer in this account."""
-    if isinstance(layer, LayerVersionRef) and layer.account != account:
-        raise BadInputError(
-            f"{layer.arn}: layer belongs to account {layer.account}, the {env.name} "
-            f"functions to {account}"
-        )
-    version = layer.version if isinstance(layer, LayerVersionRef) else layer
-    try:
-        found = client.get_layer_version(LayerName=env.layer_name, VersionNumber=version)
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-            raise BadInputError(
-                f"layer {env.layer_name} has no version {version} (pruned?): "
-                "list versions with `aws lambda list-layer-versions`"
-            ) from err
-        raise
-    arn = found["LayerVersionArn"]
-    if parse_layer_version_arn(arn).account != account:
-        raise BadInputError(f"{arn}: not in the functions' account {account}")
-    return arn
-
-
-def previous_targets(
-    store: Store,
-    env: Environment,
-    client: LambdaClient,
-    recorded: Mapping[str, FunctionState],
-    account: str,
-) -> tuple[dict[str, FunctionTarget], DeploymentRecord]:
-    """The state before the latest successful deployment that changed something."""
-    records = [r for _, r in load_records(store, env, limit=RECENT_RECORDS)]
-    latest = next((r for r in records if r.succeeded and r.changed_anything), None)
-    if latest is None:
-        raise BadInputError(
-            f"no deployment of {env.name} that changed anything is recorded under "
-            f"{store.location}{artifacts.deployments_prefix(env.name)}: "
-            "use --layer-version/--package-key"
-        )
-    checked: dict[str, str] = {}
-    targets: dict[str, FunctionTarget] = {}
-    for name, state in recorded.items():
-        before = latest.functions.get(name)
-        if before is None:
-            targets[name] = FunctionTarget(code=None, layers=state.layers)
+def serving_release(
+    records: Sequence[ReleaseRecord], befores: Mapping[str, plan.Before]
+) -> ReleaseRecord | None:
+    """The newest succeeded release whose target versions every alias serves alone."""
+    for record in records:
+        if not record.succeeded:
             continue
-        for arn in before.before_layers:
-            if layer_name_of(arn) == env.layer_name and arn not in checked:
-                checked[arn] = resolve_layer(client, env, parse_layer_version_arn(arn), account)
-        code: CodeSource | None = None
-        if before.before_code_sha256 != state.code_sha256:
-            if before.before_package_key is None:
-                raise ToolError(
-                    f"{name}: the code it ran before {latest.time} is in no content-addressed "
-                    "package: use --package-key"
-                )
-            source = checked_artifact(
-                store,
-                check_package_argument(before.before_package_key, env),
-                missing_hint="the previous package is gone from the store",
+        if all(
+            name in befores
+            and befores[name].alias is not None
+            and not befores[name].alias.weights  # type: ignore[union-attr]
+            and befores[name].alias_version == entry.target.version
+            for name, entry in record.functions.items()
+        ):
+            return record
+    return None
+
+
+def _by_id(records: Sequence[ReleaseRecord], release_id: str) -> ReleaseRecord | None:
+    return next((r for r in records if r.id == release_id), None)
+
+
+def previous_target(
+    records: Sequence[ReleaseRecord], befores: Mapping[str, plan.Before]
+) -> tuple[dict[str, FunctionState], str]:
+    """(per function: the state to return to, the release id that state is)."""
+    current = serving_release(records, befores)
+    if current is None:
+        raise ToolError(
+            "the aliases serve no recorded release (changed by hand, or no history yet): "
+            "see `status`, then use --to RELEASE_ID"
+        )
+    base = _by_id(records, current.serves)
+    if base is None or base.serves != base.id:
+        raise ToolError(
+            f"release {current.serves} (served now) is not in the recent history: use --to"
+        )
+    target = {name: entry.before for name, entry in base.functions.items()}
+    missing = sorted(name for name, state in target.items() if state.version is None)
+    if missing:
+        raise ToolError(
+            f"nothing older than release {base.id} is recorded for {', '.join(missing)}: "
+            "it is the first release; use --to RELEASE_ID or --package-key"
+        )
+    older = [r for r in records if r.id < base.id]
+    match = next(
+        (
+            r
+            for r in older
+            if r.succeeded
+            and r.serves == r.id
+            and all(
+                r.functions.get(n) is not None and r.functions[n].target.version == s.version
+                for n, s in target.items()
             )
-            if source.code_sha256 != before.before_code_sha256:
-                raise ToolError(f"{source.key}: does not hold the code {name} ran before")
-            code = source
-        targets[name] = FunctionTarget(code=code, layers=before.before_layers)
-    return targets, latest
+        ),
+        None,
+    )
+    return target, (match.id if match else f"before:{base.id}")
 
 
-def rollback(
-    *,
+def validate(
     env: Environment,
-    lambda_client: LambdaClient,
-    store: Store,
-    request: RollbackRequest,
-    retry: Retry | None = None,
-    max_workers: int | None = None,
-    say: Callable[[str], None] = progress.say,
-) -> dict[str, Any]:
-    region = lambda_client.meta.region_name
-    # Argument checks first: nothing is called for a malformed or foreign target.
-    layer_arg = (
-        check_layer_argument(request.layer_version, env, region) if request.layer_version else None
-    )
-    package_name = check_package_argument(request.package_key, env) if request.package_key else None
-
-    engine = Engine(
-        client=lambda_client, retry=retry or Retry(), max_workers=max_workers, on_progress=say
-    )
-    recorded = record_functions(engine, env)
-    accounts = {state.account for state in recorded.values()}
-    if len(accounts) != 1:
-        raise ToolError(f"the {env.name} functions span accounts {sorted(accounts)}")
-    account = accounts.pop()
-
-    layer_arn: str | None = None
-    package: CodeSource | None = None
-    if request.previous:
-        targets, latest = previous_targets(store, env, lambda_client, recorded, account)
-        say(f"  rolling back the deployment of {latest.time}")
-    else:
-        if layer_arg is not None:
-            layer_arn = resolve_layer(lambda_client, env, layer_arg, account)
-        if package_name is not None:
-            package = checked_artifact(
-                store, package_name, missing_hint="that package is not in the store"
+    ctx: Context,
+    target: Mapping[str, FunctionState],
+    befores: Mapping[str, plan.Before],
+) -> None:
+    """Refuse a target naming other functions, layers elsewhere, or versions that changed."""
+    partition, region, account = plan.place(befores)
+    foreign = sorted(set(target) - set(env.function_names))
+    if foreign:
+        raise BadInputError(f"the target names functions outside {env.name}: {', '.join(foreign)}")
+    for name, state in target.items():
+        allowed = set(befores[name].latest.layers) | set(_extra_layers(env, name))
+        for arn in state.layers:
+            if layer_name_of(arn) == env.layer_name or arn not in allowed:
+                check_layer_arn(arn, env, partition=partition, region=region, account=account)
+        if state.version is None:
+            raise BadInputError(f"{name}: the target names no version")
+        version = ctx.api.version(name, state.version)
+        if version is None:
+            raise BadInputError(f"{name}: version {state.version} no longer exists (pruned?)")
+        if (version.code_sha256, version.layers) != (state.code_sha256, state.layers):
+            raise BadInputError(
+                f"{name}: version {state.version} holds code {version.code_sha256} and layers "
+                f"{list(version.layers)}, the record says {state.code_sha256} and "
+                f"{list(state.layers)}: refusing a record that does not match Lambda"
             )
-        targets = {
-            name: FunctionTarget(
-                code=package,
-                layers=replace_deps_layer(
-                    state.layers, layer_name=env.layer_name, new_arn=layer_arn
-                )
-                if layer_arn
-                else state.layers,
+
+
+def _extra_layers(env: Environment, name: str) -> tuple[str, ...]:
+    for config, full in zip(env.functions, env.function_names, strict=True):
+        if full == name:
+            return tuple(config.extra_layers)
+    return ()
+
+
+def rollback(ctx: Context, request: RollbackRequest, *, wait_s: float = 0.0) -> dict[str, Any]:
+    env = ctx.env
+    if request.layer_version or request.package_key:
+        return _from_inputs(ctx, request, wait_s=wait_s)
+    if request.to is not None and not re.fullmatch(r"[0-9TZ.]+-[0-9a-f]{8}", request.to):
+        raise BadInputError(
+            f"--to {request.to!r}: not a release id (see `history --env {env.name}`)"
+        )
+    with session(ctx, command="rollback", wait_s=wait_s):
+        records = history.load_releases(ctx.store, env.name, limit=HISTORY, warn=ctx.say)
+        befores = plan.read_before(ctx.api, env, env.function_names)
+        if request.to is not None:
+            chosen = _by_id(records, request.to)
+            if chosen is None or not chosen.succeeded:
+                raise BadInputError(f"--to {request.to}: no succeeded release with that id")
+            if chosen.env != env.name:
+                raise BadInputError(f"--to {request.to}: a release of {chosen.env}, not {env.name}")
+            target = {name: entry.target for name, entry in chosen.functions.items()}
+            serves = chosen.serves
+        else:
+            target, serves = previous_target(records, befores)
+        validate(env, ctx, target, befores)
+        rid = history.new_release_id()
+        runs: dict[str, FunctionRun] = {}
+        prepare: dict[str, list[Step]] = {}
+        switch: dict[str, list[Step]] = {}
+        entries: dict[str, FunctionEntry] = {}
+        for name, state in target.items():
+            before = befores[name]
+            facts = plan.facts_for(env, before, description=f"release {rid}", restore=None)
+            facts.target_version = state.version
+            if needs_pin(before.alias):
+                prepare[name] = [Baseline(), Pin()]
+            if before.alias_version != state.version or (before.alias and before.alias.weights):
+                switch[name] = [Switch()]
+            runs[name] = plan.new_run(ctx.api, name, facts)
+            entries[name] = plan.entry(
+                before,
+                code_key=None,
+                snapshot=False,
+                target_code=state.code_sha256,
+                target_layers=state.layers,
+                target_key=state.code_key,
+                target_version=state.version,
             )
-            for name, state in recorded.items()
-        }
-    index = PackageIndex(store, [r for _, r in load_records(store, env, limit=RECENT_RECORDS)])
-    sources = restore_sources(store, recorded, index)
-    uniform_layers = {
-        next((a for a in t.layers if layer_name_of(a) == env.layer_name), None)
-        for t in targets.values()
-    }
-    uniform_code = {t.code.key if t.code else None for t in targets.values()}
-    record = DeploymentRecord(
-        kind="rollback",
-        env=env.name,
-        status="pending",
-        layer_version_arn=next(iter(uniform_layers)) if len(uniform_layers) == 1 else None,
-        package_key=next(iter(uniform_code)) if len(uniform_code) == 1 else None,
-        package_code_sha256=package.code_sha256 if package else None,
-    )
-    outcomes, record_name = apply_and_record(
-        engine=engine,
-        store=store,
-        env=env,
-        recorded=recorded,
-        targets=targets,
-        sources=sources,
-        record=record,
-        say=say,
-    )
+        record = plan.new_record(
+            env, kind="rollback", functions=entries, release_id=rid, serves=serves
+        )
+        final = (
+            execute(ctx, record=record, runs=runs, prepare=prepare, switch=switch)
+            if prepare or switch
+            else None
+        )
+    for run in runs.values():
+        ctx.say(f"  {run.line()}")
     return {
         "env": env.name,
-        "layer_version_arn": record.layer_version_arn,
-        "package_key": record.package_key,
-        "record": record_name,
-        "functions": {name: o.to_json() for name, o in outcomes.items()},
+        "release": final.id if final else None,
+        "state": final.state if final else "unchanged",
+        "serves": serves,
+        "functions": {name: run.to_json() for name, run in runs.items()},
     }
+
+
+def _from_inputs(ctx: Context, request: RollbackRequest, *, wait_s: float) -> dict[str, Any]:
+    env = ctx.env
+    package_name = check_package_argument(request.package_key, env) if request.package_key else None
+    layer_arn: str | None = None
+    if request.layer_version:
+        layer_arn = _resolve_layer(ctx, request.layer_version)
+    package = None
+    if package_name is not None:
+        package, _ = Sources(ctx.store).checked(
+            package_name, missing_hint="that package is not in the store"
+        )
+    result = deploy(
+        ctx,
+        DeployTarget(layer=None, layer_arn=layer_arn, package=package),
+        kind="rollback",
+        wait_s=wait_s,
+    )
+    return result
+
+
+def _resolve_layer(ctx: Context, value: str) -> str:
+    env = ctx.env
+    first = plan.read_before(ctx.api, env, env.function_names[:1])
+    partition, region, account = plan.place(first)
+    if re.fullmatch(r"[1-9]\d{0,9}", value):
+        arn = f"arn:{partition}:lambda:{region}:{account}:layer:{env.layer_name}:{value}"
+    else:
+        arn = value
+    ref = check_layer_arn(arn, env, partition=partition, region=region, account=account)
+    try:
+        found = ctx.api.client.get_layer_version(
+            LayerName=env.layer_name, VersionNumber=ref.version
+        )
+    except ClientError as err:
+        if error_code(err) != "ResourceNotFoundException":
+            raise
+        raise BadInputError(
+            f"layer {env.layer_name} has no version {ref.version} (pruned?): list versions with "
+            "`aws lambda list-layer-versions`"
+        ) from err
+    return str(found["LayerVersionArn"])

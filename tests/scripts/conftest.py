@@ -185,6 +185,21 @@ def python312() -> str:
 # --- Lambda: what `cdktf deploy` leaves behind --------------------------------------------
 
 
+# The client the code under test gets on the double: one attempt, a short read timeout, so
+# a lost or slow response reaches the engine instead of being retried away by botocore.
+ONE_ATTEMPT = Config(retries={"total_max_attempts": 1}, read_timeout=3, connect_timeout=3)
+
+
+@pytest.fixture
+def dworld(lambda_double: LambdaDouble) -> World:
+    """`world`, but behind the double: real Lambda's revisions, update windows, faults."""
+    w = make_world(lambda_double.endpoint, lambda_config=ONE_ATTEMPT)
+    w.upload_layer("v0")
+    w.upload_package("v0")
+    w.create_functions()
+    return w
+
+
 @pytest.fixture
 def world(moto_server: str) -> World:
     """A fresh environment on the session's moto server: a first layer version and four

@@ -16,6 +16,7 @@ import hashlib
 import io
 import itertools
 import json
+import time
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -28,7 +29,11 @@ from botocore.exceptions import ClientError
 
 from environments import ENVIRONMENTS, Environment
 from scripts.release.deploy import DeployTarget, target_from_store
-from scripts.release.engine import Retry
+from scripts.release.lambda_api import Api
+from scripts.release.release import Context
+from scripts.release.sources import Sources
+from scripts.release.timing import Timing
+from scripts.stop import Stop
 from scripts.store import S3Store, hex_to_b64
 
 if TYPE_CHECKING:
@@ -66,10 +71,27 @@ def client_error(code: str, operation: str, status: int = 400, message: str = ""
     return ClientError(response, operation)
 
 
-def fast_retry(sleeps: list[float] | None = None) -> Retry:
-    """Backoff that records its delays instead of sleeping."""
+def fast_timing(sleeps: list[float] | None = None, **changes: Any) -> Timing:
+    """Backoff that records its conflict delays instead of sleeping them; quick polling.
+
+    Polling waits for real (the double's update windows are real time), briefly.
+    """
     record = sleeps if sleeps is not None else []
-    return Retry(conflict_delays=(0.5, 1.0, 2.0), sleep=record.append, waiter_delay=0)
+
+    def sleep(seconds: float) -> None:
+        record.append(seconds)
+        time.sleep(min(seconds, 0.05))
+
+    fields: dict[str, Any] = {
+        "conflict_delays": (0.5, 1.0, 2.0, 4.0, 8.0),
+        "poll_delay_s": 0.05,
+        "settle_timeout_s": 30.0,
+        "lock_lease_s": 30.0,
+        "alarm_poll_s": 0.05,
+        "sleep": sleep,
+        **changes,
+    }
+    return Timing(**fields)
 
 
 @dataclass
@@ -102,6 +124,7 @@ class World:
     log: CallLog
     role_arn: str
     first_layer_arn: str = ""
+    said: list[str] = field(default_factory=list)
 
     # ---- artifacts --------------------------------------------------------------------
 
@@ -134,9 +157,40 @@ class World:
         )
         return package_hash
 
+    def context(self, *, timing: Timing | None = None, stop: Stop | None = None) -> Context:
+        """What a release command gets: this world's Lambda client, store and quick timing."""
+        return Context(
+            env=self.env,
+            api=Api(self.lam, timing or fast_timing()),
+            store=self.store,
+            timing=timing or fast_timing(),
+            say=self.said.append,
+            stop=stop or Stop(),
+        )
+
+    def served(self) -> dict[str, tuple[str, str, tuple[str, ...]]]:
+        """Per function what callers get: (version, code, layers) through the alias, or
+        ("$LATEST", ...) for a function without one."""
+        raw = self.raw_lambda()
+        result = {}
+        for name in self.env.function_names:
+            try:
+                config = raw.get_function_configuration(
+                    FunctionName=name, Qualifier=self.env.alias_name
+                )
+            except raw.exceptions.ResourceNotFoundException:
+                # No alias: callers invoke the function itself, so $LATEST.
+                config = raw.get_function_configuration(FunctionName=name)
+            result[name] = (
+                str(config["Version"]),
+                str(config["CodeSha256"]),
+                tuple(layer["Arn"] for layer in config.get("Layers", [])),
+            )
+        return result
+
     def target(self, layer_tag: str, package_tag: str) -> DeployTarget:
         return target_from_store(
-            self.store,
+            Sources(self.store),
             self.env,
             layer_hash=self.upload_layer(layer_tag),
             package_hash=self.upload_package(package_tag),
@@ -165,6 +219,35 @@ class World:
                 Code={"S3Bucket": bucket, "S3Key": f"{prefix}backend.zip"},
                 Layers=[published["LayerVersionArn"]],
             )
+
+    def create_legacy_functions(self) -> dict[str, str]:
+        """The design's starting point: functions on fat packages uploaded directly (no copy
+        in our store), on no layer; returns each function's CodeSha256."""
+        codes = {}
+        for config, name in zip(self.env.functions, self.env.function_names, strict=True):
+            fat = zip_bytes(
+                {
+                    "app/main.py": "def handler(e, c):\n    return 'fat'\n",
+                    "boto3/__init__.py": "# vendored\n",
+                    "sqlalchemy/__init__.py": f"# vendored for {name}\n",
+                }
+            )
+            created = self.raw_lambda().create_function(
+                FunctionName=name,
+                Runtime=self.env.runtime,  # type: ignore[arg-type]
+                Role=self.role_arn,
+                Handler=config.handler,
+                Code={"ZipFile": fat},
+            )
+            codes[name] = created["CodeSha256"]
+        return codes
+
+    def add_aliases(self) -> None:
+        """What the stack's alias does: version 1 published from $LATEST, alias on it."""
+        raw = self.raw_lambda()
+        for name in self.env.function_names:
+            version = raw.publish_version(FunctionName=name)["Version"]
+            raw.create_alias(FunctionName=name, Name=self.env.alias_name, FunctionVersion=version)
 
     def raw_lambda(self) -> LambdaClient:
         """A client without the test hooks, for setup and for playing a racing writer."""

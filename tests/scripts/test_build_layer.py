@@ -275,7 +275,11 @@ def test_cli_json_and_exit_codes(
 
     (backend / "requirements.txt").write_text("alpha==9.9\n")
     code, out, err = _cli(layer_args, capsys)
-    assert (code, out) == (2, "")
+    # With --json a failure is one object too: the error and the exit code.
+    assert code == 2
+    failure = json.loads(out)
+    assert failure["exit_code"] == 2
+    assert "alpha: requirements 9.9, lock 1.0" in failure["error"]
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1
     assert "alpha: requirements 9.9, lock 1.0" in errors[0]

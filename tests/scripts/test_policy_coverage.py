@@ -13,11 +13,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lambda_world import World, fast_retry
+from lambda_world import World
 
 from scripts.release.deploy import deploy
 from scripts.release.prune import prune_layers
+from scripts.release.prune_versions import prune_versions
 from scripts.release.rollback import RollbackRequest, rollback
+from scripts.release.status import status
 
 SNAPSHOT = (
     Path(__file__).resolve().parents[1]
@@ -33,6 +35,7 @@ S3_ACTIONS = {
     "PutObject": "s3:PutObject",
     "ListObjectsV2": "s3:ListBucket",
     "ListObjects": "s3:ListBucket",
+    "DeleteObject": "s3:DeleteObject",
 }
 
 
@@ -53,11 +56,12 @@ def test_every_call_of_deploy_rollback_and_prune_is_allowed(world: World) -> Non
     world.log.clear()
 
     env, lam, store = world.env, world.lam, world.store
-    for layer_tag in ("v1", "v2"):
-        target = world.target(layer_tag, "v1")
-        deploy(env=env, lambda_client=lam, store=store, target=target, retry=fast_retry())
-    previous = RollbackRequest(previous=True)
-    rollback(env=env, lambda_client=lam, store=store, request=previous, retry=fast_retry())
+    for layer_tag, package_tag in (("v1", "v1"), ("v2", "v1"), ("v2", "v2")):
+        deploy(world.context(), world.target(layer_tag, package_tag))
+    rollback(world.context(), RollbackRequest(previous=True))
+    rollback(world.context(), RollbackRequest(previous=True))
+    status(env, world.context().api, store, say=print)
+    prune_versions(env=env, api=world.context().api, store=store, keep=1, apply=True, say=print)
     prune_layers(env=env, lambda_client=lam, store=store, keep=1, apply=True, environments=[env])
 
     lambda_actions = {f"lambda:{operation}" for operation, _ in world.log.calls}
@@ -68,7 +72,11 @@ def test_every_call_of_deploy_rollback_and_prune_is_allowed(world: World) -> Non
         "lambda:PublishLayerVersion",
         "lambda:UpdateFunctionCode",
         "lambda:UpdateFunctionConfiguration",
+        "lambda:PublishVersion",
+        "lambda:UpdateAlias",
+        "lambda:DeleteFunction",
         "s3:GetObject",
         "s3:PutObject",
+        "s3:DeleteObject",
     } <= used
     assert used - deployer_actions() == set()

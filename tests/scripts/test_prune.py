@@ -6,13 +6,15 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from lambda_world import World, fast_retry
+from lambda_world import World
 
 from environments import ENVIRONMENTS
 from scripts.cli import main
 from scripts.errors import EXIT_BAD_INPUT, BadInputError
 from scripts.release.deploy import deploy
-from scripts.release.prune import LayerVersionInfo, plan_prune, prune_layers
+from scripts.release.layers import LayerVersionInfo
+from scripts.release.prune import plan_prune, prune_layers
+from scripts.release.prune_versions import prune_versions
 
 ARN = "arn:aws:lambda:us-west-2:123456789012:layer:p-local-deps:{}"
 
@@ -31,13 +33,13 @@ def test_plan_keeps_newest_attached_and_history_and_says_why() -> None:
         _versions(1, 2, 3, 4, 5, 6),
         keep=2,
         attached={ARN.format(2): ["fn-a", "fn-b"]},
-        history={ARN.format(3): "20250101T000000.000000Z-deploy-abc.json"},
+        history={ARN.format(3): "release 20250101T000000.000000Z-abcdef12"},
     )
     assert [v.version for v in plan.delete] == [4, 1]
     assert plan.kept[6] == ("among the newest 2",)
     assert plan.kept[5] == ("among the newest 2",)
     assert plan.kept[2] == ("attached to fn-a, fn-b",)
-    assert "deployment history" in plan.kept[3][0]
+    assert "release history" in plan.kept[3][0]
 
 
 def test_plan_never_deletes_a_version_deploy_did_not_publish() -> None:
@@ -72,13 +74,12 @@ def _paginate(world: World, page_size: int) -> list[str | None]:
 
 def test_dry_run_then_apply_deletes_only_unused_versions(world: World) -> None:
     for tag in ("v1", "v2", "v3", "v4"):
-        last = deploy(
-            env=world.env,
-            lambda_client=world.lam,
-            store=world.store,
-            target=world.target(tag, tag),
-            retry=fast_retry(),
-        )
+        last = deploy(world.context(), world.target(tag, tag))
+    # Function versions of the older releases hold layers 1-3: prune them first (the newest
+    # release's versions, its target and the state before it, stay).
+    prune_versions(
+        env=world.env, api=world.context().api, store=world.store, keep=1, apply=True, say=print
+    )
     markers = _paginate(world, page_size=2)
     # Versions: 1 Terraform's, 2-5 from the deploys; history names all of them, so read
     # only the newest record (v5 target, v4 before): 2 and 3 are deletable.
@@ -108,18 +109,12 @@ def test_dry_run_then_apply_deletes_only_unused_versions(world: World) -> None:
     assert applied["deleted"] == [3, 2]
     left = world.raw_lambda().list_layer_versions(LayerName=world.env.layer_name)
     assert sorted(v["Version"] for v in left["LayerVersions"]) == [1, 4, 5]
-    assert all(layers == (last["layer_version_arn"],) for _, layers in world.state().values())
+    assert {layers for _, _, layers in world.served().values()} == {(last["layer_version_arn"],)}
 
 
 def test_version_attached_in_another_environment_is_kept(world: World) -> None:
-    for tag in ("v1", "v2", "v3"):
-        deploy(
-            env=world.env,
-            lambda_client=world.lam,
-            store=world.store,
-            target=world.target(tag, tag),
-            retry=fast_retry(),
-        )
+    for tag in ("v1", "v2", "v3", "v4"):
+        deploy(world.context(), world.target(tag, tag))
     other = replace(ENVIRONMENTS["staging"], name_prefix=world.env.name_prefix, artifact_bucket="")
     world.create_functions(other)
     version2 = f"{world.first_layer_arn.rsplit(':', 1)[0]}:2"
@@ -127,6 +122,9 @@ def test_version_attached_in_another_environment_is_kept(world: World) -> None:
         FunctionName=other.function_names[0], Layers=[version2]
     )
 
+    prune_versions(
+        env=world.env, api=world.context().api, store=world.store, keep=1, apply=True, say=print
+    )
     result = prune_layers(
         env=world.env,
         lambda_client=world.lam,

@@ -1,0 +1,314 @@
+"""The Lambda calls a release makes, typed, each with its guard passed once.
+
+Every write here takes the `RevisionId` it expects and sends it only when there is one
+(emulators omit it; real functions always carry one), backs off while Lambda says
+"update in progress", and returns what Lambda reported. Reads return frozen states the
+engine compares; nothing here decides what to do after an error: the engine re-reads
+and decides from what is there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from botocore.exceptions import ClientError
+
+from scripts.errors import BadInputError, ToolError
+from scripts.release.timing import Timing
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+
+T = TypeVar("T")
+_CONFLICT = "ResourceConflictException"
+_NOT_FOUND = "ResourceNotFoundException"
+LATEST = "$LATEST"
+
+
+class LambdaOpError(ToolError):
+    """A call or a wait did not bring the function where it was asked to go."""
+
+
+class FunctionMissingError(BadInputError):
+    """The function does not exist (yet): Terraform creates it, not the scripts."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"function {name} does not exist: run `cdktf deploy` first")
+        self.name = name
+
+
+def error_code(err: BaseException) -> str:
+    if isinstance(err, ClientError):
+        return str(err.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def describe(err: BaseException) -> str:
+    if isinstance(err, ClientError):
+        message = err.response.get("Error", {}).get("Message", "")
+        return f"{error_code(err)}: {message}".rstrip(": ")
+    return str(err) or type(err).__name__
+
+
+def guard(revision_id: str | None) -> dict[str, Any]:
+    """`RevisionId=...` when there is one: the optional argument, written once."""
+    return {"RevisionId": revision_id} if revision_id else {}
+
+
+# What a published version freezes besides code and layers: a version is only "the same
+# release" as `$LATEST` when all of it matches (Terraform may have changed memory since).
+_FROZEN = ("Handler", "Runtime", "MemorySize", "Timeout", "Role")
+
+
+def fingerprint(config: Mapping[str, Any]) -> tuple[object, ...]:
+    variables = dict((config.get("Environment") or {}).get("Variables") or {})
+    return (
+        str(config.get("CodeSha256", "")),
+        tuple(layer["Arn"] for layer in config.get("Layers", [])),
+        *(config.get(key) for key in _FROZEN),
+        tuple(sorted(variables.items())),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Latest:
+    """`$LATEST`: what the next published version would hold."""
+
+    name: str
+    arn: str
+    code_sha256: str
+    layers: tuple[str, ...]
+    revision_id: str | None
+    status: str | None = None
+    status_reason: str | None = None
+    fingerprint: tuple[object, ...] = ()
+
+    @property
+    def partition(self) -> str:
+        return self.arn.split(":")[1]
+
+    @property
+    def region(self) -> str:
+        return self.arn.split(":")[3]
+
+    @property
+    def account(self) -> str:
+        return self.arn.split(":")[4]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Alias:
+    name: str
+    version: str
+    weights: Mapping[str, float] = field(default_factory=dict)
+    revision_id: str | None = None
+
+    @property
+    def serves(self) -> tuple[str, tuple[tuple[str, float], ...]]:
+        """What callers get: the version and any weighted extra version."""
+        return self.version, tuple(sorted(self.weights.items()))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Version:
+    version: str
+    code_sha256: str
+    layers: tuple[str, ...]
+    description: str = ""
+    fingerprint: tuple[object, ...] = ()
+
+
+@dataclass(frozen=True)
+class Api:
+    """One Lambda client with the timing every call and wait follows."""
+
+    client: LambdaClient
+    timing: Timing = field(default_factory=Timing)
+
+    # ---- reads ---------------------------------------------------------------------
+
+    def latest(self, name: str) -> Latest:
+        config = self._config(name, None)
+        return Latest(
+            name=name,
+            arn=str(config["FunctionArn"]),
+            code_sha256=str(config.get("CodeSha256", "")),
+            layers=tuple(layer["Arn"] for layer in config.get("Layers", [])),
+            revision_id=config.get("RevisionId"),
+            status=config.get("LastUpdateStatus"),
+            status_reason=config.get("LastUpdateStatusReason"),
+            fingerprint=fingerprint(config),
+        )
+
+    def version(self, name: str, version: str) -> Version | None:
+        try:
+            config = self._config(name, version)
+        except FunctionMissingError:
+            return None
+        return _version(config)
+
+    def alias(self, name: str, alias: str) -> Alias | None:
+        try:
+            found = self.client.get_alias(FunctionName=name, Name=alias)
+        except ClientError as err:
+            if error_code(err) == _NOT_FOUND:
+                return None
+            raise
+        return _alias(found)
+
+    def versions(self, name: str) -> list[Version]:
+        """Every published version (not `$LATEST`), oldest first."""
+        found: list[Version] = []
+        paginator = self.client.get_paginator("list_versions_by_function")
+        for page in paginator.paginate(FunctionName=name):
+            for config in page.get("Versions", []):
+                if config.get("Version") != LATEST:
+                    found.append(_version(dict(config)))
+        return sorted(found, key=lambda v: int(v.version))
+
+    def code_location(self, name: str) -> str:
+        """GetFunction's presigned URL for `$LATEST`'s zip (valid about ten minutes)."""
+        return str(self.client.get_function(FunctionName=name)["Code"]["Location"])
+
+    def _config(self, name: str, qualifier: str | None) -> dict[str, Any]:
+        try:
+            if qualifier is None:
+                return dict(self.client.get_function_configuration(FunctionName=name))
+            return dict(
+                self.client.get_function_configuration(FunctionName=name, Qualifier=qualifier)
+            )
+        except ClientError as err:
+            if error_code(err) == _NOT_FOUND:
+                raise FunctionMissingError(name) from err
+            raise
+
+    # ---- waits ---------------------------------------------------------------------
+
+    def settled(self, name: str) -> Latest:
+        """`$LATEST` once no update is in progress; a Failed update is an error."""
+        deadline = self.timing.clock() + self.timing.settle_timeout_s
+        while True:
+            state = self.latest(name)
+            if state.status != "InProgress":
+                break
+            if self.timing.clock() > deadline:
+                raise LambdaOpError(
+                    f"still updating after {self.timing.settle_timeout_s:.0f}s: "
+                    "check the function in the console; re-run when it has settled"
+                )
+            self.timing.sleep(self.timing.poll_delay_s)
+        if state.status == "Failed":
+            raise LambdaOpError(
+                f"update did not succeed: LastUpdateStatus Failed: {state.status_reason or ''}"
+            )
+        return state
+
+    # ---- writes --------------------------------------------------------------------
+
+    def update_code(self, name: str, *, bucket: str, key: str, revision_id: str | None) -> None:
+        self.retrying(
+            lambda: self.client.update_function_code(
+                FunctionName=name, S3Bucket=bucket, S3Key=key, **guard(revision_id)
+            ),
+            what=f"{name}: code update",
+        )
+
+    def update_layers(self, name: str, *, layers: tuple[str, ...], revision_id: str | None) -> None:
+        self.retrying(
+            lambda: self.client.update_function_configuration(
+                FunctionName=name, Layers=list(layers), **guard(revision_id)
+            ),
+            what=f"{name}: layer update",
+        )
+
+    def publish(
+        self, name: str, *, code_sha256: str, revision_id: str | None, description: str
+    ) -> Version:
+        published = self.retrying(
+            lambda: self.client.publish_version(
+                FunctionName=name,
+                CodeSha256=code_sha256,
+                Description=description,
+                **guard(revision_id),
+            ),
+            what=f"{name}: publish version",
+        )
+        return _version(dict(published))
+
+    def create_alias(self, name: str, *, alias: str, version: str, description: str) -> Alias:
+        created = self.client.create_alias(
+            FunctionName=name, Name=alias, FunctionVersion=version, Description=description
+        )
+        return _alias(dict(created))
+
+    def update_alias(
+        self,
+        name: str,
+        *,
+        alias: str,
+        version: str,
+        weights: Mapping[str, float],
+        revision_id: str | None,
+    ) -> Alias:
+        updated = self.retrying(
+            lambda: self.client.update_alias(
+                FunctionName=name,
+                Name=alias,
+                FunctionVersion=version,
+                RoutingConfig={"AdditionalVersionWeights": dict(weights)},
+                **guard(revision_id),
+            ),
+            what=f"{name}: alias {alias} update",
+        )
+        return _alias(dict(updated))
+
+    def delete_alias(self, name: str, *, alias: str) -> None:
+        self.client.delete_alias(FunctionName=name, Name=alias)
+
+    def delete_version(self, name: str, version: str) -> None:
+        if not version.isdigit():
+            raise ValueError(f"delete_version: {version!r} is not a published version number")
+        self.client.delete_function(FunctionName=name, Qualifier=version)
+
+    def retrying(self, call: Callable[[], T], *, what: str) -> T:
+        """Run `call`, backing off while Lambda says another update is in progress."""
+        delays = iter(self.timing.conflict_delays)
+        while True:
+            try:
+                return call()
+            except ClientError as err:
+                if error_code(err) != _CONFLICT:
+                    raise
+                delay = next(delays, None)
+                if delay is None:
+                    raise LambdaOpError(
+                        f"{what}: still 'update in progress' after "
+                        f"{len(self.timing.conflict_delays)} retries: another deployment may "
+                        "be running; re-run when it has finished"
+                    ) from err
+                self.timing.sleep(delay)
+
+
+def _version(config: Mapping[str, Any]) -> Version:
+    return Version(
+        version=str(config.get("Version", LATEST)),
+        code_sha256=str(config.get("CodeSha256", "")),
+        layers=tuple(layer["Arn"] for layer in config.get("Layers", [])),
+        description=str(config.get("Description", "")),
+        fingerprint=fingerprint(config),
+    )
+
+
+def _alias(found: Mapping[str, Any]) -> Alias:
+    routing = found.get("RoutingConfig") or {}
+    weights = {
+        str(k): float(v) for k, v in dict(routing.get("AdditionalVersionWeights") or {}).items()
+    }
+    return Alias(
+        name=str(found["Name"]),
+        version=str(found["FunctionVersion"]),
+        weights=weights,
+        revision_id=found.get("RevisionId"),
+    )

@@ -1,0 +1,181 @@
+"""Reading every function before a release, and turning what was read into runs and a record.
+
+Deploy, rollback and crash recovery plan differently but start alike: read each
+function's `$LATEST`, its alias and the version the alias serves (waiting out an update
+someone else left in progress), refuse functions spread over accounts or regions, and
+find (or snapshot) a copy of the code each one runs, before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from environments import Environment
+from scripts.errors import ToolError
+from scripts.release import history
+from scripts.release.engine import FunctionRun
+from scripts.release.history import FunctionEntry, FunctionState, ReleaseRecord
+from scripts.release.lambda_api import LATEST, Alias, Api, FunctionMissingError, Latest, Version
+from scripts.release.sources import Sources
+from scripts.release.steps import CodeSource, Facts
+
+
+@dataclass(frozen=True, kw_only=True)
+class Before:
+    latest: Latest
+    alias: Alias | None
+    # The version the alias serves (None without an alias, or with one on $LATEST).
+    served: Version | None
+
+    @property
+    def alias_version(self) -> str | None:
+        return self.alias.version if self.alias else None
+
+
+def read_one(api: Api, name: str, alias_name: str) -> Before:
+    latest = api.settled(name)
+    alias = api.alias(name, alias_name)
+    served = None
+    if alias is not None and alias.version != LATEST:
+        served = api.version(name, alias.version)
+    return Before(latest=latest, alias=alias, served=served)
+
+
+def read_before(api: Api, env: Environment, names: Iterable[str]) -> dict[str, Before]:
+    """Every function's state, read in parallel; a missing function stops here."""
+    wanted = list(names)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, len(wanted))) as pool:
+            found = list(pool.map(lambda n: read_one(api, n, env.alias_name), wanted))
+    except FunctionMissingError as err:
+        raise ToolError(
+            f"function {err.name} does not exist: run `cdktf deploy {env.name}` first"
+        ) from err
+    befores = dict(zip(wanted, found, strict=True))
+    places = {(b.latest.partition, b.latest.region, b.latest.account) for b in befores.values()}
+    if len(places) > 1:
+        raise ToolError(
+            f"the {env.name} functions span partitions/regions/accounts {sorted(places)}"
+        )
+    return befores
+
+
+def place(befores: Mapping[str, Before]) -> tuple[str, str, str]:
+    """(partition, region, account) every function lives in."""
+    latest = next(iter(befores.values())).latest
+    return latest.partition, latest.region, latest.account
+
+
+def code_copies(
+    api: Api,
+    sources: Sources,
+    befores: Mapping[str, Before],
+    *,
+    needed: Iterable[str],
+    say: object = None,
+) -> dict[str, tuple[CodeSource, bool]]:
+    """name -> (a checked copy of the code `$LATEST` runs, whether it is a new snapshot).
+
+    Functions in `needed` (their code is about to change) must have one: code that no
+    package or snapshot holds is snapshotted now, before any change.
+    """
+    copies: dict[str, tuple[CodeSource, bool]] = {}
+    by_code: dict[str, tuple[CodeSource, bool]] = {}
+    required = set(needed)
+    for name, before in befores.items():
+        code = before.latest.code_sha256
+        if code not in by_code:
+            found = sources.find(code)
+            if found is not None:
+                by_code[code] = (found, False)
+            elif name in required:
+                by_code[code] = (sources.snapshot(api, name, code), True)
+        if code in by_code:
+            copies[name] = by_code[code]
+    return copies
+
+
+def new_run(api: Api, name: str, facts: Facts) -> FunctionRun:
+    return FunctionRun(name=name, api=api, facts={"facts": facts})
+
+
+def facts_for(
+    env: Environment, before: Before, *, description: str, restore: CodeSource | None
+) -> Facts:
+    return Facts(
+        alias_name=env.alias_name,
+        before=before.latest,
+        before_alias=before.alias,
+        description=description,
+        restore_code=restore,
+        serving=before.served.version if before.served else None,
+    )
+
+
+def entry(
+    before: Before,
+    *,
+    code_key: str | None,
+    snapshot: bool,
+    target_code: str,
+    target_layers: tuple[str, ...],
+    target_key: str | None,
+    target_version: str | None = None,
+) -> FunctionEntry:
+    return FunctionEntry(
+        before=FunctionState(
+            code_sha256=before.latest.code_sha256,
+            layers=before.latest.layers,
+            code_key=code_key,
+            version=before.served.version if before.served else None,
+        ),
+        target=FunctionState(
+            code_sha256=target_code,
+            layers=target_layers,
+            code_key=target_key,
+            version=target_version,
+        ),
+        revision_id=before.latest.revision_id,
+        alias_version=before.alias_version,
+        alias_weights=dict(before.alias.weights) if before.alias else {},
+        snapshot=snapshot,
+    )
+
+
+def new_record(
+    env: Environment,
+    *,
+    kind: str,
+    functions: Mapping[str, FunctionEntry],
+    release_id: str | None = None,
+    serves: str | None = None,
+    **fields: object,
+) -> ReleaseRecord:
+    rid = release_id or history.new_release_id()
+    return ReleaseRecord(
+        id=rid,
+        env=env.name,
+        kind=kind,
+        state=history.STARTED,
+        alias=env.alias_name,
+        started_at=history.now(),
+        by=history.who(),
+        serves=serves or rid,
+        functions=dict(functions),
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def already_serving(before: Before, *, code_sha256: str, layers: tuple[str, ...]) -> bool:
+    """The alias alone serves a version with this code and layers, frozen with the
+    configuration `$LATEST` has now (Terraform may have changed memory since): no call."""
+    served = before.served
+    if served is None or before.alias is None or before.alias.weights:
+        return False
+    return (
+        served.code_sha256 == code_sha256
+        and served.layers == layers
+        and served.fingerprint[2:] == before.latest.fingerprint[2:]
+    )

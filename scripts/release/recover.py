@@ -1,0 +1,127 @@
+"""Resolving a release a dead run left `started` (SIGKILL, a lost runner, a power cut).
+
+The next command that takes the lock reads the history first. When the newest record is
+still `started`, its run died between changes, and what Lambda shows now may be torn (new
+code, old layer; some aliases moved, others not). The record's before-state is the last
+known good state, so it is decided from what is there:
+
+- every alias already serves the record's target versions: the run died after its last
+  write, so the record is completed as `succeeded`;
+- otherwise every function is put back to the before-state (aliases first, then
+  `$LATEST` from the recorded code copy), verified by reading, and the record ends
+  `failed`, naming who resolved it.
+
+The dead run's own revisions are unknown, so the guards here are the revisions read now;
+the lock guarantees no deploy of ours runs meanwhile.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import artifacts
+from scripts.errors import ToolError
+from scripts.release import history, plan
+from scripts.release.engine import Executor, FunctionRun, Status, Step, first_error
+from scripts.release.history import RecordWriter, ReleaseRecord
+from scripts.release.lambda_api import describe
+from scripts.release.sources import Sources
+from scripts.release.steps import Code, Layers, RestoreAlias
+
+if TYPE_CHECKING:
+    from scripts.release.release import Context
+
+RECENT = 10
+
+
+def resolve_unfinished(ctx: Context, *, resolver: str) -> ReleaseRecord | None:
+    """Resolve the newest record if it is `started`; returns it as resolved (or None)."""
+    records = history.load_releases(ctx.store, ctx.env.name, limit=RECENT, warn=ctx.say)
+    if not records or records[0].state != history.STARTED:
+        return None
+    record = records[0]
+    by = record.by.get("user", "?") + "@" + record.by.get("host", "?")
+    ctx.say(
+        f"warning: release {record.id} ({record.kind} by {by}, started {record.started_at}) "
+        "never finished: resolving it first"
+    )
+    return resolve(ctx, record, resolver=resolver)
+
+
+def _serves_target(ctx: Context, record: ReleaseRecord, befores: dict[str, plan.Before]) -> bool:
+    for name, entry in record.functions.items():
+        alias = befores[name].alias
+        if entry.target.version is None or alias is None:
+            return False
+        if alias.version != entry.target.version or alias.weights:
+            return False
+    return bool(record.functions)
+
+
+def resolve(ctx: Context, record: ReleaseRecord, *, resolver: str) -> ReleaseRecord:
+    names = [n for n in record.functions if n in ctx.env.function_names]
+    befores = plan.read_before(ctx.api, ctx.env, names)
+    writer = RecordWriter(ctx.store, record, etag=_etag(ctx, record))
+    note = f"resolved by a later {resolver} ({history.who().get('host', '?')})"
+    if _serves_target(ctx, record, befores):
+        ctx.say(f"  every alias serves release {record.id}'s target: recorded as succeeded")
+        return writer.write(
+            state=history.SUCCEEDED,
+            ended_at=history.now(),
+            resolves=None,
+            error=f"completed after its run died; {note}",
+        )
+    sources = Sources(ctx.store)
+    runs: dict[str, FunctionRun] = {}
+    aliases: dict[str, list[Step]] = {}
+    latest: dict[str, list[Step]] = {}
+    for name in names:
+        entry, before = record.functions[name], befores[name]
+        copy = sources.find(entry.before.code_sha256)
+        facts = plan.facts_for(ctx.env, before, description=f"restore {record.id}", restore=copy)
+        if before.latest.code_sha256 != entry.before.code_sha256:
+            if copy is None:
+                raise ToolError(
+                    f"cannot resolve release {record.id}: no copy of {name}'s code "
+                    f"{entry.before.code_sha256} is in the store; restore it by hand"
+                )
+            facts.target_code = copy
+        if before.latest.layers != entry.before.layers:
+            facts.target_layers = entry.before.layers
+        runs[name] = plan.new_run(ctx.api, name, facts)
+        serves = (
+            None
+            if entry.alias_version is None
+            else (entry.alias_version, tuple(sorted(entry.alias_weights.items())))
+        )
+        aliases[name] = [RestoreAlias(serves)]
+        latest[name] = [
+            step
+            for step, wanted in ((Code(), facts.target_code), (Layers(), facts.target_layers))
+            if wanted
+        ]
+    executor = Executor(runs, say=ctx.say)
+    failures = executor.phase(aliases) or executor.phase(latest)
+    executor.settle_statuses()
+    lines = [run.line() for run in runs.values()]
+    if failures:
+        cause = first_error(failures)
+        writer.write(error=f"resolution by {resolver} failed: {describe(cause) if cause else '?'}")
+        raise ToolError(
+            f"release {record.id} died mid-way and could not be put back "
+            f"({describe(cause) if cause else 'unknown'}): fix the functions by hand, then "
+            f"run unlock; per function: {'; '.join(lines)}"
+        )
+    restored = [r.name for r in runs.values() if r.status is Status.CHANGED]
+    ctx.say(f"  put back {len(restored)} function(s) to the state before release {record.id}")
+    return writer.write(
+        state=history.FAILED,
+        ended_at=history.now(),
+        error=f"its run died mid-release; {note}: "
+        + (f"restored {', '.join(restored)}" if restored else "nothing had changed"),
+    )
+
+
+def _etag(ctx: Context, record: ReleaseRecord) -> str | None:
+    stored = ctx.store.get(artifacts.release_record(record.env, record.id))
+    return stored.etag if stored else None

@@ -1,0 +1,216 @@
+"""The path every release takes, whatever planned it: lock, record, prepare, switch, record.
+
+    lock (conditional create, lease renewed)   -> exit 3 when another run holds it
+    resolve a `started` record a dead run left   (scripts.release.recover)
+    record `started`: target + every function's exact before-state
+    prepare: $LATEST, versions (callers see nothing)   -> on failure: undo, `failed`
+    record the versions prepare found or made
+    switch: aliases (a canary bakes against alarms)    -> on failure: undo, `failed`
+    record `succeeded`, release the lock
+
+A signal stops further writes and takes the failure path; a lost lock stops everything at
+once and leaves the release to whoever took the lock (it resolves the `started` record).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, NoReturn
+
+from environments import Environment
+from scripts.errors import ToolError
+from scripts.release import history, lock
+from scripts.release.canary import Canary, bake
+from scripts.release.engine import Executor, FunctionRun, Status, Step, first_error
+from scripts.release.history import FunctionEntry, RecordWriter, ReleaseRecord
+from scripts.release.lambda_api import Api, describe
+from scripts.release.recover import resolve_unfinished
+from scripts.release.steps import Switch, facts
+from scripts.release.timing import Timing
+from scripts.stop import Stop
+from scripts.store import Store
+
+
+@dataclass
+class Context:
+    """One command's view of an environment: its Lambda, its store, its clock, its stop."""
+
+    env: Environment
+    api: Api
+    store: Store
+    timing: Timing
+    say: Callable[[str], None] = lambda _line: None
+    # Set by a signal handler or a lost lock: no further writes.
+    stop: Stop = field(default_factory=Stop)
+    lock_lost: bool = False
+    alarms: Callable[[Sequence[str]], Mapping[str, str]] | None = None
+
+    @property
+    def reason(self) -> str | None:
+        return self.stop.reason
+
+    def cancel(self, reason: str) -> None:
+        self.stop.set(reason)
+
+
+class ReleaseFailedError(ToolError):
+    """The release did not complete; every function says what it was left at."""
+
+    def __init__(
+        self, headline: str, record: ReleaseRecord | None, runs: Mapping[str, FunctionRun]
+    ):
+        super().__init__("\n".join([headline, *(f"  {run.line()}" for run in runs.values())]))
+        self.headline = headline
+        self.record = record
+        self.runs = dict(runs)
+
+    def result(self) -> dict[str, Any]:
+        """The one JSON object `--json` prints on failure."""
+        return {
+            "error": self.headline,
+            "release": self.record.id if self.record else None,
+            "state": self.record.state if self.record else None,
+            "functions": {name: run.to_json() for name, run in self.runs.items()},
+        }
+
+
+@contextlib.contextmanager
+def session(ctx: Context, *, command: str, wait_s: float = 0.0) -> Iterator[lock.Lock]:
+    """Hold the environment's lock for the body; resolve what a dead run left first."""
+    held = lock.acquire(
+        ctx.store, ctx.env.name, command=command, timing=ctx.timing, wait_s=wait_s, say=ctx.say
+    )
+
+    def lost(message: str) -> None:
+        ctx.lock_lost = True
+        ctx.cancel(message)
+
+    try:
+        with lock.Renewer(held, on_lost=lost):
+            resolve_unfinished(ctx, resolver=command)
+            yield held
+    finally:
+        if not ctx.lock_lost and not held.release():
+            ctx.say(f"warning: the {ctx.env.name} lock was no longer ours at the end")
+
+
+def entries(runs: Mapping[str, FunctionRun], record: ReleaseRecord) -> dict[str, FunctionEntry]:
+    """The record's functions with the versions prepare found or made, and the outcomes."""
+    updated: dict[str, FunctionEntry] = {}
+    for name, entry in record.functions.items():
+        run = runs.get(name)
+        if run is None:
+            updated[name] = entry
+            continue
+        f = facts(run)
+        updated[name] = replace(
+            entry,
+            before=replace(entry.before, version=entry.before.version or f.baseline_version),
+            target=replace(entry.target, version=f.target_version or entry.target.version),
+            outcome=run.to_json(),
+        )
+    return updated
+
+
+def execute(
+    ctx: Context,
+    *,
+    record: ReleaseRecord,
+    runs: Mapping[str, FunctionRun],
+    prepare: Mapping[str, Sequence[Step]],
+    switch: Mapping[str, Sequence[Step]],
+    canary: Canary | None = None,
+) -> ReleaseRecord:
+    """Run a planned release through the failure paths described above."""
+    if ctx.stop.is_set():
+        raise ToolError(f"stopped before any change: {ctx.reason}")
+    writer = RecordWriter(ctx.store, record)
+    writer.write()  # before the first change: a failure here leaves nothing to undo
+    ctx.say(f"  release {record.id} started ({record.kind})")
+    executor = Executor(runs, stop=ctx.stop.event, say=ctx.say)
+    try:
+        _phase(ctx, executor, prepare, "prepare")
+        writer.write(functions=entries(runs, writer.record))
+        _phase(ctx, executor, switch, "switch")
+        if canary is not None:
+            _canary(ctx, executor=executor, runs=runs, canary=canary, writer=writer, switch=switch)
+        executor.settle_statuses()
+        return writer.write(
+            state=history.SUCCEEDED, ended_at=history.now(), functions=entries(runs, writer.record)
+        )
+    except _AbortError as abort:
+        _fail(ctx, executor, writer, runs, abort.headline)
+    except ToolError as err:
+        # A history write failed: a release nobody recorded must not stay in place.
+        _fail(ctx, executor, writer, runs, f"history write failed: {err}")
+
+
+class _AbortError(Exception):
+    def __init__(self, headline: str) -> None:
+        super().__init__(headline)
+        self.headline = headline
+
+
+def _phase(
+    ctx: Context, executor: Executor, steps: Mapping[str, Sequence[Step]], title: str
+) -> None:
+    failures = executor.phase(steps)
+    if ctx.lock_lost:
+        raise ToolError(ctx.reason or "lost the deploy lock")
+    if failures:
+        cause = first_error(failures)
+        raise _AbortError(f"{title} failed: {describe(cause) if cause else 'unknown'}")
+    if ctx.stop.is_set():
+        raise _AbortError(f"{title} stopped: {ctx.reason or 'cancelled'}")
+
+
+def _canary(
+    ctx: Context,
+    *,
+    executor: Executor,
+    runs: Mapping[str, FunctionRun],
+    canary: Canary,
+    writer: RecordWriter,
+    switch: Mapping[str, Sequence[Step]],
+) -> None:
+    verdict = bake(ctx, canary)
+    writer.write(canary={**canary.to_json(), "result": verdict})
+    if verdict != "promote":
+        raise _AbortError(f"canary switched back: {verdict}")
+    for run in runs.values():
+        facts(run).canary_weight = None
+    _phase(ctx, executor, {name: [Switch()] for name, steps in switch.items() if steps}, "promote")
+
+
+def _fail(
+    ctx: Context,
+    executor: Executor,
+    writer: RecordWriter,
+    runs: Mapping[str, FunctionRun],
+    headline: str,
+) -> NoReturn:
+    if ctx.lock_lost:
+        # Whoever took the lock resolves our `started` record; two restorers would race.
+        raise ReleaseFailedError(
+            f"{headline}; the new lock holder resolves this release", writer.record, runs
+        )
+    ctx.say(f"  {headline}: putting back what this release changed")
+    executor.undo_all()
+    counts = {status: sum(1 for r in runs.values() if r.status is status) for status in Status}
+    summary = (
+        f"{headline}; {counts[Status.RESTORED]} restored, {counts[Status.UNTOUCHED]} untouched"
+        + (f", {counts[Status.LEFT]} NOT fully restored" if counts[Status.LEFT] else "")
+    )
+    try:
+        record = writer.write(
+            state=history.FAILED,
+            ended_at=history.now(),
+            error=summary,
+            functions=entries(runs, writer.record),
+        )
+    except ToolError as err:
+        summary += f" (and the failure record was not written: {err})"
+        record = writer.record
+    raise ReleaseFailedError(summary, record, runs)

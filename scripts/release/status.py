@@ -1,0 +1,153 @@
+"""`status` and `history`: what each function serves, against what the history says.
+
+Read-only: no lock is taken, so `status` answers while a deploy runs (and shows it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from environments import Environment
+from scripts.release import history, lock, plan
+from scripts.release.history import ReleaseRecord
+from scripts.release.lambda_api import Api
+from scripts.release.layers import deps_layer_of, layer_versions
+from scripts.release.rollback import serving_release
+from scripts.release.sources import Sources
+from scripts.release.timing import Timing
+from scripts.store import Store
+
+HISTORY = 50
+
+
+def _artifact(sources: Sources, code_sha256: str) -> str | None:
+    try:
+        found = sources.find(code_sha256)
+    except Exception:  # a broken artifact is reported as unknown, never fatal here
+        return None
+    return found.key if found else None
+
+
+def function_status(
+    name: str,
+    before: plan.Before,
+    *,
+    sources: Sources,
+    layer_hashes: Mapping[str, str | None],
+    layer_name: str,
+    current: ReleaseRecord | None,
+) -> dict[str, Any]:
+    served = before.served
+    latest = before.latest
+    serves = served or None
+    drift: list[str] = []
+    if served is not None:
+        if served.code_sha256 != latest.code_sha256:
+            drift.append("code")
+        if served.layers != latest.layers:
+            drift.append("layers")
+        if served.fingerprint[2:] != latest.fingerprint[2:]:
+            drift.append("configuration")
+    code = serves.code_sha256 if serves else latest.code_sha256
+    layers = serves.layers if serves else latest.layers
+    deps = deps_layer_of(layers, layer_name)
+    expected = current.functions.get(name) if current else None
+    return {
+        "alias": before.alias.name if before.alias else None,
+        "version": before.alias_version,
+        "weights": dict(before.alias.weights) if before.alias else {},
+        "code_sha256": code,
+        "package": _artifact(sources, code),
+        "deps_layer": deps,
+        "layer_hash": layer_hashes.get(deps) if deps else None,
+        "layers": list(layers),
+        "latest_drift": drift,
+        "matches_release": bool(expected and expected.target.version == before.alias_version),
+    }
+
+
+def status(env: Environment, api: Api, store: Store, *, say: Any) -> dict[str, Any]:
+    records = history.load_releases(store, env.name, limit=HISTORY, warn=say)
+    befores = plan.read_before(api, env, env.function_names)
+    current = serving_release(records, befores)
+    holder, _, present = lock.read_holder(store, env.name)
+    layer_hashes = {v.arn: v.layer_hash for v in layer_versions(api.client, env.layer_name)}
+    sources = Sources(store)
+    functions = {
+        name: function_status(
+            name,
+            before,
+            sources=sources,
+            layer_hashes=layer_hashes,
+            layer_name=env.layer_name,
+            current=current,
+        )
+        for name, before in befores.items()
+    }
+    unfinished = history.unfinished(records[:1])
+    timing = Timing()
+    result = {
+        "env": env.name,
+        "current_release": current.id if current else None,
+        "serves": current.serves if current else None,
+        "lock": (holder.describe(timing.clock) if holder else "unreadable") if present else None,
+        "unfinished_release": unfinished.id if unfinished else None,
+        "functions": functions,
+    }
+    for line in status_lines(result):
+        say(line)
+    return result
+
+
+def status_lines(result: Mapping[str, Any]) -> list[str]:
+    current = result["current_release"] or "unknown (the aliases match no recorded release)"
+    lines = [
+        f"{result['env']}: release {current}",
+        f"  lock: {result['lock'] or 'free'}",
+    ]
+    if result["unfinished_release"]:
+        lines.append(
+            f"  WARNING: release {result['unfinished_release']} never finished (its run died); "
+            "the next deploy or rollback resolves it"
+        )
+    for name, f in result["functions"].items():
+        weights = "".join(f" +{v}@{w:.0%}" for v, w in sorted(f["weights"].items()))
+        drift = f" ($LATEST differs: {', '.join(f['latest_drift'])})" if f["latest_drift"] else ""
+        lines.append(
+            f"  {name}: {f['alias'] or 'no alias'} -> {f['version'] or '$LATEST'}{weights}; "
+            f"package {f['package'] or 'not in the store'}; layer "
+            f"{f['layer_hash'] or f['deps_layer'] or 'none'}{drift}"
+        )
+    return lines
+
+
+def history_report(store: Store, env: Environment, *, limit: int, say: Any) -> dict[str, Any]:
+    records = history.load_releases(store, env.name, limit=limit, warn=say)
+    rows = [
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "state": r.state,
+            "serves": r.serves,
+            "started_at": r.started_at,
+            "ended_at": r.ended_at,
+            "by": dict(r.by),
+            "layer_hash": r.layer_hash,
+            "package_key": r.package_key,
+            "version": r.app_version,
+            "error": r.error,
+        }
+        for r in records
+    ]
+    for row in rows:
+        target = (
+            f"layer {row['layer_hash']}, package {row['package_key']}"
+            if row["kind"] == "deploy"
+            else f"back to {row['serves']}"
+        )
+        say(
+            f"{row['id']}  {row['kind']:<8} {row['state']:<9} {target}"
+            + (f"  [{row['error']}]" if row["error"] else "")
+        )
+    return {"env": env.name, "releases": rows}

@@ -1,0 +1,330 @@
+"""The steps a release is made of, and the plan that picks them per function.
+
+Prepare (callers see nothing change):
+  baseline  a published version holding the function's state before the release
+            (found, or published first) -- only when the alias is missing or on $LATEST;
+  pin       the alias created on (or moved from $LATEST to) that baseline version;
+  code      `$LATEST` code from the content-addressed package;
+  layers    `$LATEST` layers, this environment's deps layer swapped;
+  publish   a version holding exactly the target (found, or published with the
+            expected CodeSha256 and the RevisionId our writes left).
+Switch (callers move):
+  switch    the alias to the target version (or weighted to it, for a canary).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from scripts.release.engine import FunctionRun, Resource, Step
+from scripts.release.lambda_api import LATEST, Alias, Latest, Version
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CodeSource:
+    """A zip Lambda can read from S3, with the `CodeSha256` it must report afterwards."""
+
+    bucket: str
+    key: str
+    code_sha256: str
+
+    def __post_init__(self) -> None:
+        if not self.bucket or not self.key or not self.code_sha256:
+            raise ValueError("CodeSource: bucket, key and code_sha256 are all required")
+
+
+@dataclass
+class Facts:
+    """What one function's steps share: its before-state, the target, versions found."""
+
+    alias_name: str
+    before: Latest
+    before_alias: Alias | None
+    description: str
+    target_code: CodeSource | None = None
+    target_layers: tuple[str, ...] | None = None
+    # Where `$LATEST`'s code before the release can be read again (package or snapshot).
+    restore_code: CodeSource | None = None
+    baseline_version: str | None = None
+    target_version: str | None = None
+    # A canary: extra weight on the target version, the alias staying on `serving`.
+    canary_weight: float | None = None
+    serving: str | None = None
+    versions: dict[str, Version] = field(default_factory=dict)
+
+
+def facts(run: FunctionRun) -> Facts:
+    found = run.facts.get("facts")
+    if not isinstance(found, Facts):
+        raise TypeError(f"{run.name}: no release facts")
+    return found
+
+
+def _latest(run: FunctionRun) -> Latest:
+    return run.api.latest(run.name)
+
+
+def _guard(run: FunctionRun, resource: Resource, initial: str | None) -> str | None:
+    return run.ours.get(resource, initial)
+
+
+def _planned(value: T | None, what: str) -> T:
+    """A fact the plan must have set before this step runs (a bug otherwise)."""
+    if value is None:
+        raise RuntimeError(f"release plan error: {what} is not set")
+    return value
+
+
+class _LatestStep(Step):
+    """A `$LATEST` write: its value plus whether the update left the function healthy."""
+
+    resource = Resource.LATEST
+
+    def landed(self, now: Any, wanted: Any) -> bool:
+        return bool(now[0] == wanted[0])
+
+    def revision(self, run: FunctionRun) -> str | None:
+        return _latest(run).revision_id
+
+    def settle(self, run: FunctionRun) -> None:
+        run.api.settled(run.name)
+
+
+def _healthy(latest: Latest) -> bool:
+    """An update that settled as Failed leaves the value in place but the function broken."""
+    return latest.status != "Failed"
+
+
+class Code(_LatestStep):
+    name = "code"
+
+    def read(self, run: FunctionRun) -> Any:
+        latest = _latest(run)
+        return (latest.code_sha256, _healthy(latest))
+
+    def wanted(self, run: FunctionRun) -> Any:
+        code = facts(run).target_code
+        return (code.code_sha256 if code else facts(run).before.code_sha256, True)
+
+    def show(self, value: Any) -> str:
+        code, healthy = value
+        return f"code {code}" + ("" if healthy else " (LastUpdateStatus Failed)")
+
+    def apply(self, run: FunctionRun) -> None:
+        f = facts(run)
+        code = _planned(f.target_code, "target code")
+        self._write(run, code, _guard(run, Resource.LATEST, f.before.revision_id))
+
+    def revert(self, run: FunctionRun, value: Any) -> None:
+        source = facts(run).restore_code
+        if source is None or source.code_sha256 != value[0]:
+            raise ValueError(f"no package or snapshot in the store holds code {value[0]}")
+        self._write(run, source, run.ours.get(Resource.LATEST))
+
+    def _write(self, run: FunctionRun, code: CodeSource, revision: str | None) -> None:
+        run.api.update_code(run.name, bucket=code.bucket, key=code.key, revision_id=revision)
+        run.api.settled(run.name)
+
+
+class Layers(_LatestStep):
+    name = "layers"
+
+    def read(self, run: FunctionRun) -> Any:
+        latest = _latest(run)
+        return (latest.layers, _healthy(latest))
+
+    def wanted(self, run: FunctionRun) -> Any:
+        f = facts(run)
+        return (f.target_layers if f.target_layers is not None else f.before.layers, True)
+
+    def apply(self, run: FunctionRun) -> None:
+        f = facts(run)
+        layers = _planned(f.target_layers, "target layers")
+        self._write(run, layers, _guard(run, Resource.LATEST, f.before.revision_id))
+
+    def revert(self, run: FunctionRun, value: Any) -> None:
+        self._write(run, tuple(value[0]), run.ours.get(Resource.LATEST))
+
+    def _write(self, run: FunctionRun, layers: tuple[str, ...], revision: str | None) -> None:
+        run.api.update_layers(run.name, layers=layers, revision_id=revision)
+        run.api.settled(run.name)
+
+    def show(self, value: Any) -> str:
+        layers, healthy = value
+        return f"layers {list(layers)}" + ("" if healthy else " (LastUpdateStatus Failed)")
+
+
+class _VersionStep(Step):
+    """Ensure a published version equals `$LATEST` as it is now (find one, else publish)."""
+
+    resource = Resource.LATEST
+    reversible = False
+
+    def _expected_code(self, f: Facts) -> str:
+        raise NotImplementedError
+
+    def _set(self, f: Facts, version: str) -> None:
+        raise NotImplementedError
+
+    def read(self, run: FunctionRun) -> Any:
+        f = facts(run)
+        latest = _latest(run)
+        for version in reversed(run.api.versions(run.name)):
+            if version.fingerprint == latest.fingerprint:
+                self._set(f, version.version)
+                f.versions[version.version] = version
+                return True
+        return False
+
+    def wanted(self, run: FunctionRun) -> Any:
+        return True
+
+    def apply(self, run: FunctionRun) -> None:
+        f = facts(run)
+        run.api.settled(run.name)
+        published = run.api.publish(
+            run.name,
+            code_sha256=self._expected_code(f),
+            revision_id=_guard(run, Resource.LATEST, f.before.revision_id),
+            description=f.description,
+        )
+        self._set(f, published.version)
+
+    def revision(self, run: FunctionRun) -> str | None:
+        return _latest(run).revision_id
+
+    def settle(self, run: FunctionRun) -> None:
+        run.api.settled(run.name)
+
+    def show(self, value: Any) -> str:
+        return "a matching version exists" if value else "no matching version"
+
+
+class Baseline(_VersionStep):
+    name = "baseline version"
+
+    def _expected_code(self, f: Facts) -> str:
+        return f.before.code_sha256
+
+    def _set(self, f: Facts, version: str) -> None:
+        f.baseline_version = version
+
+
+class Publish(_VersionStep):
+    name = "publish"
+
+    def _expected_code(self, f: Facts) -> str:
+        return f.target_code.code_sha256 if f.target_code else f.before.code_sha256
+
+    def _set(self, f: Facts, version: str) -> None:
+        f.target_version = version
+
+
+def _serves(alias: Alias | None) -> Any:
+    return None if alias is None else alias.serves
+
+
+class _AliasStep(Step):
+    resource = Resource.ALIAS
+
+    def read(self, run: FunctionRun) -> Any:
+        return _serves(run.api.alias(run.name, facts(run).alias_name))
+
+    def revision(self, run: FunctionRun) -> str | None:
+        alias = run.api.alias(run.name, facts(run).alias_name)
+        return alias.revision_id if alias else None
+
+    def _move(self, run: FunctionRun, version: str, weights: Mapping[str, float]) -> None:
+        f = facts(run)
+        current = run.api.alias(run.name, f.alias_name)
+        if current is None:
+            run.api.create_alias(
+                run.name, alias=f.alias_name, version=version, description=f.description
+            )
+            return
+        revision = _guard(
+            run, Resource.ALIAS, f.before_alias.revision_id if f.before_alias else None
+        )
+        run.api.update_alias(
+            run.name, alias=f.alias_name, version=version, weights=weights, revision_id=revision
+        )
+
+    def revert(self, run: FunctionRun, value: Any) -> None:
+        if value is None:
+            run.api.delete_alias(run.name, alias=facts(run).alias_name)
+            return
+        version, weights = value
+        self._move(run, version, dict(weights))
+
+    def show(self, value: Any) -> str:
+        if value is None:
+            return "no alias"
+        version, weights = value
+        extra = ", ".join(f"{v} at {w:.0%}" for v, w in weights)
+        return f"alias on version {version}" + (f" (+{extra})" if extra else "")
+
+
+class Pin(_AliasStep):
+    name = "pin alias"
+
+    def wanted(self, run: FunctionRun) -> Any:
+        return (facts(run).baseline_version, ())
+
+    def apply(self, run: FunctionRun) -> None:
+        self._move(run, _planned(facts(run).baseline_version, "baseline version"), {})
+
+
+class Switch(_AliasStep):
+    name = "switch"
+
+    def wanted(self, run: FunctionRun) -> Any:
+        f = facts(run)
+        serving = f.serving or f.baseline_version
+        if f.canary_weight is not None and serving is not None and serving != f.target_version:
+            return (serving, ((f.target_version, f.canary_weight),))
+        return (f.target_version, ())
+
+    def apply(self, run: FunctionRun) -> None:
+        version, weights = self.wanted(run)
+        self._move(run, version, dict(weights))
+
+
+def needs_pin(alias: Alias | None) -> bool:
+    """A missing alias, or one on `$LATEST`, must first hold the state before the release."""
+    return alias is None or alias.version == LATEST
+
+
+def prepare_steps(f: Facts) -> list[Step]:
+    steps: list[Step] = []
+    if needs_pin(f.before_alias):
+        steps += [Baseline(), Pin()]
+    if f.target_code is not None:
+        steps.append(Code())
+    if f.target_layers is not None:
+        steps.append(Layers())
+    # Always: the switch needs the version holding the target (found, else published).
+    steps.append(Publish())
+    return steps
+
+
+class RestoreAlias(_AliasStep):
+    """Crash recovery: the alias back to what it served before (no alias: removed)."""
+
+    name = "alias back"
+
+    def __init__(self, serves: Any) -> None:
+        self.serves = serves
+
+    def wanted(self, run: FunctionRun) -> Any:
+        return self.serves
+
+    def apply(self, run: FunctionRun) -> None:
+        if self.serves is None:
+            run.api.delete_alias(run.name, alias=facts(run).alias_name)
+            return
+        version, weights = self.serves
+        self._move(run, version, dict(weights))

@@ -1,0 +1,72 @@
+"""What the release commands (deploy, rollback, status, prune, unlock, ...) share beyond
+`scripts.args`: the `--wait` flag and the context a release runs in.
+
+Kept apart from `scripts.args` so the build commands never import the Lambda engine (and
+botocore with it): a local cache hit stays an import-light process.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from environments import Environment
+from scripts import args as common
+from scripts import progress
+from scripts.clients import cloudwatch_client, lambda_client
+from scripts.release.canary import alarm_reader
+from scripts.release.lambda_api import Api
+from scripts.release.release import Context
+from scripts.release.timing import Timing
+from scripts.stop import Stop
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+
+
+def lambda_client_for(env: Environment, timing: Timing | None = None) -> LambdaClient:
+    timing = timing or Timing()
+    return lambda_client(
+        env, read_timeout=timing.read_timeout_s, connect_timeout=timing.connect_timeout_s
+    )
+
+
+def add_wait(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="when another deploy or rollback holds the lock, wait up to this long "
+        "(default: exit 3 at once)",
+    )
+
+
+def _alarms(env: Environment) -> Callable[[Sequence[str]], Mapping[str, str]]:
+    """Reads alarm states; the CloudWatch client is made on the first read only."""
+
+    def read(names: Sequence[str]) -> Mapping[str, str]:
+        return alarm_reader(cloudwatch_client(env))(names)
+
+    return read
+
+
+def release_context(args: argparse.Namespace, *, s3_only: bool = True) -> Context:
+    """Environment, store, Lambda, timing and the stop signal a release command works with.
+
+    `args.timing` and `args.stop` come from the CLI entry (the process environment and the
+    signal handlers); tests calling a command directly get the defaults.
+    """
+    env = common.environment(args)
+    timing: Timing = getattr(args, "timing", None) or Timing()
+    stop: Stop = getattr(args, "stop", None) or Stop()
+    return Context(
+        env=env,
+        api=Api(lambda_client_for(env, timing), timing),
+        store=common.store(args, env, s3_only=s3_only),
+        timing=timing,
+        say=progress.say,
+        stop=stop,
+        alarms=_alarms(env),
+    )
