@@ -4,21 +4,50 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# The uv that installs the venv is the one pyproject.toml pins (Dependabot bumps it there).
+UV_VERSION := $(shell sed -n 's/^ *"uv==\([0-9.]*\)",*$$/\1/p' pyproject.toml)
+# main.py silences jsii's Node 20 end-of-life banner for `npx cdktf ...` by itself; the test
+# process imports cdktf directly (tests/infra/conftest.py), before main.py can, so it is set
+# here too. CHECKPOINT_DISABLE: no version/telemetry call from cdktf-cli or terraform.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
+# cdktf-cli draws its progress with ink, which redraws a spinner ~12 times a second, also into
+# a pipe or a log (150-200 lines per synth). With CI set, ink's is-ci check makes it print
+# finished lines only; GitHub Actions sets CI=true itself.
+CDKTF := CI=1 npx --no-install cdktf
 
-.PHONY: setup demo pipeline test lint synth checkov clean bench bench-smoke bench-sam
+.PHONY: setup setup-runtime setup-infra demo pipeline test lint synth checkov clean bench bench-smoke bench-sam
 
+# Three install profiles from pyproject.toml, one venv (.venv):
+#   setup          everything: [project] dependencies + the infra and dev extras, and cdktf-cli
+#   setup-infra    what a synth needs: dependencies + infra extra, and cdktf-cli (CI's plan job)
+#   setup-runtime  what `python -m scripts` needs: dependencies only (CI's build and deploy jobs)
 setup: $(VENV)/.installed node_modules/.installed
+setup-infra: $(VENV)/.installed-infra node_modules/.installed
+setup-runtime: $(VENV)/.installed-runtime
+
+# $(1): the extras, $(2): more uv flags. A venv made for a smaller profile is completed in
+# place (uv adds the missing packages), never rebuilt.
+define venv_install
+	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required: set PYTHON=python3.11")'
+	test -n '$(UV_VERSION)' || { echo 'no "uv==X.Y.Z" pin found in pyproject.toml' >&2; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip install --quiet $(2) --python $(PY) -r pyproject.toml $(1)
+	touch $@
+endef
 
 # Bytecode is compiled once at install: these machines set PYTHONDONTWRITEBYTECODE, and
-# without it every synth would recompile the provider bindings it imports.
+# without it every synth would recompile the provider bindings it imports. The CI profiles
+# skip it: compiling all 2,212 binding modules costs ~20 s, and a CI job imports ten of them once.
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required: set PYTHON=python3.11")'
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
-	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -r pyproject.toml --extra dev
-	touch $@
+	$(call venv_install,--extra infra --extra dev,--compile-bytecode)
+
+$(VENV)/.installed-infra: pyproject.toml
+	$(call venv_install,--extra infra)
+
+$(VENV)/.installed-runtime: pyproject.toml
+	$(call venv_install,)
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -47,7 +76,7 @@ pipeline: setup
 	TF_PLUGIN_MIRROR="$$(.ci/find-tf-mirror)" $(PY) -m scripts pipeline $(ARGS)
 
 synth: setup
-	npx cdktf synth
+	$(CDKTF) synth
 
 lint: setup
 	$(VENV)/bin/ruff format --check .

@@ -5,12 +5,20 @@ This is the only module of the infrastructure side that reads the process enviro
   http://127.0.0.1:5000); `staging` and `prod` never read it.
 - LAYERS_FAST_PROVIDER_IMPORT=0 imports the provider bindings the normal (slow) way; see
   infra_constructs/_aws.py.
+It also sets one variable for its own process tree, before cdktf is imported: see below.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+
+# Importing cdktf starts jsii's Node runtime as a child process, and that runtime prints a
+# 15-line "Node 20 is end-of-life" banner to stderr, which the cdktf CLI relays as [ERROR]
+# lines on every `npx cdktf synth`/`deploy`. Node 20 is the version package.json pins (the
+# last one cdktf 0.21 was released against), so the banner says nothing actionable here. A
+# value the caller set wins; a Node version other than 20 still gets its warning.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from cdktf import App
 
