@@ -254,6 +254,7 @@ def test_artifacts_are_built_once_and_passed_on() -> None:
         'scripts build-layer --env "$DEPLOY_ENV" --json': "build",
         'scripts build-backend --env "$DEPLOY_ENV" --json': "build",
         'scripts deploy --env "$DEPLOY_ENV" --json': "deploy-backend",
+        '--layer-hash "$layer_hash" --package-hash "$package_hash"': "deploy-backend",
     }
     for command, owner in commands.items():
         assert [name for name, job in jobs.items() if command in _runs(job)] == [owner]
