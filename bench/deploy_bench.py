@@ -118,6 +118,19 @@ def deploy_once(
     return timed.seconds, report
 
 
+def rollback_once(ctx: Context, name: str) -> tuple[float, dict[str, Any]]:
+    calls_log = ctx.work / "rollback-calls.json"
+    calls_log.unlink(missing_ok=True)
+    timed = run_timed(
+        [str(VENV_PYTHON), "-m", "bench.probe", "rollback", str(calls_log)],
+        env=ctx.environ,
+        cwd=REPO_ROOT,
+        what=f"rollback {name}",
+    )
+    report: dict[str, Any] = json.loads(calls_log.read_text(encoding="utf-8"))
+    return timed.seconds, report
+
+
 def _summary(reports: list[dict[str, Any]]) -> dict[str, Any]:
     calls = [report["calls"] for report in reports]
     updates = [sum(c.get(op, 0) for op in UPDATE_CALLS) for c in calls]
@@ -147,6 +160,13 @@ def deploy_figures(ctx: Context) -> list[Figure]:
         deploy_once(ctx, f"no-change {index}", layer=b.layer_a, package=package)
         for index in range(ctx.runs)
     ]
+    rollbacks = []
+    for index in range(ctx.runs):
+        # A release to roll back from each time: code-only, then back by alias.
+        package = b.package_b if package == b.layer_a else b.layer_a
+        deploy_once(ctx, f"before rollback {index}", layer=b.layer_a, package=package)
+        rollbacks.append(rollback_once(ctx, f"rollback {index}"))
+        package = b.package_b if package == b.layer_a else b.layer_a
     layer_change = []
     for index in range(ctx.runs):
         layer = b.layer_b if index % 2 == 0 else b.layer_a
@@ -159,6 +179,17 @@ def deploy_figures(ctx: Context) -> list[Figure]:
             unit="s",
             runs=tuple(seconds for seconds, _ in code_only),
             details=_summary([report for _, report in code_only]),
+        ),
+        Figure(
+            key="rollback_by_alias",
+            label=f"rollback --previous, {functions} functions, aliases only (moto)",
+            unit="s",
+            runs=tuple(seconds for seconds, _ in rollbacks),
+            details={
+                **_summary([report for _, report in rollbacks]),
+                "artifact_bytes_uploaded": max(r["artifact_bytes"] for _, r in rollbacks),
+                "history_bytes_written": max(r["history_bytes"] for _, r in rollbacks),
+            },
         ),
         Figure(
             key="deploy_no_change",

@@ -7,6 +7,8 @@
 - `deploy LAYER_DIR PACKAGE_DIR CALLS_LOG`: `python -m scripts deploy --env local` for the
   lock in LAYER_DIR and the app code in PACKAGE_DIR (the same calls as the CLI's handler),
   counting every AWS API call by operation into CALLS_LOG.
+- `rollback CALLS_LOG`: `rollback --env local --previous`, counting calls and the bytes it
+  uploads (artifacts apart from the history records).
 - `synth fast|standard OUTDIR`: synthesizes, then prints one JSON line with this process's
   peak RSS and the peak RSS of its Node (jsii) children, read while they are still alive.
 
@@ -77,6 +79,41 @@ def probe_deploy(layer_dir: Path, package_dir: Path, calls_log: Path) -> int:
     )
     result = deploy(Context(env=env, api=Api(lam), store=store, timing=Timing()), target)
     calls_log.write_text(json.dumps({"calls": dict(calls), "result": result}), encoding="utf-8")
+    return 0
+
+
+def probe_rollback(calls_log: Path) -> int:
+    """`rollback --env local --previous`, counting AWS calls and the bytes it uploads."""
+    from environments import get_environment
+    from scripts.clients import lambda_client, s3_client
+    from scripts.release.lambda_api import Api
+    from scripts.release.release import Context
+    from scripts.release.rollback import RollbackRequest, rollback
+    from scripts.release.timing import Timing
+    from scripts.store import store_for
+
+    env = get_environment("local")
+    calls: Counter[str] = Counter()
+    uploaded = {"artifact_bytes": 0, "history_bytes": 0}
+
+    def count(model: Any, params: dict[str, Any], **_: Any) -> None:
+        calls[f"{model.service_model.service_name}.{model.name}"] += 1
+        if model.name == "PutObject":
+            body = params.get("Body", b"")
+            size = len(body) if isinstance(body, bytes) else 0
+            where = "history_bytes" if "/deployments/" in params["Key"] else "artifact_bytes"
+            uploaded[where] += size
+
+    lam = lambda_client(env)
+    s3 = s3_client(env)
+    for client in (lam, s3):
+        client.meta.events.register("provide-client-params", count)
+    store = store_for(env, None, s3_client_factory=lambda: s3)
+    ctx = Context(env=env, api=Api(lam), store=store, timing=Timing())
+    result = rollback(ctx, RollbackRequest(previous=True))
+    calls_log.write_text(
+        json.dumps({"calls": dict(calls), "result": result, **uploaded}), encoding="utf-8"
+    )
     return 0
 
 
@@ -163,6 +200,8 @@ def main(argv: list[str]) -> int:
         return probe_scripts(Path(argv[1]), argv[2:])
     if len(argv) == 4 and argv[0] == "deploy":
         return probe_deploy(Path(argv[1]), Path(argv[2]), Path(argv[3]))
+    if len(argv) == 2 and argv[0] == "rollback":
+        return probe_rollback(Path(argv[1]))
     if len(argv) == 3 and argv[0] == "synth":
         return probe_synth(argv[1], argv[2])
     print(

@@ -32,6 +32,7 @@ FIGURE_KEYS: tuple[str, ...] = (
     "determinism_layer",
     "determinism_package",
     "deploy_code_only",
+    "rollback_by_alias",
     "deploy_no_change",
     "deploy_layer_change",
     "synth_fast_all_stacks",

@@ -88,6 +88,17 @@ def _code_only_under_5s(figures: Mapping[str, Figure]) -> tuple[str, bool | None
     return ("not measured", None) if median is None else (f"{median:.2f} s", median < 5.0)
 
 
+def _rollback_under_2s_no_upload(figures: Mapping[str, Figure]) -> tuple[str, bool | None]:
+    figure = figures["rollback_by_alias"]
+    if figure.median is None:
+        return "not measured", None
+    uploaded = figure.details.get("artifact_bytes_uploaded", 0)
+    return (
+        f"{figure.median:.2f} s, {uploaded} artifact bytes uploaded",
+        figure.median < 2.0 and uploaded == 0,
+    )
+
+
 def _no_change_no_updates(figures: Mapping[str, Figure]) -> tuple[str, bool | None]:
     details = figures["deploy_no_change"].details
     if "update_calls" not in details:
@@ -101,6 +112,9 @@ def _no_change_no_updates(figures: Mapping[str, Figure]) -> tuple[str, bool | No
 
 TARGETS: tuple[Target, ...] = (
     Target(name="cache hit under 1 s", judge=_cache_hit_under_1s),
+    Target(
+        name="rollback by alias under 2 s, nothing uploaded", judge=_rollback_under_2s_no_upload
+    ),
     _ratio_target(
         "warm-cache layer build <= 0.4x pip", "layer_build_warm_ours", "layer_build_warm_pip", 0.4
     ),

@@ -1,7 +1,8 @@
 """The thin command line: parse, call a pure step, map typed errors to an exit code.
 
 Human progress goes to stderr; with `--json` exactly one JSON object goes to stdout, so
-CI can pipe it. Exit codes: 0 success, 2 bad input, 1 any other failure.
+CI can pipe it, on failure too. Exit codes: 0 success, 1 failure, 2 bad input, 3 busy.
+This module and `main.py` are the only places that read the process environment.
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ import importlib
 import json
 import os
 import sys
+import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from typing import Any
 
-from scripts.clients import raised_aws_errors
-from scripts.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, ToolError
+from environments import REPO_ROOT
+from scripts import helptext, progress
+from scripts.build.cache_key import FORMAT_VERSION
+from scripts.clients import explain_aws_error, raised_aws_errors
+from scripts.errors import EXIT_BAD_INPUT, EXIT_OK, ToolError
 from scripts.release.timing import timing_from
 from scripts.stop import Stop, graceful
 
@@ -26,6 +31,21 @@ Handler = Callable[[argparse.Namespace], Mapping[str, Any]]
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument(
+        "-q", "--quiet", action="store_true", help="only warnings and errors on stderr"
+    )
+    loudness.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
+
+
+def version_text() -> str:
+    """The project's version (pyproject.toml) and the layer builder's format version."""
+    try:
+        project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+        version = str(project["project"]["version"])
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        version = "unknown"
+    return f"bluemoxon-lambda-layers {version} (layer build format {FORMAT_VERSION})"
 
 
 Register = Callable[
@@ -52,13 +72,24 @@ COMMANDS: Mapping[str, str] = {
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """Every command, or just `only`: a short run (a cache hit) should not pay for
     importing the deploy, pipeline and Lambda modules it never calls."""
-    parser = argparse.ArgumentParser(prog="python -m scripts", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts",
+        description=helptext.TOOL,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=version_text())
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module in COMMANDS.items():
         if only is not None and name != only:
             continue
         register: Register = importlib.import_module(module).register
-        _add_common(register(commands))
+        command = register(commands)
+        description, epilog = helptext.describe(name)
+        if description is not None:
+            command.description = description
+            command.epilog = epilog
+            command.formatter_class = argparse.RawDescriptionHelpFormatter
+        _add_common(command)
     return parser
 
 
@@ -80,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # argparse exits 2 on bad usage already; keep its code.
         return int(exit_.code or 0)
     handler: Handler = args.handler
+    progress.configure(level=progress.environ_level(args.quiet, args.verbose), environ=os.environ)
     try:
         args.timing = timing_from(os.environ)
         args.stop = Stop()
@@ -94,7 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _failed(args, "interrupted", 130)
     except raised_aws_errors() as err:
         # Resolved only when something escaped: botocore stays unimported on local runs.
-        return _failed(args, f"AWS call failed: {err}", EXIT_FAILURE)
+        message, code = explain_aws_error(err, os.environ)
+        return _failed(args, message, code)
     if args.json:
         print(json.dumps(result, sort_keys=True))
     return EXIT_OK
@@ -108,7 +141,7 @@ def _failed(
 ) -> int:
     """One error line on stderr; with --json also one object (what each function was left
     at, when the failure knows) on stdout."""
-    print(f"error: {message}", file=sys.stderr)
+    progress.error(f"error: {message}")
     if getattr(args, "json", False):
         payload: dict[str, Any] = (
             dict(result()) if result is not None else {"error": message.splitlines()[0]}

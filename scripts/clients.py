@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -81,3 +82,47 @@ def raised_aws_errors() -> tuple[type[Exception], ...]:
     if module is None:
         return ()
     return (module.ClientError, module.BotoCoreError)
+
+
+_CREDENTIALS_FIX = (
+    "set AWS_PROFILE (after `aws sso login`), or run where a role is assumed (CI's OIDC "
+    "role); for a local moto server set AWS_ENDPOINT_URL=http://127.0.0.1:5000 with any "
+    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+)
+
+
+def explain_aws_error(err: Exception, environ: Mapping[str, str]) -> tuple[str, int]:
+    """One line naming the fix for an AWS error that escaped a command, and its exit code:
+    2 when the setup is wrong (credentials, endpoint), 1 otherwise."""
+    name = type(err).__name__
+    endpoint = environ.get("AWS_ENDPOINT_URL")
+    if name in {"NoCredentialsError", "PartialCredentialsError", "NoAuthTokenError"}:
+        return f"no AWS credentials: {_CREDENTIALS_FIX}", 2
+    if name in {"EndpointConnectionError", "ConnectTimeoutError"}:
+        where = f"AWS_ENDPOINT_URL={endpoint}" if endpoint else "the AWS endpoint"
+        return (
+            f"cannot reach {where} ({err}): check the network"
+            + (
+                ", or start the local server (moto) first"
+                if endpoint
+                else " and AWS_DEFAULT_REGION"
+            ),
+            2,
+        )
+    if name in {"ProfileNotFound", "SSOTokenLoadError", "UnauthorizedSSOTokenError"}:
+        return f"{err}: check AWS_PROFILE, then run `aws sso login`", 2
+    code = ""
+    response = getattr(err, "response", None)
+    if isinstance(response, dict):
+        code = str(response.get("Error", {}).get("Code", ""))
+    if code in {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}:
+        return f"AWS credentials expired ({code}): refresh them (`aws sso login`) and re-run", 2
+    if code in {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch"}:
+        return f"AWS rejected the credentials ({code}): {_CREDENTIALS_FIX}", 2
+    if code in {"AccessDenied", "AccessDeniedException"}:
+        return (
+            f"access denied ({err}): the role in use lacks this permission; the deployer "
+            "policy the stack creates grants what deploy, rollback and prune need",
+            1,
+        )
+    return f"AWS call failed: {err}", 1

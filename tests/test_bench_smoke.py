@@ -64,7 +64,7 @@ def test_machine_tools_and_targets_are_described(smoke: tuple[dict[str, Any], st
     data, _ = smoke
     assert data["machine"]["cpus"] >= 1
     assert {"python", "uv", "pip_baseline", "cdktf"} <= set(data["tools"])
-    assert len(data["targets"]) == 7
+    assert len(data["targets"]) == 8
     assert all(target["pass"] in (True, False, None) for target in data["targets"])
 
 
@@ -78,6 +78,11 @@ def test_behaviours_behind_the_figures(smoke: tuple[dict[str, Any], str]) -> Non
     assert figures["deploy_code_only"]["details"]["functions_updated"] == 4
     assert figures["deploy_layer_change"]["details"]["publish_calls"] == 1
     assert figures["deploy_no_change"]["details"]["api_calls"] > 0
+    rollback = figures["rollback_by_alias"]["details"]
+    assert rollback["artifact_bytes_uploaded"] == 0
+    assert rollback["update_calls"] == 0  # aliases move; no code or layer update
+    assert rollback["calls_by_operation"].get("lambda.UpdateAlias") == 4
+    assert "lambda.PublishVersion" not in rollback["calls_by_operation"]
     assert figures["synth_fast_all_stacks"]["details"]["stacks"] == 3
     for key in ("size_layer", "size_package"):
         assert figures[key]["details"]["unzipped_bytes"] > 0

@@ -39,7 +39,13 @@ class DeployTarget:
 
     @property
     def package_key(self) -> str | None:
+        """The package's S3 key (what Lambda reads and a person sees in the bucket)."""
         return self.package.key if self.package else None
+
+    @property
+    def package_name(self) -> str | None:
+        """The package's name in the store (what records keep)."""
+        return self.package.name if self.package else None
 
 
 def target_from_store(
@@ -142,11 +148,11 @@ def deploy(
             runs[name] = plan.new_run(ctx.api, name, facts)
             entries[name] = plan.entry(
                 before,
-                code_key=copy.key if copy else None,
+                code_key=copy.name if copy else None,
                 snapshot=snapshot,
                 target_code=code,
                 target_layers=layers,
-                target_key=target.package_key,
+                target_key=target.package_name,
                 target_version=None
                 if name in switch
                 else (before.served.version if before.served else None),
@@ -159,7 +165,7 @@ def deploy(
             layer_hash=target.layer.layer_hash if target.layer else None,
             layer_version_arn=layer_arn,
             layer_published=published,
-            package_key=target.package_key,
+            package_key=target.package_name,
             app_version=target.app_version,
             canary=canary.to_json() if canary else None,
         )

@@ -132,19 +132,29 @@ def execute(
     executor = Executor(runs, stop=ctx.stop.event, say=ctx.say)
     try:
         _phase(ctx, executor, prepare, "prepare")
-        writer.write(functions=entries(runs, writer.record))
+        _record(writer, functions=entries(runs, writer.record))
         _phase(ctx, executor, switch, "switch")
         if canary is not None:
             _canary(ctx, executor=executor, runs=runs, canary=canary, writer=writer, switch=switch)
         executor.settle_statuses()
-        return writer.write(
-            state=history.SUCCEEDED, ended_at=history.now(), functions=entries(runs, writer.record)
+        return _record(
+            writer,
+            state=history.SUCCEEDED,
+            ended_at=history.now(),
+            functions=entries(runs, writer.record),
         )
     except _AbortError as abort:
         _fail(ctx, executor, writer, runs, abort.headline)
     except ToolError as err:
-        # A history write failed: a release nobody recorded must not stay in place.
-        _fail(ctx, executor, writer, runs, f"history write failed: {err}")
+        _fail(ctx, executor, writer, runs, str(err))
+
+
+def _record(writer: RecordWriter, **changes: Any) -> ReleaseRecord:
+    """A history write mid-release; its failure fails the release (nobody would know it)."""
+    try:
+        return writer.write(**changes)
+    except ToolError as err:
+        raise _AbortError(f"history write failed: {err}") from err
 
 
 class _AbortError(Exception):
@@ -176,7 +186,7 @@ def _canary(
     switch: Mapping[str, Sequence[Step]],
 ) -> None:
     verdict = bake(ctx, canary)
-    writer.write(canary={**canary.to_json(), "result": verdict})
+    _record(writer, canary={**canary.to_json(), "result": verdict})
     if verdict != "promote":
         raise _AbortError(f"canary switched back: {verdict}")
     for run in runs.values():

@@ -72,7 +72,7 @@ def s3_source(store: Store, name: str, code_sha256: str) -> CodeSource:
         raise BadInputError(
             f"{store.location}: Lambda reads code from S3 only; this command needs an s3:// store"
         )
-    return CodeSource(bucket=location[0], key=location[1], code_sha256=code_sha256)
+    return CodeSource(bucket=location[0], key=location[1], code_sha256=code_sha256, name=name)
 
 
 @dataclass

@@ -31,6 +31,8 @@ class CodeSource:
     bucket: str
     key: str
     code_sha256: str
+    # The name in the store (`backend-HASH.zip`, `snapshots/SHA.zip`): what records keep.
+    name: str = ""
 
     def __post_init__(self) -> None:
         if not self.bucket or not self.key or not self.code_sha256:

@@ -60,10 +60,27 @@ def _scripts(args: list[str], env: dict[str, str]) -> dict[str, Any]:
     return result
 
 
+def _no_drift(tools: local_aws.TerraformTools, stack_dir: Path, environ: dict[str, str]) -> None:
+    plan = subprocess.run(
+        [tools.terraform, "plan", "-detailed-exitcode", "-input=false", "-no-color"],
+        cwd=stack_dir,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert plan.returncode == 0, plan.stdout[-4000:] + plan.stderr[-2000:]
+
+
 def _functions(lam: Any) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """What callers get: the alias's version when there is one, else the function itself."""
     states = {}
     for name in ENV.function_names:
-        config = lam.get_function_configuration(FunctionName=name)
+        try:
+            config = lam.get_function_configuration(FunctionName=name, Qualifier=ENV.alias_name)
+        except lam.exceptions.ResourceNotFoundException:
+            config = lam.get_function_configuration(FunctionName=name)
         states[name] = (config["CodeSha256"], tuple(x["Arn"] for x in config.get("Layers", [])))
     return states
 
@@ -134,19 +151,12 @@ def test_terraform_then_deploy_rollback_prune_without_drift(
     assert _functions(lam) == {
         name: (package["code_sha256"], (new_arn,)) for name in ENV.function_names
     }
-    assert all(f["layers_updated"] for f in deployed["functions"].values())
+    assert all(
+        "layers" in f["steps"] and "switch" in f["steps"] for f in deployed["functions"].values()
+    )
 
     # Terraform ignores what the deploy manages: no drift.
-    plan = subprocess.run(
-        [tools.terraform, "plan", "-detailed-exitcode", "-input=false", "-no-color"],
-        cwd=stack_dir,
-        env=environ,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    assert plan.returncode == 0, plan.stdout[-4000:] + plan.stderr[-2000:]
+    _no_drift(tools, stack_dir, environ)
 
     # Deploy again, in-process, counting every AWS call it makes.
     calls: list[str] = []
@@ -163,16 +173,23 @@ def test_terraform_then_deploy_rollback_prune_without_drift(
     again = json.loads(out)
     assert again["published"] is False
     assert again["layer_version_arn"] == new_arn
-    assert not any(f["updated"] for f in again["functions"].values())
-    assert not {"UpdateFunctionCode", "UpdateFunctionConfiguration", "PublishLayerVersion"} & set(
-        calls
-    )
+    assert again["state"] == "unchanged"
+    assert not any(f["steps"] for f in again["functions"].values())
+    assert not {
+        "UpdateFunctionCode",
+        "UpdateFunctionConfiguration",
+        "PublishLayerVersion",
+        "PublishVersion",
+        "UpdateAlias",
+        "CreateAlias",
+    } & set(calls)
     versions = lam.list_layer_versions(LayerName=ENV.layer_name)["LayerVersions"]
     assert sorted(v["Version"] for v in versions) == [1, 2]
 
     rolled = _scripts(["rollback", "--env", "local", "--previous"], environ)
-    assert rolled["layer_version_arn"] == terraform_layer[0]
+    assert rolled["state"] == "succeeded"
     assert _functions(lam) == terraform_state
+    _no_drift(tools, stack_dir, environ)
 
     pruned = _scripts(["prune-layers", "--env", "local", "--keep", "1", "--apply"], environ)
     in_use = {arn for _, layers in _functions(lam).values() for arn in layers}

@@ -128,7 +128,7 @@ def test_pipeline_twice_cache_hit_and_no_change(
     assert second["terraform"] == {"summary": "no changes", "changed": False}
     assert second["deploy"]["published"] is False
     assert second["deploy"]["updated"] == []
-    assert not any(f["updated"] for f in second["deploy"]["functions"].values())
+    assert not any(f["steps"] for f in second["deploy"]["functions"].values())
     assert second["functions"] == first["functions"]
     assert second["moto"]["stopped"] is True
     assert _moto_processes(int(second["moto"]["endpoint"].rsplit(":", 1)[1])) == []

@@ -201,6 +201,15 @@ def dworld(lambda_double: LambdaDouble) -> World:
 
 
 @pytest.fixture
+def dworld_empty(lambda_double: LambdaDouble) -> World:
+    """A world behind the double with artifacts in the bucket but no functions yet."""
+    w = make_world(lambda_double.endpoint, lambda_config=ONE_ATTEMPT)
+    w.upload_layer("v0")
+    w.upload_package("v0")
+    return w
+
+
+@pytest.fixture
 def world(moto_server: str) -> World:
     """A fresh environment on the session's moto server: a first layer version and four
     functions on package v0, as Terraform creates them, with v0 artifacts in the bucket."""

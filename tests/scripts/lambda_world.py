@@ -28,6 +28,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from environments import ENVIRONMENTS, Environment
+from scripts.release.canary import alarm_reader
 from scripts.release.deploy import DeployTarget, target_from_store
 from scripts.release.lambda_api import Api
 from scripts.release.release import Context
@@ -166,6 +167,7 @@ class World:
             timing=timing or fast_timing(),
             say=self.said.append,
             stop=stop or Stop(),
+            alarms=alarm_reader(self.client("cloudwatch")),
         )
 
     def served(self) -> dict[str, tuple[str, str, tuple[str, ...]]]:
@@ -248,6 +250,10 @@ class World:
         for name in self.env.function_names:
             version = raw.publish_version(FunctionName=name)["Version"]
             raw.create_alias(FunctionName=name, Name=self.env.alias_name, FunctionVersion=version)
+
+    def client(self, service: str) -> Any:
+        """Any other service's client on this world's endpoint (CloudWatch, IAM...)."""
+        return boto3.client(service, region_name=self.env.region, endpoint_url=self.endpoint)  # type: ignore[call-overload]
 
     def raw_lambda(self) -> LambdaClient:
         """A client without the test hooks, for setup and for playing a racing writer."""

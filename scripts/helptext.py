@@ -1,0 +1,97 @@
+"""What `--help` tells a person: the tool, each command's purpose, one example each.
+
+Kept apart from the command modules so the words a user reads are in one place and each
+command module stays a thin parser.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping
+
+TOOL = """\
+Build and release a Python backend on AWS Lambda as one shared dependencies layer per
+environment plus a small function package, behind a per-environment alias.
+
+  build-layer / build-backend   build the layer and the function package (cached by hash)
+  deploy                        release them: prepare versions, then move the aliases
+  rollback                      move the aliases back to an earlier release
+  status / history              what runs now; what ran before
+  prune-layers / prune-versions delete what no release can still need (dry run first)
+
+AWS credentials and endpoint come from the usual places (AWS_PROFILE, the CI role,
+AWS_ENDPOINT_URL for a local moto server). Exit codes: 0 ok, 1 failed, 2 bad input
+(the message names the fix), 3 busy (another deploy holds the environment's lock)."""
+
+# command -> (what it does, in a sentence or two; one example)
+COMMANDS: Mapping[str, tuple[str, str]] = {
+    "build-layer": (
+        "Build the environment's dependencies layer from its lock file and upload it as "
+        "layer-HASH.zip; nothing is built when the store already holds that hash.",
+        "python -m scripts build-layer --env staging",
+    ),
+    "build-backend": (
+        "Zip the application code (no dependencies) and upload it as backend-HASH.zip.",
+        "python -m scripts build-backend --env staging",
+    ),
+    "demo": (
+        "Build the layer and the package into a local directory laid out like the bucket, "
+        "then synthesize the Terraform: no AWS account needed.",
+        "python -m scripts demo",
+    ),
+    "pipeline": (
+        "The whole flow on this machine against a local moto server: build, terraform "
+        "apply, deploy, and a table of what each function runs.",
+        "python -m scripts pipeline --fresh",
+    ),
+    "deploy": (
+        "Release the built layer and package to every function: publish (or reuse) the "
+        "layer version, prepare a version of each function, then move each alias. Any "
+        "failure puts everything back. One deploy per environment at a time.",
+        "python -m scripts deploy --env staging --canary 10 --bake 300",
+    ),
+    "rollback": (
+        "Move the aliases back to an earlier release without uploading anything: "
+        "--previous goes one release back (again: one further), --to a release from "
+        "`history`.",
+        "python -m scripts rollback --env prod --previous",
+    ),
+    "status": (
+        "Per function: what its alias serves (version, package, layer), canary weights, "
+        "$LATEST drift, the deploy lock and the current release.",
+        "python -m scripts status --env staging",
+    ),
+    "history": (
+        "The environment's releases, newest first, with their outcome.",
+        "python -m scripts history --env prod --limit 10",
+    ),
+    "unlock": (
+        "Remove the environment's deploy lock when you know its holder is gone (a lock "
+        "whose lease expired is taken over by the next deploy anyway).",
+        "python -m scripts unlock --env staging",
+    ),
+    "prune-layers": (
+        "Delete old layer versions: never the newest N, one attached to a function or "
+        "used by a kept function version, or one named in recent releases. Dry run "
+        "unless --apply.",
+        "python -m scripts prune-layers --env staging --keep 3 --apply",
+    ),
+    "prune-versions": (
+        "Delete old function versions: never an alias target (a canary's second version "
+        "too) or a version of the last N releases. Dry run unless --apply.",
+        "python -m scripts prune-versions --env staging --keep 5",
+    ),
+    "synth-diff": (
+        "Resource-level Markdown diff of two `cdktf synth` outputs, for a pull request.",
+        "python -m scripts synth-diff base/cdktf.out cdktf.out",
+    ),
+}
+
+
+def describe(command: str) -> tuple[str | None, str | None]:
+    """(description, epilog with the example) for `command`; (None, None) if unknown."""
+    found = COMMANDS.get(command)
+    if found is None:
+        return None, None
+    text, example = found
+    return textwrap.fill(text, width=88), f"example:\n  {example}"
