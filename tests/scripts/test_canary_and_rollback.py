@@ -58,7 +58,7 @@ def test_a_canary_whose_alarm_stays_ok_is_promoted(dworld: World) -> None:
         weights_seen.append(
             dict(alias.get("RoutingConfig", {}).get("AdditionalVersionWeights", {}))
         )
-        return reader(names)  # type: ignore[misc, arg-type]
+        return reader(names)  # type: ignore[arg-type]
 
     ctx.alarms = lambda names: dict(watch(names))  # type: ignore[call-overload]
 

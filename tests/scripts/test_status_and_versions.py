@@ -42,7 +42,7 @@ def test_status_shows_canary_weights_and_history_lists_releases(dworld: World) -
         seen.append(status(dworld.env, ctx.api, dworld.store, say=lambda _l: None))
         return {}
 
-    ctx.alarms = during_bake  # type: ignore[assignment]
+    ctx.alarms = during_bake
     deploy(ctx, dworld.target("v2", "v2"), canary=Canary(percent=20, bake_s=0.1, alarms=("a",)))
 
     weights = seen[0]["functions"]
