@@ -16,10 +16,10 @@ from environments import Environment
 from scripts.errors import ToolError
 from scripts.release import history
 from scripts.release.engine import FunctionRun
+from scripts.release.facts import CodeSource, Facts
 from scripts.release.history import FunctionEntry, FunctionState, ReleaseRecord
 from scripts.release.lambda_api import LATEST, Alias, Api, FunctionMissingError, Latest, Version
 from scripts.release.sources import Sources
-from scripts.release.steps import CodeSource, Facts
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -24,10 +24,11 @@ from scripts.errors import ToolError
 from scripts.release import history, lock
 from scripts.release.canary import Canary, bake
 from scripts.release.engine import Executor, FunctionRun, Status, Step, first_error
+from scripts.release.facts import facts
 from scripts.release.history import FunctionEntry, RecordWriter, ReleaseRecord
 from scripts.release.lambda_api import Api, describe
 from scripts.release.recover import resolve_unfinished
-from scripts.release.steps import Switch, facts
+from scripts.release.steps import Switch
 from scripts.release.timing import Timing
 from scripts.stop import Stop
 from scripts.store import Store

@@ -26,9 +26,9 @@ from typing import Any
 
 import artifacts
 from scripts.errors import BadInputError, ChecksumMismatchError, ObjectExistsError, ToolError
+from scripts.release.facts import CodeSource
 from scripts.release.history import now
 from scripts.release.lambda_api import Api
-from scripts.release.steps import CodeSource
 from scripts.store import Store, hex_to_b64
 
 DOWNLOAD_TIMEOUT_S = 120.0

@@ -15,55 +15,13 @@ Switch (callers move):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from scripts.release.engine import FunctionRun, Resource, Step
-from scripts.release.lambda_api import LATEST, Alias, Latest, Version
+from scripts.release.facts import CodeSource, Facts, facts
+from scripts.release.lambda_api import LATEST, Alias, Latest
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, kw_only=True)
-class CodeSource:
-    """A zip Lambda can read from S3, with the `CodeSha256` it must report afterwards."""
-
-    bucket: str
-    key: str
-    code_sha256: str
-    # The name in the store (`backend-HASH.zip`, `snapshots/SHA.zip`): what records keep.
-    name: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.bucket or not self.key or not self.code_sha256:
-            raise ValueError("CodeSource: bucket, key and code_sha256 are all required")
-
-
-@dataclass
-class Facts:
-    """What one function's steps share: its before-state, the target, versions found."""
-
-    alias_name: str
-    before: Latest
-    before_alias: Alias | None
-    description: str
-    target_code: CodeSource | None = None
-    target_layers: tuple[str, ...] | None = None
-    # Where `$LATEST`'s code before the release can be read again (package or snapshot).
-    restore_code: CodeSource | None = None
-    baseline_version: str | None = None
-    target_version: str | None = None
-    # A canary: extra weight on the target version, the alias staying on `serving`.
-    canary_weight: float | None = None
-    serving: str | None = None
-    versions: dict[str, Version] = field(default_factory=dict)
-
-
-def facts(run: FunctionRun) -> Facts:
-    found = run.facts.get("facts")
-    if not isinstance(found, Facts):
-        raise TypeError(f"{run.name}: no release facts")
-    return found
 
 
 def _latest(run: FunctionRun) -> Latest:
