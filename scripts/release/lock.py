@@ -130,6 +130,7 @@ def acquire(
     timing: Timing,
     wait_s: float = 0.0,
     say: Callable[[str], None] = lambda _line: None,
+    stopped: Callable[[], bool] = lambda: False,
 ) -> Lock:
     """Take the environment's lock, waiting up to `wait_s`; BusyError (exit 3) otherwise."""
     name = artifacts.lock_name(env_name)
@@ -167,6 +168,8 @@ def acquire(
             return Lock(
                 store=store, name=name, holder=holder, etag=etag, timing=timing, taken_over=current
             )
+        if stopped():
+            raise ToolError(f"stopped while waiting for the {env_name} lock; nothing was changed")
         if timing.clock() >= deadline:
             what = current.describe(timing.clock) if current else "unknown"
             raise BusyError(
