@@ -33,7 +33,7 @@ from bench.workspace import (
     pip_environ,
 )
 from environments import REPO_ROOT, get_environment
-from scripts.build.layer import LAMBDA_UNZIPPED_LIMIT
+from scripts.build.budget import LAMBDA_UNZIPPED_LIMIT
 from scripts.build.wheels import RUNTIME_GLIBC, installed_distributions, target_platform
 
 INSTALLERS = ("uv", "pip", "pip3")

@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any
 import artifacts
 from environments import Environment
 from scripts import progress
-from scripts.build.backend import backend_hash
-from scripts.build.cache_key import layer_hash
+from scripts.build import identity
 from scripts.errors import BadInputError, ChecksumMismatchError, ToolError
 from scripts.release.engine import (
     ApplyFailedError,
@@ -345,4 +344,4 @@ def current_hashes(env: Environment) -> tuple[str, str]:
     Recomputed from the files, not read from `layer.zip`: a lock changed without a rebuild
     must stop here ("run build-layer first"), not silently deploy the previous layer.
     """
-    return layer_hash(env), backend_hash(env.backend_dir)
+    return identity.current_hashes(env)
