@@ -84,6 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except OSError as err:
+        # A file or directory the steps did not anticipate: name it instead of a traceback.
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"error: {where}{err.strerror or err}: check the path and retry", file=sys.stderr)
+        return EXIT_FAILURE
     except raised_aws_errors() as err:
         # Resolved only when something escaped: botocore stays unimported on local runs.
         print(f"error: AWS call failed: {err}", file=sys.stderr)

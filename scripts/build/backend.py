@@ -23,7 +23,7 @@ from scripts.build.package_files import VERSION_INFO, package_entries
 from scripts.build.version import Version, git_commit, resolve_version
 from scripts.build.zipping import ZipResult, write_zip
 from scripts.errors import BadInputError
-from scripts.store import Store, hex_to_b64
+from scripts.store import Store, check_writable, hex_to_b64
 from scripts.store.publish import object_key, put_content_addressed, put_latest, put_manifest
 
 HASH_LENGTH = 16
@@ -135,6 +135,7 @@ def build_backend(
     key_prefix: str = "",
 ) -> BackendResult:
     """Zip, check handlers and budgets, upload `backend-HASH.zip` and `backend.zip`, verified."""
+    check_writable(store)
     build_dir.mkdir(parents=True, exist_ok=True)
     with progress.step(f"zip {', '.join(source.spec.include)}"):
         built, entries = zip_package(source, build_dir / "backend.zip")

@@ -34,7 +34,7 @@ from scripts.build.lockfile import LockSource, check_hashes, installer_requireme
 from scripts.build.wheels import install_wheels, installed_distributions, unpinned_installs
 from scripts.build.zipping import collect_files, total_size, write_zip
 from scripts.errors import BadInputError
-from scripts.store import Store, hex_to_b64
+from scripts.store import Store, check_writable, hex_to_b64
 from scripts.store.publish import object_key, read_manifest
 
 DEFAULT_MANIFEST = Path("build") / "layer-manifest.json"
@@ -203,8 +203,10 @@ def build_layer(request: LayerRequest, store: Store) -> LayerResult:
             f"  {zip_name} is in the store without its manifest (interrupted or racing build): "
             "building to verify it"
         )
-    # Before any install: a missing interpreter must not cost a download first.
+    # Before any install: a missing interpreter or an unwritable store must not cost a
+    # download first.
     interpreter = find_interpreter(platform.python_version) if request.bytecode else None
+    check_writable(store)
 
     try:
         request.build_dir.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from environments.backend import LOCK_CANDIDATES, lock_format_of
-from scripts.build.pins import LockedPins, MarkerTarget, pin_differences
+from scripts.build.pins import LockedPins, MarkerTarget, pin_differences, read_text
 from scripts.build.poetry_lock import read_poetry_lock
 from scripts.build.requirements import read_requirements
 from scripts.build.uv_lock import read_uv_lock
@@ -44,20 +44,6 @@ class LockSource:
     @property
     def resolved_format(self) -> str:
         return lock_format_of(self.lock_file, self.lock_format)
-
-
-def read_text(path: Path, what: str, fix: str) -> str:
-    """A text input, or one line naming the file and the fix (missing, binary, unreadable)."""
-    if path.is_dir():
-        raise BadInputError(f"{what} {path} is a directory: {fix}")
-    try:
-        return path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise BadInputError(f"{what} not found at {path}: {fix}") from None
-    except UnicodeDecodeError:
-        raise BadInputError(f"{what} {path} is not UTF-8 text (a binary file?): {fix}") from None
-    except OSError as err:
-        raise BadInputError(f"{what} {path}: cannot read ({err.strerror}): {fix}") from None
 
 
 def _missing_lock_fix(path: Path) -> str:

@@ -134,6 +134,20 @@ def sorted_pins(pins: Iterable[Pin], *, source: Path) -> tuple[Pin, ...]:
     return tuple(by_name[name] for name in sorted(by_name))
 
 
+def read_text(path: Path, what: str, fix: str) -> str:
+    """A text input, or one line naming the file and the fix (missing, binary, unreadable)."""
+    if path.is_dir():
+        raise BadInputError(f"{what} {path} is a directory: {fix}")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise BadInputError(f"{what} not found at {path}: {fix}") from None
+    except UnicodeDecodeError:
+        raise BadInputError(f"{what} {path} is not UTF-8 text (a binary file?): {fix}") from None
+    except OSError as err:
+        raise BadInputError(f"{what} {path}: cannot read ({err.strerror}): {fix}") from None
+
+
 # --- Python version constraints ------------------------------------------------------------
 
 _POETRY_TOKEN = re.compile(r"^(?P<op>\^|~=|~|===|==|!=|>=|<=|>|<)?\s*(?P<version>[0-9][^\s,]*)$")

@@ -27,6 +27,7 @@ from scripts.build.pins import (
     index_options,
     marker_applies,
     normalize_name,
+    read_text,
     sorted_pins,
 )
 from scripts.errors import BadInputError
@@ -82,7 +83,7 @@ def check_fresh(path: Path, metadata: Mapping[str, Any]) -> None:
     if not pyproject_path.is_file():
         return  # nothing to compare with: the lock alone is the input
     pyproject = load_toml(
-        pyproject_path, pyproject_path.read_text(encoding="utf-8"), "fix the file"
+        pyproject_path, read_text(pyproject_path, "pyproject", "fix the file"), "fix the file"
     )
     recorded = metadata.get("content-hash")
     if recorded != content_hash(pyproject):

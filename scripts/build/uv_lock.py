@@ -24,6 +24,7 @@ from scripts.build.pins import (
     index_options,
     marker_applies,
     normalize_name,
+    read_text,
     sorted_pins,
 )
 from scripts.build.poetry_lock import load_toml
@@ -61,7 +62,9 @@ def _project_requirements(path: Path) -> dict[str, SpecifierSet] | None:
     pyproject_path = path.with_name("pyproject.toml")
     if not pyproject_path.is_file():
         return None
-    pyproject = load_toml(pyproject_path, pyproject_path.read_text(encoding="utf-8"), "fix it")
+    pyproject = load_toml(
+        pyproject_path, read_text(pyproject_path, "pyproject", "fix the file"), "fix it"
+    )
     found: dict[str, SpecifierSet] = {}
     for line in pyproject.get("project", {}).get("dependencies", []):
         try:

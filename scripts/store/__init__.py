@@ -242,11 +242,39 @@ class LocalStore:
     def download(self, name: str, dest: Path) -> None:
         dest.write_bytes(self.read_bytes(name))
 
+    def unusable(self, err: OSError) -> BadInputError:
+        """A store directory we cannot write: one line naming it and the fix."""
+        if self.root.exists() and not self.root.is_dir():
+            return BadInputError(
+                f"--store {self.root} is a file, not a directory: pass a directory (or "
+                "s3://BUCKET/PREFIX)"
+            )
+        return BadInputError(
+            f"--store {self.root}: cannot write there ({err.strerror or err}): pass a writable "
+            "directory or fix its permissions"
+        )
+
+    def check_writable(self) -> None:
+        """Fail before a build, not after it, when the store cannot take its output."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(dir=self.root, prefix=".write-probe-")
+            os.close(fd)
+            Path(probe).unlink()
+        except OSError as err:
+            raise self.unusable(err) from None
+
     def _write(self, name: str, write: _Writer, overwrite: bool) -> None:
         target = self._path(name)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise self.unusable(err) from None
         # Write beside the target, then publish atomically: a reader never sees half a zip.
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        try:
+            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        except OSError as err:
+            raise self.unusable(err) from None
         tmp = Path(tmp_name)
         digest = hashlib.sha256()
         try:
@@ -405,6 +433,12 @@ LOCAL_STORE_DIR = ".local-store"
 def local_env_store(env: Environment, base: Path | None = None) -> LocalStore:
     root = (base or REPO_ROOT / LOCAL_STORE_DIR) / env.artifact_bucket / env.key_prefix
     return LocalStore(root)
+
+
+def check_writable(store: Store) -> None:
+    """A local store must take writes before anything is built for it (S3: at upload)."""
+    if isinstance(store, LocalStore):
+        store.check_writable()
 
 
 def store_for(env: Environment, spec: str | None, *, s3_client_factory: _S3Factory) -> Store:
