@@ -33,6 +33,7 @@ COMMANDS: Mapping[str, str] = {
     "build-layer": "scripts.commands.build_layer",
     "build-backend": "scripts.commands.build_backend",
     "demo": "scripts.commands.demo",
+    "invoke": "scripts.commands.invoke",
     "pipeline": "scripts.commands.pipeline",
     "deploy": "scripts.commands.deploy",
     "rollback": "scripts.commands.rollback",
