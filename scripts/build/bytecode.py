@@ -12,12 +12,14 @@ randomization is fixed so sets of constants marshal in one order.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from scripts.build.build_cache import BuildCache, digest
 from scripts.errors import BadInputError, ToolError
 
 INVALIDATION = "unchecked-hash"
@@ -26,12 +28,28 @@ RUNTIME_ROOT = "/opt/python"
 # Level 0 (no -O): Lambda runs Python without optimisations, so it looks up `X.cpython-312.pyc`.
 OPTIMIZE = 0
 
+# What `compileall.compile_dir(site, ddir=/opt/python, invalidation_mode=UNCHECKED_HASH)`
+# does for each file, for just the files the cache does not have: jobs on stdin.
 _COMPILE = """
-import compileall, py_compile, sys
-ok = compileall.compile_dir(
-    sys.argv[1], ddir=sys.argv[2], quiet=2, workers=int(sys.argv[3]), optimize=0,
-    invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-)
+import json, py_compile, sys
+from concurrent.futures import ProcessPoolExecutor
+
+def one(job):
+    source, cfile, dfile = job
+    try:
+        py_compile.compile(source, cfile=cfile, dfile=dfile, doraise=True, optimize=0,
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    except (py_compile.PyCompileError, SyntaxError, UnicodeDecodeError, ValueError):
+        pass  # not valid for this Python: left without bytecode, as the runtime would
+
+jobs = json.load(sys.stdin)
+workers = int(sys.argv[1])
+if workers > 1 and len(jobs) > 50:
+    with ProcessPoolExecutor(workers) as pool:
+        list(pool.map(one, jobs, chunksize=32))
+else:
+    for job in jobs:
+        one(job)
 """
 
 
@@ -92,22 +110,72 @@ def find_interpreter(minor: str) -> Interpreter:
     )
 
 
-def compile_tree(site_dir: Path, interpreter: Interpreter, *, workers: int | None = None) -> int:
-    """Compile every module under `site_dir` in place; returns how many .pyc were written.
+@dataclass(frozen=True, kw_only=True)
+class _Job:
+    source: Path
+    cfile: Path
+    dfile: str
+    key: str | None
+
+
+def _jobs(site_dir: Path, interpreter: Interpreter, cache: BuildCache | None) -> list[_Job]:
+    tag = "cpython-" + "".join(interpreter.version.split(".")[:2])
+    jobs = []
+    for source in sorted(site_dir.rglob("*.py")):
+        if not source.is_file():
+            continue
+        relative = source.relative_to(site_dir).as_posix()
+        dfile = f"{RUNTIME_ROOT}/{relative}"
+        key = None
+        if cache is not None:
+            key = digest(
+                b"pyc", interpreter.version.encode(), INVALIDATION.encode(), dfile.encode(),
+                source.read_bytes(),
+            )  # fmt: skip
+        cfile = source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc"
+        jobs.append(_Job(source=source, cfile=cfile, dfile=dfile, key=key))
+    return jobs
+
+
+def compile_tree(
+    site_dir: Path,
+    interpreter: Interpreter,
+    *,
+    workers: int | None = None,
+    cache: BuildCache | None = None,
+) -> int:
+    """Compile every module under `site_dir` in place; returns how many .pyc there are.
 
     Files that do not compile with this Python (test data, Python 2 leftovers) are left
-    without bytecode, as the runtime would leave them: that is not an error.
+    without bytecode, as the runtime would leave them: that is not an error. With a
+    `cache`, a module compiled before (same source, path, Python) is copied, not compiled.
     """
-    environ = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("PYTHON") or key == "PYTHONPATH"
-    }
-    environ.pop("PYTHONPATH", None)
+    jobs = _jobs(site_dir, interpreter, cache)
+    missing = []
+    for job in jobs:
+        cached = cache.get("pyc", job.key) if cache is not None and job.key else None
+        if cached is None:
+            missing.append(job)
+            continue
+        job.cfile.parent.mkdir(exist_ok=True)
+        job.cfile.write_bytes(cached)
+    if missing:
+        _run_compiler(missing, interpreter, workers)
+    for job in missing:
+        if cache is not None and job.key and job.cfile.is_file():
+            cache.put("pyc", job.key, job.cfile.read_bytes())
+    return sum(1 for job in jobs if job.cfile.is_file())
+
+
+def _run_compiler(jobs: list[_Job], interpreter: Interpreter, workers: int | None) -> None:
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    # Sets of constants are marshalled in iteration order, which follows string hashing.
     environ["PYTHONHASHSEED"] = "0"
     count = str(workers or min(4, os.cpu_count() or 1))
+    payload = json.dumps([[str(j.source), str(j.cfile), j.dfile] for j in jobs])
     completed = subprocess.run(
-        [interpreter.path, "-I", "-S", "-c", _COMPILE, str(site_dir), RUNTIME_ROOT, count],
+        [interpreter.path, "-I", "-S", "-c", _COMPILE, count],
+        input=payload,
         capture_output=True,
         text=True,
         check=False,
@@ -119,4 +187,3 @@ def compile_tree(site_dir: Path, interpreter: Interpreter, *, workers: int | Non
             f"compiling bytecode with {interpreter.path} failed: {' | '.join(lines[-3:])}: "
             "rerun, or build with --no-bytecode"
         )
-    return sum(1 for _ in site_dir.rglob("*.pyc"))

@@ -20,6 +20,7 @@ from typing import Any
 import artifacts
 from scripts import progress
 from scripts.build.budget import LAMBDA_UNZIPPED_LIMIT, check_budget
+from scripts.build.build_cache import BuildCache, open_cache
 from scripts.build.bytecode import INVALIDATION, Interpreter, compile_tree, find_interpreter
 from scripts.build.cache_key import FORMAT_VERSION, LayerIdentity, layer_identity
 from scripts.build.layer_publish import (
@@ -134,11 +135,13 @@ def _install(
     return installed
 
 
-def _compile(site: Path, interpreter: Interpreter | None) -> dict[str, Any] | None:
+def _compile(
+    site: Path, interpreter: Interpreter | None, cache: BuildCache | None
+) -> dict[str, Any] | None:
     if interpreter is None:
         return None
     with progress.step(f"compile bytecode with Python {interpreter.version}", heartbeat_s=5):
-        count = compile_tree(site, interpreter)
+        count = compile_tree(site, interpreter, cache=cache)
     pyc_bytes = sum(path.stat().st_size for path in site.rglob("*.pyc"))
     return {
         "python": interpreter.version,
@@ -218,7 +221,8 @@ def build_layer(request: LayerRequest, store: Store) -> LayerResult:
     work = Path(tempfile.mkdtemp(prefix="layer-", dir=request.scratch_dir or request.build_dir))
     try:
         installed = _install(request, identity, work, hashed=not unhashed)
-        bytecode = _compile(work / LAYER_ROOT, interpreter)
+        cache = open_cache()
+        bytecode = _compile(work / LAYER_ROOT, interpreter, cache)
         files = collect_files(work / LAYER_ROOT, prefix=f"{LAYER_ROOT}/")
         if not files:
             raise BadInputError(f"{request.lock.lock_file}: no packages to put in a layer")
@@ -230,7 +234,7 @@ def build_layer(request: LayerRequest, store: Store) -> LayerResult:
             bytecode_bytes=0 if bytecode is None else bytecode["pyc_bytes"],
         )
         with progress.step(f"zip {len(files)} files"):
-            built = write_zip(files, request.build_dir / zip_name)
+            built = write_zip(files, request.build_dir / zip_name, cache=cache)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -141,6 +141,26 @@ def test_same_key_same_bytes_whatever_venv_path_uv_cache_umask_and_directory(
     assert list(scratch.iterdir()) == []  # the staged install is removed
 
 
+def test_the_build_cache_returns_the_bytes_a_fresh_build_makes(
+    make_backend: BackendFactory,
+    wheelhouse: Path,
+    tmp_path: Path,
+    python312: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    backend = make_backend([("alpha", "1.0"), ("beta", "2.0"), ("big", "1.0")])
+    digests = []
+    for index, cache in enumerate(("off", str(tmp_path / "cache"), str(tmp_path / "cache"))):
+        monkeypatch.setenv("LAYERS_CACHE_DIR", cache)
+        request = request_for(backend, tmp_path / str(index), wheelhouse, bytecode=True)
+        built = build_layer(request, LocalStore(tmp_path / f"store-{index}"))
+        digests.append(built.manifest["sha256"])
+    assert digests[0] == digests[1] == digests[2]
+    assert list((tmp_path / "cache").glob("pyc/*/*")) and list(
+        (tmp_path / "cache").glob("deflate/*/*")
+    )
+
+
 def test_second_build_is_a_cache_hit_that_installs_nothing(
     make_backend: BackendFactory, wheelhouse: Path, tmp_path: Path
 ) -> None:
