@@ -27,6 +27,7 @@ from scripts.build.layer_publish import (
     Latest,
     point_latest_at_hit,
     publish_layer,
+    report_hit,
     write_local_manifest,
 )
 from scripts.build.layout import DEFAULT_PRUNE, LAYER_ROOT, PruneOptions, distribution_sizes
@@ -151,13 +152,6 @@ def _compile(
     }
 
 
-def _report_hit(manifest: Mapping[str, Any], zip_name: str) -> None:
-    progress.say(f"  cache hit: {zip_name} is in the store, nothing to build")
-    if manifest.get("allow_unhashed"):
-        unhashed = ", ".join(manifest.get("unhashed", [])[:6])
-        progress.say(f"  warning: this layer was built WITHOUT hash checking ({unhashed})")
-
-
 def build_layer(request: LayerRequest, store: Store) -> LayerResult:
     identity = layer_identity(
         request.lock,
@@ -183,7 +177,7 @@ def build_layer(request: LayerRequest, store: Store) -> LayerResult:
         existing = store.head(zip_name)
         stored_manifest = read_manifest(store, json_name) if existing is not None else None
     if existing is not None and stored_manifest is not None:
-        _report_hit(stored_manifest, zip_name)
+        report_hit(stored_manifest, zip_name)
         updated = point_latest_at_hit(
             store,
             layer_hash=layer_hash,

@@ -116,3 +116,10 @@ def publish_layer(
             updated = put_latest(store, artifacts.LAYER_LATEST, zip_path, sha256_hex=sha)
     put_manifest(store, artifacts.layer_manifest(layer_hash), manifest)
     return updated
+
+
+def report_hit(manifest: Mapping[str, Any], zip_name: str) -> None:
+    progress.say(f"  cache hit: {zip_name} is in the store, nothing to build")
+    if manifest.get("allow_unhashed"):
+        unhashed = ", ".join(manifest.get("unhashed", [])[:6])
+        progress.say(f"  warning: this layer was built WITHOUT hash checking ({unhashed})")

@@ -17,6 +17,7 @@ from typing import Any
 from environments import REPO_ROOT, Environment
 from scripts import progress
 from scripts.build.backend import PackageSource, build_backend
+from scripts.build.bytecode import find_interpreter
 from scripts.build.layer import build_layer, scratch_root
 from scripts.build.requests import layer_request
 from scripts.errors import BadInputError, ToolError
@@ -51,6 +52,19 @@ def synthesize(repo_root: Path) -> Path:
     return repo_root / SYNTH_OUT
 
 
+def runtime_python_available(env: Environment) -> bool:
+    """The demo runs on any Python >= 3.11: without the runtime's interpreter it builds the
+    layer without bytecode (and says so) instead of stopping; build-layer stops instead."""
+    if not env.backend.bytecode:
+        return True
+    try:
+        find_interpreter(env.runtime.removeprefix("python"))
+    except BadInputError as err:
+        progress.say(f"  note: building the layer without bytecode: {err}")
+        return False
+    return True
+
+
 def demo(*, env: Environment, store: LocalStore, build_dir: Path, synth: bool) -> dict[str, Any]:
     """Build the layer and the package into `store`, then synthesize; report what was done."""
     started = time.perf_counter()
@@ -60,6 +74,7 @@ def demo(*, env: Environment, store: LocalStore, build_dir: Path, synth: bool) -
     layer = build_layer(
         layer_request(
             env,
+            no_bytecode=not runtime_python_available(env),
             build_dir=build_dir,
             manifest_path=build_dir / "layer-manifest.json",
             key_prefix=env.key_prefix,
