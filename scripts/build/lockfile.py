@@ -27,9 +27,10 @@ READERS: Mapping[str, Reader] = {
     "requirements": read_requirements,
 }
 HASH_FIX = (
-    "use a lock that records hashes (poetry.lock, uv.lock, `poetry export` without "
-    "--without-hashes, `pip-compile --generate-hashes`, `uv export`), or pass "
-    "--allow-unhashed to build without hash checking (recorded in the manifest)"
+    "point the build at the lock itself (poetry.lock and uv.lock record hashes; no export "
+    "needed), or export with hashes (`uv export`, `pip-compile --generate-hashes`, `poetry "
+    "export` without --without-hashes: Poetry 2 needs `poetry self add poetry-plugin-export`), "
+    "or pass --allow-unhashed to build without hash checking (recorded in the manifest)"
 )
 
 

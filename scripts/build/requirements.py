@@ -73,7 +73,7 @@ def parse_requirements(text: str, *, source: Path) -> RequirementsFile:
             if flag in _REFUSED:
                 raise BadInputError(
                     f"{source}:{number}: {flag} is not supported: use one flat, pinned file "
-                    "(pip-compile --generate-hashes, uv export, poetry export) or the lock itself"
+                    "(pip-compile --generate-hashes, uv export) or build from the lock itself"
                 )
             if flag in _INDEX_OPTIONS:
                 options.append(f"{flag} {(inline or value).strip()}")
