@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import threading
 import zipfile
 from dataclasses import replace
@@ -14,6 +15,7 @@ import pytest
 from environments import ENVIRONMENTS
 from scripts import progress
 from scripts.build.budget import SizeBudgetError, check_budget
+from scripts.build.bytecode import find_interpreter
 from scripts.build.cache_key import cache_key, marker_target, short_hash
 from scripts.build.identity import layer_hash
 from scripts.build.layout import PruneOptions, prune
@@ -319,3 +321,19 @@ def test_a_long_step_reports_that_it_is_still_running(capsys: pytest.CaptureFixt
             released.wait(0.01)
     assert released.is_set()
     assert "  slow install: " in capsys.readouterr().err
+
+
+def test_a_missing_runtime_interpreter_says_how_to_get_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
+    with pytest.raises(BadInputError) as caught:
+        find_interpreter("3.99")
+    message = str(caught.value)
+    assert "Python 3.99 interpreter" in message
+    assert "uv python install 3.99" in message and "LAYERS_PYTHON_3_99" in message
+    assert "--no-bytecode" in message
+    # An explicit interpreter of another version is not taken for this one.
+    monkeypatch.setenv("LAYERS_PYTHON_3_99", sys.executable)
+    with pytest.raises(BadInputError):
+        find_interpreter("3.99")
