@@ -352,3 +352,31 @@ def test_json_output_and_exit_codes(make_backend: BackendFactory, run: Run, tmp_
     code, out, err = run("build-layer", backend, "--runtime", "python2.7")
     assert (code, out) == (2, {})
     one_error_line(err)
+
+
+def test_a_uv_lock_is_found_in_the_backend_and_read(
+    make_backend: BackendFactory, run: Run, wheelhouse: Path
+) -> None:
+    backend = make_backend([("alpha", "1.0"), ("beta", "2.0")])
+    (backend / "poetry.lock").unlink()
+    (backend / "requirements.txt").unlink()
+
+    def entry(name: str, version: str, deps: str = "") -> str:
+        wheel = next(wheelhouse.glob(f"{name}-{version}-*.whl"))
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        return (
+            f'[[package]]\nname = "{name}"\nversion = "{version}"\n'
+            'source = { registry = "https://pypi.org/simple" }\n'
+            f'{deps}wheels = [{{ url = "https://x/{wheel.name}", hash = "sha256:{digest}" }}]\n\n'
+        )
+
+    (backend / "uv.lock").write_text(
+        'version = 1\nrequires-python = ">=3.12"\n\n'
+        '[[package]]\nname = "svc"\nversion = "0.1.0"\nsource = { virtual = "." }\n'
+        'dependencies = [{ name = "alpha" }]\n\n'
+        + entry("alpha", "1.0", 'dependencies = [{ name = "beta" }]\n')
+        + entry("beta", "2.0")
+    )
+    code, result, err = run("build-layer", backend)
+    assert code == 0, err
+    assert (result["lock_format"], result["packages"]) == ("uv", {"alpha": "1.0", "beta": "2.0"})
