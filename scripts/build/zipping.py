@@ -210,7 +210,10 @@ class _Deflated:
     body: bytes
 
 
-_SMALL = 512  # below this, hashing and a cache file cost more than compressing
+# Below this a file is compressed again rather than cached: a cache entry is a file on
+# disk, and creating thousands of small ones costs more than deflating them (measured on
+# the realistic layer: files over 16 KiB are a fifth of the count, 91% of the bytes).
+_SMALL = 16 * 1024
 
 
 def _deflate(source: Path, cache: BuildCache | None = None) -> _Deflated:
