@@ -33,7 +33,7 @@ from bench.workspace import (
     pip_environ,
 )
 from environments import REPO_ROOT, get_environment
-from scripts.build.layer import LAMBDA_UNZIPPED_LIMIT
+from scripts.build.budget import LAMBDA_UNZIPPED_LIMIT
 from scripts.build.wheels import RUNTIME_GLIBC, installed_distributions, target_platform
 
 INSTALLERS = ("uv", "pip", "pip3")
@@ -127,6 +127,7 @@ def layer_args(
     store: str,
     build_dir: Path,
     runtime: str | None = None,
+    extra: Sequence[str] = (),
 ) -> list[str]:
     args = [
         "build-layer",
@@ -142,6 +143,7 @@ def layer_args(
         str(build_dir / "layer-manifest.json"),
         "--json",
         *ctx.backends.index_args,
+        *extra,
     ]
     return [*args, "--runtime", runtime] if runtime else args
 
@@ -155,13 +157,16 @@ def build_layer(
     runtime: str | None = None,
     environ: Mapping[str, str] | None = None,
     umask: int | None = None,
+    extra: Sequence[str] = (),
 ) -> BuildRun:
     """One build-layer run into a fresh store (a cache miss) unless `store` is given."""
     build_dir = fresh_dir(ctx.work / "builds" / name)
     target = store or str(fresh_dir(ctx.work / "stores" / name))
     return run_scripts(
         ctx,
-        layer_args(ctx, backend=backend, store=target, build_dir=build_dir, runtime=runtime),
+        layer_args(
+            ctx, backend=backend, store=target, build_dir=build_dir, runtime=runtime, extra=extra
+        ),
         what=f"build-layer {name}",
         environ=environ,
         umask=umask,
@@ -250,6 +255,7 @@ def ours_build_figure(
         environ = dict(ctx.environ)
         if cold:
             environ["UV_CACHE_DIR"] = str(fresh_dir(ctx.work / "uv-cache-cold"))
+            environ["LAYERS_CACHE_DIR"] = str(fresh_dir(ctx.work / "layers-cache-cold"))
         source, umask = variants[index % len(variants)] if variants else (backend, None)
         run = build_layer(
             ctx,

@@ -61,7 +61,7 @@ def probe_deploy(layer_dir: Path, package_dir: Path, calls_log: Path) -> int:
         get_environment("local"),
         backend_dir=package_dir,
         lock_file=layer_dir / "poetry.lock",
-        requirements_file=layer_dir / "requirements.txt",
+        requirements_file=None,
     )
     calls: Counter[str] = Counter()
 

@@ -39,6 +39,15 @@ FIGURE_KEYS: tuple[str, ...] = (
     "synth_standard_one_stack",
     "size_layer",
     "size_package",
+    # bench/realistic.py (issue 12)
+    "cold_import_no_bytecode",
+    "cold_import_bytecode",
+    "realistic_build_cold_ours",
+    "realistic_build_cold_pip",
+    "realistic_build_warm_ours",
+    "realistic_build_warm_pip",
+    "realistic_cache_hit",
+    "size_realistic_layer",
 )
 
 

@@ -1,10 +1,10 @@
 """The bench's working tree (bench/.work/, gitignored): backends, caches, a moto server.
 
 Backends are copies of the example backend, so each figure can vary one input: a second
-lock (layer B) for the layer-change deploy, a second VERSION (package B) for code-only
-deploys, and the requirements without their `python_version` markers for the host
-Python figure against SAM. Smoke mode swaps the real lock for one tiny local wheel, so it
-needs no network.
+lock (layer B: one more file hash, so other pins) for the layer-change deploy, a second
+VERSION (package B) for code-only deploys, and a flat hashed requirements file made from
+the lock's pins (no markers) for the baselines and the host Python figure against SAM.
+Smoke mode swaps the real lock for one tiny local wheel, so it needs no network.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ _DROPPED = (
     "CDKTF_OUTDIR",
     "UV_CACHE_DIR",
     "PIP_CACHE_DIR",
+    "LAYERS_CACHE_DIR",
 )
 _MARKER = re.compile(r"\s*;[^\\\n]*")
 
@@ -54,9 +55,9 @@ class Backends:
     """Backend directories (app/, lambdas/, VERSION, poetry.lock, requirements.txt)."""
 
     layer_a: Path  # the example (or, in smoke mode, the tiny offline) lock
-    layer_b: Path  # the same pins, a different lock file: another cache key
+    layer_b: Path  # the same versions, one more file hash: another cache key
     package_b: Path  # app code with another VERSION: another function package
-    host_python: Path  # layer_a's requirements without markers, for the host's Python
+    host_python: Path  # layer_a's pins as a requirements file only, for the host's Python
     # --find-links/--no-index arguments for offline (smoke) builds; empty for PyPI.
     index_args: tuple[str, ...]
 
@@ -73,9 +74,29 @@ def _copy_backend(source: Path, dest: Path) -> Path:
         shutil.copytree(
             source / name, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
         )
-    for name in ("VERSION", "poetry.lock", "requirements.txt"):
-        shutil.copy2(source / name, dest / name)
+    for name in ("VERSION", "poetry.lock", "pyproject.toml"):
+        if (source / name).is_file():
+            shutil.copy2(source / name, dest / name)
     return dest
+
+
+def pinned_requirements(backend: Path, runtime: str = "python3.12") -> str:
+    """The pins our builder installs from `backend`'s lock, as one flat hashed file: what
+    pip and SAM get, so every tool installs the same versions from the same files."""
+    from scripts.build.lockfile import LockSource, installer_requirements, read_pins
+    from scripts.build.pins import MarkerTarget
+
+    target = MarkerTarget(python_version=runtime.removeprefix("python"), architecture="x86_64")
+    lock = next(backend / name for name in ("poetry.lock", "uv.lock") if (backend / name).is_file())
+    return installer_requirements(read_pins(LockSource(lock_file=lock), target))
+
+
+def another_pin_set(lock: Path) -> None:
+    """One more (never downloaded) file hash on the first package: the same versions
+    install, but the pins and so the cache key differ."""
+    text = lock.read_text(encoding="utf-8")
+    extra = '{file = "bench-layer-b.whl", hash = "sha256:' + "b" * 64 + '"},\n'
+    lock.write_text(text.replace("files = [\n", f"files = [\n    {extra}", 1), encoding="utf-8")
 
 
 def strip_markers(requirements: str) -> str:
@@ -118,13 +139,13 @@ def tiny_wheel(directory: Path, name: str = "benchdep", version: str = "1.0") ->
 
 def _tiny_lock(backend: Path, wheel: Path) -> None:
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    (backend / "pyproject.toml").unlink(missing_ok=True)  # its content-hash is the example's
     (backend / "poetry.lock").write_text(
         '# bench smoke lock\n\n[[package]]\nname = "benchdep"\nversion = "1.0"\n'
-        'optional = false\ngroups = ["main"]\nfiles = []\n',
+        'optional = false\ngroups = ["main"]\nfiles = [\n'
+        f'    {{file = "{wheel.name}", hash = "sha256:{digest}"}},\n]\n\n'
+        '[metadata]\nlock-version = "2.1"\npython-versions = "^3.10"\n',
         encoding="utf-8",
-    )
-    (backend / "requirements.txt").write_text(
-        f"benchdep==1.0 \\\n    --hash=sha256:{digest}\n", encoding="utf-8"
     )
 
 
@@ -136,14 +157,15 @@ def prepare_backends(root: Path, *, smoke: bool) -> Backends:
         _tiny_lock(layer_a, tiny_wheel(wheelhouse))
         index_args = ("--no-index", "--find-links", str(wheelhouse))
     layer_b = _copy_backend(layer_a, root / "layer-b")
-    with (layer_b / "poetry.lock").open("a", encoding="utf-8") as lock:
-        lock.write("\n# bench: layer B (same pins, another lock file, another cache key)\n")
+    another_pin_set(layer_b / "poetry.lock")
     package_b = _copy_backend(layer_a, root / "package-b")
     version = (layer_a / "VERSION").read_text(encoding="utf-8").strip()
     (package_b / "VERSION").write_text(f"{version}+bench.b\n", encoding="utf-8")
     host_python = _copy_backend(layer_a, root / "host-python")
-    requirements = host_python / "requirements.txt"
-    requirements.write_text(strip_markers(requirements.read_text(encoding="utf-8")))
+    (host_python / "requirements.txt").write_text(pinned_requirements(layer_a))
+    # Only the requirements file: the lock is for ~3.12, the host Python may be another.
+    (host_python / "poetry.lock").unlink()
+    (host_python / "pyproject.toml").unlink(missing_ok=True)
     return Backends(
         layer_a=layer_a,
         layer_b=layer_b,
@@ -162,6 +184,8 @@ def base_environ(*, endpoint: str, uv_cache: Path) -> dict[str, str]:
     environ.update(TEST_CREDENTIALS)
     environ["AWS_ENDPOINT_URL"] = endpoint
     environ["UV_CACHE_DIR"] = str(uv_cache)
+    # Our build cache (deflated files, bytecode) beside uv's: warm and cold like it.
+    environ["LAYERS_CACHE_DIR"] = str(uv_cache.with_name("layers-cache"))
     environ["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "20"
     environ["CHECKPOINT_DISABLE"] = "1"
     return environ

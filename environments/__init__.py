@@ -8,6 +8,7 @@ Every class is frozen and validated on construction, so a bad value fails where 
 written with a message that names the field and what is allowed.
 """
 
+from environments.backend import BackendSpec, PackageSpec
 from environments.catalog import (
     ENVIRONMENTS,
     LOCAL_ENDPOINT_DEFAULT,
@@ -31,8 +32,10 @@ __all__ = [
     "REPO_ROOT",
     "SUPPORTED_ARCHITECTURES",
     "SUPPORTED_RUNTIMES",
+    "BackendSpec",
     "Environment",
     "FunctionConfig",
+    "PackageSpec",
     "StateBackend",
     "default_functions",
     "get_environment",

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from environments.backend import BackendSpec, detect_lock_file
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Lambda's managed Python runtimes that accept layers under /opt/python.
@@ -113,7 +115,10 @@ class Environment:
     runtime: str = "python3.12"
     architecture: str = "x86_64"
     backend_dir: Path = REPO_ROOT / "examples" / "backend"
+    # None: poetry.lock, uv.lock or requirements.txt in backend_dir, the first that exists.
     lock_file: Path | None = None
+    # Optional second source (an exported requirements file): when set, the build refuses
+    # to run if its pins disagree with the lock. None: the lock alone.
     requirements_file: Path | None = None
     state_backend: StateBackend | None = None
     ci_role_name: str | None = None
@@ -124,6 +129,8 @@ class Environment:
     provider_version: str | None = None
     # The alias callers invoke; deploy moves it, Terraform creates it.
     alias_name: str = "live"
+    # The lock format, layer bytecode and function package shape (environments/backend.py).
+    backend: BackendSpec = field(default_factory=BackendSpec)
 
     def __post_init__(self) -> None:
         if not _ENV_NAME.match(self.name):
@@ -150,9 +157,7 @@ class Environment:
         if not self.artifact_bucket:
             object.__setattr__(self, "artifact_bucket", f"{self.name_prefix}-frontend-{self.name}")
         if self.lock_file is None:
-            object.__setattr__(self, "lock_file", self.backend_dir / "poetry.lock")
-        if self.requirements_file is None:
-            object.__setattr__(self, "requirements_file", self.backend_dir / "requirements.txt")
+            object.__setattr__(self, "lock_file", detect_lock_file(self.backend_dir))
 
     # Derived names: one definition each, used by Terraform and the scripts alike.
     @property

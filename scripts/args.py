@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from environments import ENVIRONMENTS, Environment, get_environment
+from environments.backend import detect_lock_file
 from scripts.clients import lambda_client, s3_client
 from scripts.errors import BadInputError
 from scripts.store import Store, store_for
@@ -74,17 +75,35 @@ def installer_index_args(find_links: Sequence[str], no_index: bool) -> tuple[str
 
 
 def with_backend_dir(env: Environment, backend_dir: str | None) -> Environment:
-    """`--backend-dir`: another backend (its own lock and requirements) for this environment."""
+    """`--backend-dir`: another backend for this environment, with the lock found there
+    (poetry.lock, uv.lock or requirements.txt) and no second requirements file."""
     if not backend_dir:
         return env
     root = Path(backend_dir).resolve()
     if not root.is_dir():
         raise BadInputError(f"--backend-dir {backend_dir}: not a directory")
-    return replace(
-        env,
-        backend_dir=root,
-        lock_file=root / "poetry.lock",
-        requirements_file=root / "requirements.txt",
+    return replace(env, backend_dir=root, lock_file=detect_lock_file(root), requirements_file=None)
+
+
+def add_layer_options(parser: argparse.ArgumentParser) -> None:
+    """What decides a layer's bytes besides the lock (build-layer, demo, invoke)."""
+    parser.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="ship no .pyc files (default: compiled for the runtime, unchecked-hash)",
+    )
+    parser.add_argument(
+        "--allow-unhashed",
+        action="store_true",
+        help="build from requirements without hashes (recorded in the manifest)",
+    )
+
+
+def add_version(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--version",
+        metavar="VERSION",
+        help="the package's version (default: the backend's VERSION file, else git describe)",
     )
 
 

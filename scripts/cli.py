@@ -21,7 +21,7 @@ from environments import REPO_ROOT
 from scripts import helptext, progress
 from scripts.build.cache_key import FORMAT_VERSION
 from scripts.clients import explain_aws_error, raised_aws_errors
-from scripts.errors import EXIT_BAD_INPUT, EXIT_OK, ToolError
+from scripts.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, ToolError
 from scripts.release.timing import timing_from
 from scripts.stop import Stop, graceful
 
@@ -57,6 +57,7 @@ COMMANDS: Mapping[str, str] = {
     "build-layer": "scripts.commands.build_layer",
     "build-backend": "scripts.commands.build_backend",
     "demo": "scripts.commands.demo",
+    "invoke": "scripts.commands.invoke",
     "pipeline": "scripts.commands.pipeline",
     "deploy": "scripts.commands.deploy",
     "rollback": "scripts.commands.rollback",
@@ -124,6 +125,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _failed(args, str(err), EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         return _failed(args, "interrupted", 130)
+    except OSError as err:
+        # A file or directory the steps did not anticipate: name it instead of a traceback.
+        where = f"{err.filename}: " if err.filename else ""
+        return _failed(
+            args, f"{where}{err.strerror or err}: check the path and retry", EXIT_FAILURE
+        )
     except raised_aws_errors() as err:
         # Resolved only when something escaped: botocore stays unimported on local runs.
         message, code = explain_aws_error(err, os.environ)

@@ -34,6 +34,12 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
         "Zip the application code (no dependencies) and upload it as backend-HASH.zip.",
         "python -m scripts build-backend --env staging",
     ),
+    "invoke": (
+        "Run one function's handler on this machine under the runtime's Python, with only "
+        "the function package and the layer on sys.path (like `sam local invoke`, no "
+        "Docker); a missing import names the distribution the layer lacks.",
+        "python -m scripts invoke --env staging api --event event.json",
+    ),
     "demo": (
         "Build the layer and the package into a local directory laid out like the bucket, "
         "then synthesize the Terraform: no AWS account needed.",

@@ -1,67 +1,74 @@
 """`build-backend`: the function package, app code only, content-addressed.
 
-All four functions run the same package with different handlers, so one zip of `app/`,
-`lambdas/` and `VERSION` serves them all. Its name carries the first 16 hex characters of
-its own sha256: the zip is byte-identical for identical sources, so deploy can recompute
-the name from the source tree without the build directory.
+All functions run the same package with different handlers, so one zip serves them all.
+What it holds is configured (environments/backend.py: include roots, exclude globs,
+generated files); every handler is checked to exist in it. Its name carries the first 16
+hex characters of its own sha256: the zip is byte-identical for identical sources,
+version and commit, so deploy can recompute the name without the build directory.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
 import artifacts
+from environments.backend import PackageSpec
 from scripts import progress
-from scripts.build.zipping import ZipResult, collect_files, write_zip
+from scripts.build.handlers import HasHandler, check_handlers
+from scripts.build.package_files import VERSION_INFO, package_entries
+from scripts.build.version import Version, git_commit, resolve_version
+from scripts.build.zipping import ZipResult, write_zip
 from scripts.errors import BadInputError
-from scripts.store import Store, hex_to_b64
+from scripts.store import Store, check_writable, hex_to_b64
 from scripts.store.publish import object_key, put_content_addressed, put_latest, put_manifest
 
-# The design's promise: code-only packages under 1 MB.
-MAX_PACKAGE_BYTES = 1024 * 1024
-PACKAGE_DIRS = ("app", "lambdas")
-VERSION_FILE = "VERSION"
 HASH_LENGTH = 16
 
 
-def _skip(relative: PurePath) -> bool:
-    return (
-        relative.name == "__pycache__"
-        or relative.suffix in {".pyc", ".pyo"}
-        or relative.name in {".DS_Store"}
-    )
+@dataclass(frozen=True, kw_only=True)
+class PackageSource:
+    """Everything the package's bytes depend on, resolved before anything is built."""
 
+    backend_dir: Path
+    spec: PackageSpec
+    version: Version
+    # Only read when version_info.json is generated: otherwise commits do not matter.
+    git_commit: str | None
 
-def backend_files(backend_dir: Path) -> list[tuple[str, Path]]:
-    """(archive name, source) of everything the package holds, sorted."""
-    missing = [name for name in (*PACKAGE_DIRS, VERSION_FILE) if not (backend_dir / name).exists()]
-    if missing:
-        raise BadInputError(
-            f"{backend_dir}: missing {', '.join(missing)}: the backend needs app/, lambdas/ "
-            "and VERSION"
+    @classmethod
+    def resolve(
+        cls, backend_dir: Path, spec: PackageSpec, *, version: str | None = None
+    ) -> PackageSource:
+        commit = git_commit(backend_dir) if VERSION_INFO in spec.generated else None
+        return cls(
+            backend_dir=backend_dir,
+            spec=spec,
+            version=resolve_version(backend_dir, version),
+            git_commit=commit,
         )
-    files: list[tuple[str, Path]] = [(VERSION_FILE, backend_dir / VERSION_FILE)]
-    for directory in PACKAGE_DIRS:
-        files.extend(collect_files(backend_dir / directory, prefix=f"{directory}/", skip=_skip))
-    return sorted(files)
 
 
-def backend_unzipped_bytes(backend_dir: Path) -> int:
-    return sum(source.stat().st_size for _, source in backend_files(backend_dir))
+def zip_package(source: PackageSource, dest: Path) -> tuple[ZipResult, list[tuple[str, Path]]]:
+    """The package zip at `dest`, and its entries (generated files staged beside it)."""
+    entries = package_entries(
+        source.backend_dir,
+        source.spec,
+        version=source.version.value,
+        git_commit=source.git_commit,
+        scratch=dest.parent / f".{dest.name}.generated",
+    )
+    return write_zip(entries, dest), entries
 
 
-def build_backend_zip(backend_dir: Path, dest: Path) -> ZipResult:
-    return write_zip(backend_files(backend_dir), dest)
-
-
-def backend_hash(backend_dir: Path) -> str:
+def package_hash(source: PackageSource) -> str:
     """`HASH` in `backend-HASH.zip`, recomputed from source (zips into a temp dir)."""
     with tempfile.TemporaryDirectory(prefix="backend-hash-") as tmp:
-        return build_backend_zip(backend_dir, Path(tmp) / "backend.zip").sha256[:HASH_LENGTH]
+        built, _ = zip_package(source, Path(tmp) / "backend.zip")
+        return built.sha256[:HASH_LENGTH]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,6 +82,9 @@ class BackendResult:
     unzipped_bytes: int
     uploaded: bool
     version: str
+    version_source: str
+    git_commit: str | None
+    files: int
     store: str
     path: str
 
@@ -89,40 +99,58 @@ class BackendResult:
             "unzipped_bytes": self.unzipped_bytes,
             "uploaded": self.uploaded,
             "version": self.version,
+            "version_source": self.version_source,
+            "git_commit": self.git_commit,
+            "files": self.files,
             "store": self.store,
             "path": self.path,
         }
 
 
-def check_package_size(files: list[tuple[str, Path]], zip_bytes: int, limit: int) -> None:
-    if zip_bytes <= limit:
+def check_package_size(
+    entries: Sequence[tuple[str, Path]], built: ZipResult, spec: PackageSpec
+) -> None:
+    """Both budgets: zipped (the design's 1 MB) and unzipped (no data or vendored deps)."""
+    over = []
+    if built.zip_bytes > spec.max_zip_bytes:
+        over.append(f"{built.zip_bytes:,} bytes zipped (limit {spec.max_zip_bytes:,})")
+    if built.unzipped_bytes > spec.max_unzipped_bytes:
+        over.append(f"{built.unzipped_bytes:,} bytes unzipped (limit {spec.max_unzipped_bytes:,})")
+    if not over:
         return
-    biggest = sorted(files, key=lambda item: (-item[1].stat().st_size, item[0]))[:10]
+    biggest = sorted(entries, key=lambda item: (-item[1].stat().st_size, item[0]))[:10]
     listing = ", ".join(f"{name} ({source.stat().st_size:,} B)" for name, source in biggest)
     raise BadInputError(
-        f"function package is {zip_bytes:,} bytes zipped, over the {limit:,}-byte limit: "
-        f"move data or dependencies out of app/ and lambdas/; largest files: {listing}"
+        f"function package is {' and '.join(over)}: move data or dependencies out of the "
+        f"package (or exclude them: backend.package.exclude); largest files: {listing}"
     )
 
 
 def build_backend(
     *,
-    backend_dir: Path,
+    source: PackageSource,
     store: Store,
     build_dir: Path,
+    functions: Sequence[HasHandler] = (),
     key_prefix: str = "",
-    limit: int = MAX_PACKAGE_BYTES,
 ) -> BackendResult:
-    """Zip, check the budget, upload `backend-HASH.zip` and `backend.zip`, verified."""
-    with progress.step("zip app/, lambdas/, VERSION"):
-        files = backend_files(backend_dir)
-        built = write_zip(files, build_dir / "backend.zip")
-    check_package_size(files, built.zip_bytes, limit)
+    """Zip, check handlers and budgets, upload `backend-HASH.zip` and `backend.zip`, verified."""
+    check_writable(store)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    with progress.step(f"zip {', '.join(source.spec.include)}"):
+        built, entries = zip_package(source, build_dir / "backend.zip")
+    check_handlers(functions, entries)
+    check_package_size(entries, built, source.spec)
+    progress.say(
+        f"  {len(entries)} files: {built.zip_bytes:,} bytes zipped "
+        f"(limit {source.spec.max_zip_bytes:,}), {built.unzipped_bytes:,} unzipped "
+        f"(limit {source.spec.max_unzipped_bytes:,}); version {source.version.value} "
+        f"from {source.version.source}"
+    )
     content_hash = built.sha256[:HASH_LENGTH]
-    final = built.path.with_name(artifacts.package_zip(content_hash))
-    built.path.replace(final)
-    version = (backend_dir / VERSION_FILE).read_text(encoding="utf-8").strip()
     name = artifacts.package_zip(content_hash)
+    final = built.path.with_name(name)
+    built.path.replace(final)
     with progress.step(f"upload {name}"):
         created = put_content_addressed(store, name, final, sha256_hex=built.sha256)
     if not created:
@@ -139,7 +167,9 @@ def build_backend(
         "code_sha256": hex_to_b64(built.sha256),
         "zip_bytes": built.zip_bytes,
         "unzipped_bytes": built.unzipped_bytes,
-        "version": version,
+        "version": source.version.value,
+        "git_commit": source.git_commit,
+        "files": len(entries),
     }
     put_manifest(store, artifacts.package_manifest(content_hash), manifest)
     return BackendResult(
@@ -151,7 +181,10 @@ def build_backend(
         zip_bytes=built.zip_bytes,
         unzipped_bytes=built.unzipped_bytes,
         uploaded=created,
-        version=version,
+        version=source.version.value,
+        version_source=source.version.source,
+        git_commit=source.git_commit,
+        files=len(entries),
         store=store.location,
         path=str(final),
     )

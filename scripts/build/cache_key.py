@@ -1,52 +1,54 @@
 """The layer cache key: every input that changes the layer's bytes, and nothing else.
 
 The design hashes `poetry.lock` alone, so a runtime or architecture change would reuse a
-layer built for another interpreter or CPU. Here the key covers the lock, the exported
-requirements (what is actually installed: a re-export with another group changes the layer
-while the lock stays the same), the runtime, the architecture, the wheel platform tag, the
-builder's format version (bumped when the build itself changes its output) and the prune
-options. Deploy recomputes it from the same files to find `layer-HASH.zip` without the
-build directory.
+layer built for another interpreter or CPU, and a dev-only lock edit would rebuild it.
+Here the key covers the pins the target installs (names, versions, file hashes and index
+options, after the lock's markers were evaluated for that runtime and CPU), the runtime,
+the architecture, the wheel platform tag, the bytecode settings (the runtime's minor
+version decides the .pyc format), the prune options and the builder's format version
+(bumped when the build itself changes its output). Deploy recomputes it from the same
+files to find `layer-HASH.zip` without the build directory.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import dataclass
 
+from scripts.build.bytecode import bytecode_key
 from scripts.build.layout import DEFAULT_PRUNE, PruneOptions
-from scripts.build.wheels import target_platform
-from scripts.errors import BadInputError
-
-if TYPE_CHECKING:
-    from environments import Environment
+from scripts.build.lockfile import LockSource, read_pins
+from scripts.build.pins import LockedPins, MarkerTarget
+from scripts.build.wheels import TargetPlatform, target_platform
 
 # Bump when a change to the builder changes the layer's bytes for the same inputs.
 # 2: installer dotfiles (uv's `.lock`) dropped from python/.
-FORMAT_VERSION = 2
+# 3: pins read from the lock for the target; RECORD lines of pruned files and uv_cache.json
+#    dropped; bytecode compiled for the runtime.
+FORMAT_VERSION = 3
 HASH_LENGTH = 16
 
 
 def cache_key(
     *,
-    lock_bytes: bytes,
-    requirements_bytes: bytes,
+    pins: Mapping[str, object],
     runtime: str,
     architecture: str,
     platform_tag: str,
+    bytecode: bool,
     format_version: int = FORMAT_VERSION,
     prune: PruneOptions = DEFAULT_PRUNE,
 ) -> str:
     """64-hex sha256 over a canonical JSON of every input."""
     payload = {
         "architecture": architecture,
+        "bytecode": bytecode_key(runtime.removeprefix("python")) if bytecode else None,
         "format_version": format_version,
-        "lock_sha256": hashlib.sha256(lock_bytes).hexdigest(),
+        "pins": pins,
         "platform_tag": platform_tag,
         "prune": prune.as_key(),
-        "requirements_sha256": hashlib.sha256(requirements_bytes).hexdigest(),
         "runtime": runtime,
     }
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
@@ -57,44 +59,41 @@ def short_hash(key: str) -> str:
     return key[:HASH_LENGTH]
 
 
-def read_input(path: Path | None, what: str, fix: str) -> bytes:
-    if path is None or not path.is_file():
-        raise BadInputError(f"{what} not found at {path}: {fix}")
-    return path.read_bytes()
+def marker_target(platform: TargetPlatform) -> MarkerTarget:
+    return MarkerTarget(python_version=platform.python_version, architecture=platform.architecture)
 
 
-def lock_inputs(env: Environment) -> tuple[bytes, bytes]:
-    lock = read_input(env.lock_file, "lock file", "run `poetry lock` in the backend")
-    requirements = read_input(
-        env.requirements_file,
-        "requirements file",
-        "run `poetry export -f requirements.txt -o requirements.txt` in the backend",
-    )
-    return lock, requirements
+@dataclass(frozen=True, kw_only=True)
+class LayerIdentity:
+    """What a layer build for one target is: its pins, platform and key."""
+
+    pins: LockedPins
+    platform: TargetPlatform
+    bytecode: bool
+    key: str
+
+    @property
+    def hash(self) -> str:
+        return short_hash(self.key)
 
 
-def layer_key(
-    env: Environment,
+def layer_identity(
+    source: LockSource,
     *,
-    runtime: str | None = None,
-    architecture: str | None = None,
+    runtime: str,
+    architecture: str,
+    bytecode: bool,
     prune: PruneOptions = DEFAULT_PRUNE,
-) -> str:
-    """The full 64-hex key for an environment's lock, runtime and architecture."""
-    lock, requirements = lock_inputs(env)
-    platform = target_platform(runtime or env.runtime, architecture or env.architecture)
-    return cache_key(
-        lock_bytes=lock,
-        requirements_bytes=requirements,
+) -> LayerIdentity:
+    """Read the lock for the target and key it; no installer, no interpreter needed."""
+    platform = target_platform(runtime, architecture)
+    pins = read_pins(source, marker_target(platform))
+    key = cache_key(
+        pins=pins.as_key(),
         runtime=platform.runtime,
         architecture=platform.architecture,
         platform_tag=platform.platform_tag,
+        bytecode=bytecode,
         prune=prune,
     )
-
-
-def layer_hash(
-    env: Environment, *, runtime: str | None = None, architecture: str | None = None
-) -> str:
-    """`HASH` in `layer-HASH.zip`: what deploy looks for in the store."""
-    return short_hash(layer_key(env, runtime=runtime, architecture=architecture))
+    return LayerIdentity(pins=pins, platform=platform, bytecode=bytecode, key=key)

@@ -1,9 +1,12 @@
 """The layer's directory layout: what stays under `python/`, what is pruned, what weighs most.
 
 Lambda puts `/opt/python` on `sys.path`, so the layer holds `python/<packages>`. Bytecode
-is dropped because it is compiled for the build host's interpreter (and its timestamps
-would break reproducibility); `bin/` is dropped because its console scripts carry a shebang
-naming the build host's Python. `*.dist-info` stays: `importlib.metadata` needs it.
+shipped in wheels is dropped (it was compiled for another interpreter, with timestamps);
+the build compiles its own for the runtime afterwards (scripts/build/bytecode.py). `bin/`
+is dropped because its console scripts carry a shebang naming the build host's Python.
+`*.dist-info` stays: `importlib.metadata` needs it. What was removed is also removed from
+each RECORD: those lines carry hashes of the host-specific scripts, so keeping them would
+make the layer's bytes depend on the installing virtual environment's path.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 LAYER_ROOT = "python"
+# Installer bookkeeping inside a dist-info: uv records when it cached the wheel.
+INSTALLER_FILES = ("uv_cache.json",)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +58,8 @@ def prune(site_dir: Path, options: PruneOptions) -> list[str]:
         doomed.add(site_dir / "bin")
     # Installer bookkeeping at the top of the target (uv's `.lock`), never package content.
     doomed.update(path for path in site_dir.glob(".*") if path.is_file())
+    for name in INSTALLER_FILES:
+        doomed.update(site_dir.glob(f"*.dist-info/{name}"))
     for pattern in options.extra_patterns:
         doomed.update(site_dir.glob(pattern))
     removed: list[str] = []
@@ -65,7 +72,28 @@ def prune(site_dir: Path, options: PruneOptions) -> list[str]:
         else:
             path.unlink()
         removed.append(path.relative_to(site_dir).as_posix())
+    rewrite_records(site_dir)
     return sorted(removed)
+
+
+def rewrite_records(site_dir: Path) -> int:
+    """Drop RECORD lines naming files that are no longer in the layer; returns how many."""
+    dropped = 0
+    for record in sorted(site_dir.glob("*.dist-info/RECORD")):
+        kept: list[str] = []
+        for line in record.read_text(encoding="utf-8", errors="surrogateescape").splitlines():
+            relative = line.split(",", 1)[0]
+            if relative:
+                # RECORD names itself without a hash; every other named file must be here.
+                path = Path(os.path.normpath(site_dir / relative))
+                if path != record and not (path.is_relative_to(site_dir) and path.is_file()):
+                    dropped += 1
+                    continue
+            kept.append(line)
+        record.write_text(
+            "".join(f"{line}\n" for line in kept), encoding="utf-8", errors="surrogateescape"
+        )
+    return dropped
 
 
 def distribution_sizes(site_dir: Path) -> dict[str, int]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from scripts.build.build_cache import BuildCache, digest
 from scripts.errors import BadInputError
 from scripts.store import sha256_file
 
@@ -70,7 +71,11 @@ def normalised_mode(path: Path) -> int:
 
 
 def write_zip(
-    files: Iterable[tuple[str, Path]], dest: Path, *, workers: int | None = None
+    files: Iterable[tuple[str, Path]],
+    dest: Path,
+    *,
+    workers: int | None = None,
+    cache: BuildCache | None = None,
 ) -> ZipResult:
     """Write `files` (archive name, source) to `dest` deterministically and hash the result.
 
@@ -78,7 +83,8 @@ def write_zip(
     zipfile does it on one core: here `workers` threads deflate files ahead (zlib releases
     the GIL) while this thread writes them in name order. The bytes are exactly what
     `zipfile` writes for the same entries (`write_zip_with_zipfile`, the reference, and
-    the fallback for archives that would need ZIP64).
+    the fallback for archives that would need ZIP64). With a `cache`, a file whose
+    content was deflated before is not compressed again (the same bytes come back).
     """
     entries = _checked(files)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -96,7 +102,11 @@ def write_zip(
             offset += len(chunk)
 
         sources = [source for _, source in entries]
-        for (name, _), packed in zip(entries, _in_order(_deflate, sources, workers), strict=True):
+
+        def deflate(source: Path) -> _Deflated:
+            return _deflate(source, cache)
+
+        for (name, _), packed in zip(entries, _in_order(deflate, sources, workers), strict=True):
             encoded, flags = _encode_name(name)
             fields = (flags, zipfile.ZIP_DEFLATED, _DOS_TIME, _DOS_DATE)
             sizes = (packed.crc, len(packed.body), packed.size, len(encoded))
@@ -200,10 +210,25 @@ class _Deflated:
     body: bytes
 
 
-def _deflate(source: Path) -> _Deflated:
+# Below this a file is compressed again rather than cached: a cache entry is a file on
+# disk, and creating thousands of small ones costs more than deflating them (measured on
+# the realistic layer: files over 16 KiB are a fifth of the count, 91% of the bytes).
+_SMALL = 16 * 1024
+
+
+def _deflate(source: Path, cache: BuildCache | None = None) -> _Deflated:
     data = source.read_bytes()
-    compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
-    body = compressor.compress(data) + compressor.flush()
+    key = (
+        digest(b"deflate", str(COMPRESS_LEVEL).encode(), data)
+        if cache and len(data) > _SMALL
+        else None
+    )
+    body = cache.get("deflate", key) if cache and key else None
+    if body is None:
+        compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+        body = compressor.compress(data) + compressor.flush()
+        if cache and key:
+            cache.put("deflate", key, body)
     return _Deflated(crc=zlib.crc32(data), size=len(data), mode=normalised_mode(source), body=body)
 
 

@@ -9,22 +9,24 @@ from typing import Any
 
 from scripts import args as common
 from scripts import progress
-from scripts.build.backend import build_backend
+from scripts.build.backend import PackageSource, build_backend
 
 
 def run(args: argparse.Namespace) -> Mapping[str, Any]:
     env = common.environment(args)
+    # The version first: a missing one fails before anything is zipped or uploaded.
+    source = PackageSource.resolve(env.backend_dir, env.backend.package, version=args.version)
     store = common.store(args, env)
     progress.say(f"build-backend {env.name}: {env.backend_dir} -> {store.location}")
     result = build_backend(
-        backend_dir=env.backend_dir,
+        source=source,
         store=store,
         build_dir=Path(args.build_dir),
-        key_prefix="",
+        functions=env.functions,
     )
     progress.say(
-        f"backend {result.hash}: {result.zip_bytes:,} bytes zipped, "
-        f"{result.unzipped_bytes:,} unzipped, VERSION {result.version}"
+        f"backend {result.hash}: {result.files} files, {result.zip_bytes:,} bytes zipped, "
+        f"{result.unzipped_bytes:,} unzipped, version {result.version} ({result.version_source})"
     )
     return result.as_json()
 
@@ -36,6 +38,7 @@ def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse
     common.add_env(parser)
     common.add_store(parser)
     parser.add_argument("--build-dir", default="build", help="local output directory")
+    common.add_version(parser)
     common.add_backend_dir(parser)
     parser.set_defaults(handler=run)
     return parser

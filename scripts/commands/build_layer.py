@@ -9,34 +9,41 @@ from typing import Any
 
 from scripts import args as common
 from scripts import progress
-from scripts.build.layer import DEFAULT_MANIFEST, LayerRequest, build_layer, scratch_root
-from scripts.errors import BadInputError
+from scripts.build.layer import DEFAULT_MANIFEST, build_layer, scratch_root
+from scripts.build.requests import layer_request
 
 
 def run(args: argparse.Namespace) -> Mapping[str, Any]:
     env = common.environment(args)
-    if env.lock_file is None or env.requirements_file is None:
-        raise BadInputError(f"{env.name}: lock_file and requirements_file must be configured")
     store = common.store(args, env)
-    request = LayerRequest(
-        lock_file=env.lock_file,
-        requirements_file=env.requirements_file,
-        runtime=args.runtime or env.runtime,
-        architecture=args.arch or env.architecture,
+    request = layer_request(
+        env,
         build_dir=Path(args.build_dir),
         manifest_path=Path(args.manifest),
-        backend_dir=env.backend_dir,
+        runtime=args.runtime,
+        architecture=args.arch,
+        no_bytecode=args.no_bytecode,
+        allow_unhashed=args.allow_unhashed,
         index_args=common.index_args(args),
         scratch_dir=scratch_root(),
     )
     progress.say(f"build-layer {env.name}: {env.lock_file} -> {store.location}")
     result = build_layer(request, store)
     manifest = result.manifest
+    bytecode = manifest.get("bytecode")
     progress.say(
         f"layer {manifest['hash']} {'built' if result.built else 'reused (cache hit)'}: "
-        f"{manifest['zip_bytes']:,} bytes zipped, {manifest['unzipped_bytes']:,} unzipped; "
+        f"{manifest['zip_bytes']:,} bytes zipped, {manifest['unzipped_bytes']:,} unzipped "
+        f"({'bytecode for Python ' + bytecode['python'] if bytecode else 'no bytecode'}); "
         f"manifest {result.manifest_path}"
     )
+    if manifest.get("allow_unhashed"):
+        progress.say(
+            "warning: built without hash checking (--allow-unhashed) for "
+            f"{', '.join(manifest.get('unhashed', []))}"
+        )
+    if result.latest_skipped:
+        progress.say(result.latest_skipped)
     return result.as_json()
 
 
@@ -52,6 +59,7 @@ def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse
     )
     parser.add_argument("--build-dir", default="build", help="local output directory")
     parser.add_argument("--manifest", default=str(DEFAULT_MANIFEST), help="local manifest path")
+    common.add_layer_options(parser)
     common.add_index(parser)
     common.add_backend_dir(parser)
     parser.set_defaults(handler=run)

@@ -16,8 +16,10 @@ from typing import Any
 
 from environments import REPO_ROOT, Environment
 from scripts import progress
-from scripts.build.backend import build_backend
-from scripts.build.layer import LayerRequest, build_layer, scratch_root
+from scripts.build.backend import PackageSource, build_backend
+from scripts.build.bytecode import find_interpreter
+from scripts.build.layer import build_layer, scratch_root
+from scripts.build.requests import layer_request
 from scripts.errors import BadInputError, ToolError
 from scripts.store import LocalStore
 
@@ -50,21 +52,31 @@ def synthesize(repo_root: Path) -> Path:
     return repo_root / SYNTH_OUT
 
 
+def runtime_python_available(env: Environment) -> bool:
+    """The demo runs on any Python >= 3.11: without the runtime's interpreter it builds the
+    layer without bytecode (and says so) instead of stopping; build-layer stops instead."""
+    if not env.backend.bytecode:
+        return True
+    try:
+        find_interpreter(env.runtime.removeprefix("python"))
+    except BadInputError as err:
+        progress.say(f"  note: building the layer without bytecode: {err}")
+        return False
+    return True
+
+
 def demo(*, env: Environment, store: LocalStore, build_dir: Path, synth: bool) -> dict[str, Any]:
     """Build the layer and the package into `store`, then synthesize; report what was done."""
-    if env.lock_file is None or env.requirements_file is None:
-        raise BadInputError(f"{env.name}: lock_file and requirements_file must be configured")
     started = time.perf_counter()
     progress.say(f"demo {env.name}: artifacts into {store.location}")
+    # Resolved first: a missing version fails before the layer's install.
+    source = PackageSource.resolve(env.backend_dir, env.backend.package)
     layer = build_layer(
-        LayerRequest(
-            lock_file=env.lock_file,
-            requirements_file=env.requirements_file,
-            runtime=env.runtime,
-            architecture=env.architecture,
+        layer_request(
+            env,
+            no_bytecode=not runtime_python_available(env),
             build_dir=build_dir,
             manifest_path=build_dir / "layer-manifest.json",
-            backend_dir=env.backend_dir,
             key_prefix=env.key_prefix,
             scratch_dir=scratch_root(),
         ),
@@ -72,7 +84,11 @@ def demo(*, env: Environment, store: LocalStore, build_dir: Path, synth: bool) -
     )
     layer_seconds = time.perf_counter() - started
     backend = build_backend(
-        backend_dir=env.backend_dir, store=store, build_dir=build_dir, key_prefix=env.key_prefix
+        source=source,
+        store=store,
+        build_dir=build_dir,
+        functions=env.functions,
+        key_prefix=env.key_prefix,
     )
     synth_dir: Path | None = None
     if synth:

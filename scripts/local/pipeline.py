@@ -36,9 +36,10 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from environments import REPO_ROOT, Environment
-from scripts.build.backend import build_backend
-from scripts.build.layer import LayerRequest, build_layer, scratch_root
-from scripts.errors import BadInputError, ToolError
+from scripts.build.backend import PackageSource, build_backend
+from scripts.build.layer import build_layer, scratch_root
+from scripts.build.requests import layer_request
+from scripts.errors import ToolError
 from scripts.local import aws as local_aws
 from scripts.release.deploy import current_hashes, deploy, target_from_store
 from scripts.release.lambda_api import Api
@@ -283,18 +284,13 @@ def run_pipeline(request: PipelineRequest, reporter: Reporter, log: IO[str]) -> 
         with reporter.step(f"artifact bucket {env.artifact_bucket}") as note:
             note["text"] = "created" if ensure_bucket(s3, env) else "exists"
 
-        if env.lock_file is None or env.requirements_file is None:
-            raise BadInputError(f"{env.name}: lock_file and requirements_file must be configured")
+        source = PackageSource.resolve(env.backend_dir, env.backend.package)
         with reporter.step("build layer", heartbeat=True) as note:
             layer = build_layer(
-                LayerRequest(
-                    lock_file=env.lock_file,
-                    requirements_file=env.requirements_file,
-                    runtime=env.runtime,
-                    architecture=env.architecture,
+                layer_request(
+                    env,
                     build_dir=state.build_dir,
                     manifest_path=state.build_dir / "layer-manifest.json",
-                    backend_dir=env.backend_dir,
                     index_args=request.index_args,
                     key_prefix=env.key_prefix,
                     scratch_dir=scratch_root(),
@@ -317,7 +313,7 @@ def run_pipeline(request: PipelineRequest, reporter: Reporter, log: IO[str]) -> 
         }
         with reporter.step("build function package") as note:
             package = build_backend(
-                backend_dir=env.backend_dir, store=store, build_dir=state.build_dir
+                source=source, store=store, build_dir=state.build_dir, functions=env.functions
             )
             note["text"] = f"{package.hash}, {'uploaded' if package.uploaded else 'in the bucket'}"
         result["package"] = {
@@ -395,8 +391,6 @@ def pipeline(
     index_args: tuple[str, ...],
 ) -> dict[str, Any]:
     """Run every step with one line each on stderr, then the table; the log keeps the rest."""
-    if env.lock_file is None or env.requirements_file is None:
-        raise BadInputError(f"{env.name}: lock_file and requirements_file must be configured")
     out = sys.stderr
     say: Callable[[str], None] = lambda line: print(line, file=out, flush=True)  # noqa: E731
     say(f"pipeline {env.name}: state in {state.root} (moto, terraform, logs)")

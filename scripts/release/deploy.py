@@ -15,8 +15,7 @@ from typing import Any
 
 import artifacts
 from environments import Environment
-from scripts.build.backend import backend_hash
-from scripts.build.cache_key import layer_hash
+from scripts.build import identity
 from scripts.errors import BadInputError
 from scripts.release import plan
 from scripts.release.canary import Canary
@@ -37,6 +36,8 @@ class DeployTarget:
     package: CodeSource | None  # None: keep each function's code
     app_version: str | None = None
     layer_arn: str | None = None  # an existing version to attach instead of publishing
+    # Said in every report of a release of this layer (e.g. built without hash checking).
+    warnings: tuple[str, ...] = ()
 
     @property
     def package_key(self) -> str | None:
@@ -62,17 +63,22 @@ def target_from_store(
             f"{sources.store.location}{layer_name} (or its manifest) is missing: "
             f"run build-layer --env {env.name} first"
         )
-    layer = _layer_source(sources, layer_name, layer_hash)
+    layer, warnings = _layer_source(sources, layer_name, layer_hash)
     package, manifest = sources.checked(
         artifacts.package_zip(package_hash), missing_hint=f"run build-backend --env {env.name}"
     )
     version = manifest.get("version")
     return DeployTarget(
-        layer=layer, package=package, app_version=str(version) if version is not None else None
+        layer=layer,
+        package=package,
+        app_version=str(version) if version is not None else None,
+        warnings=warnings,
     )
 
 
-def _layer_source(sources: Sources, name: str, layer_hash: str) -> LayerSource:
+def _layer_source(
+    sources: Sources, name: str, layer_hash: str
+) -> tuple[LayerSource, tuple[str, ...]]:
     # The layer is tens of MB: its bytes are checked by Lambda itself (the CodeSha256 a
     # publish reports is compared with the manifest before any function sees the version).
     manifest = read_manifest(sources.store, artifacts.manifest_of(name)) or {}
@@ -86,9 +92,17 @@ def _layer_source(sources: Sources, name: str, layer_hash: str) -> LayerSource:
             f"its manifest's {code_sha256}: delete both and run build-layer"
         )
     source = s3_source(sources.store, name, code_sha256)
-    return LayerSource(
+    warnings: tuple[str, ...] = ()
+    if manifest.get("allow_unhashed"):
+        unhashed = ", ".join(str(n) for n in manifest.get("unhashed") or []) or "some packages"
+        warnings = (
+            f"warning: layer {layer_hash} was built with --allow-unhashed: {unhashed} "
+            "installed without hash checking",
+        )
+    layer = LayerSource(
         layer_hash=layer_hash, bucket=source.bucket, key=source.key, code_sha256=code_sha256
     )
+    return layer, warnings
 
 
 def current_hashes(env: Environment) -> tuple[str, str]:
@@ -97,7 +111,7 @@ def current_hashes(env: Environment) -> tuple[str, str]:
     Recomputed from the files, not read from `layer.zip`: a lock changed without a rebuild
     must stop here ("run build-layer first"), not silently deploy the previous layer.
     """
-    return layer_hash(env), backend_hash(env.backend_dir)
+    return identity.current_hashes(env)
 
 
 def deploy(
@@ -111,6 +125,8 @@ def deploy(
     """Prepare a version of every function holding the target, then switch the aliases."""
     env = ctx.env
     sources = Sources(ctx.store)
+    for warning in target.warnings:
+        ctx.say(warning)
     with session(ctx, command=kind, wait_s=wait_s):
         befores = plan.read_before(ctx.api, env, env.function_names)
         changing = [
@@ -188,5 +204,6 @@ def deploy(
         "published": published,
         "package_key": target.package_key,
         "version": target.app_version,
+        "warnings": list(target.warnings),
         "functions": {name: run.to_json() for name, run in runs.items()},
     }

@@ -64,6 +64,12 @@ def local_env_store(env: Environment, base: Path | None = None) -> LocalStore:
     return LocalStore(root)
 
 
+def check_writable(store: Store) -> None:
+    """A local store must take writes before anything is built for it (S3: at upload)."""
+    if isinstance(store, LocalStore):
+        store.check_writable()
+
+
 def store_for(env: Environment, spec: str | None, *, s3_client_factory: _S3Factory) -> Store:
     """`--store` when given, else the environment's bucket under its key prefix."""
     if spec:

@@ -76,6 +76,28 @@ class LocalStore:
     def download(self, name: str, dest: Path) -> None:
         dest.write_bytes(self.read_bytes(name))
 
+    def unusable(self, err: OSError) -> BadInputError:
+        """A store directory we cannot write: one line naming it and the fix."""
+        if self.root.exists() and not self.root.is_dir():
+            return BadInputError(
+                f"--store {self.root} is a file, not a directory: pass a directory (or "
+                "s3://BUCKET/PREFIX)"
+            )
+        return BadInputError(
+            f"--store {self.root}: cannot write there ({err.strerror or err}): pass a writable "
+            "directory or fix its permissions"
+        )
+
+    def check_writable(self) -> None:
+        """Fail before a build, not after it, when the store cannot take its output."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(dir=self.root, prefix=".write-probe-")
+            os.close(fd)
+            Path(probe).unlink()
+        except OSError as err:
+            raise self.unusable(err) from None
+
     def get(self, name: str) -> Stored | None:
         path = self._path(name)
         try:
@@ -102,9 +124,12 @@ class LocalStore:
 
     def _write(self, name: str, write: _Writer, overwrite: bool) -> None:
         target = self._path(name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Write beside the target, then publish atomically: a reader never sees half a zip.
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # Write beside the target, then publish atomically: a reader never sees half a zip.
+            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        except OSError as err:
+            raise self.unusable(err) from None
         tmp = Path(tmp_name)
         digest = hashlib.sha256()
         try:

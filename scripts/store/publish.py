@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from scripts.errors import ChecksumMismatchError, ObjectExistsError, ToolError
+from scripts.errors import BadInputError, ChecksumMismatchError, ObjectExistsError, ToolError
 from scripts.store import Store, hex_to_b64
 
 
@@ -25,20 +25,25 @@ def object_key(store: Store, name: str, local_prefix: str = "") -> str:
     return location[1] if location else f"{local_prefix}{name}"
 
 
+def where(store: Store, name: str) -> str:
+    """An object's full location, for messages: `s3://bucket/lambda/NAME` or a file path."""
+    return f"{store.location}{'' if store.location.endswith('/') else '/'}{name}"
+
+
 def verify_object(store: Store, name: str, *, sha256_hex: str, size: int) -> None:
     """The store holds `name` with exactly this content, by its own checksum."""
     info = store.head(name)
-    where = f"{store.location}{'' if store.location.endswith('/') else '/'}{name}"
+    location = where(store, name)
     if info is None:
-        raise ToolError(f"{where}: missing right after upload: check the store and retry")
+        raise ToolError(f"{location}: missing right after upload: check the store and retry")
     expected = hex_to_b64(sha256_hex)
     if info.sha256_b64 is None:
         raise ChecksumMismatchError(
-            f"{where}: stored without a SHA-256 checksum: delete it and rebuild"
+            f"{location}: stored without a SHA-256 checksum: delete it and rebuild"
         )
     if info.sha256_b64 != expected or info.size != size:
         raise ChecksumMismatchError(
-            f"{where}: stored checksum {info.sha256_b64} ({info.size} bytes) differs from the "
+            f"{location}: stored checksum {info.sha256_b64} ({info.size} bytes) differs from the "
             f"built {expected} ({size} bytes): delete the object and rebuild"
         )
 
@@ -95,8 +100,14 @@ def read_manifest(store: Store, name: str) -> dict[str, Any] | None:
         return None
     try:
         loaded = json.loads(store.read_bytes(name))
-    except json.JSONDecodeError as err:
-        raise ToolError(f"{name}: manifest is not valid JSON ({err}): delete it") from err
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise BadInputError(
+            f"{where(store, name)}: manifest is not valid JSON ({err}): delete it and the zip "
+            "beside it, then rebuild"
+        ) from None
     if not isinstance(loaded, dict):
-        raise ToolError(f"{name}: manifest is not a JSON object: delete it")
+        raise BadInputError(
+            f"{where(store, name)}: manifest is not a JSON object: delete it and the zip "
+            "beside it, then rebuild"
+        )
     return loaded

@@ -38,20 +38,17 @@ def write_wheel(directory: Path, name: str, version: str) -> Path:
 
 
 def write_deps(backend: Path, wheels: Path, pins: list[tuple[str, str]]) -> None:
-    """poetry.lock and its exported requirements.txt (with hashes) for `pins`."""
-    lock = "# e2e lock\n\n" + "".join(
-        f'[[package]]\nname = "{n}"\nversion = "{v}"\noptional = false\n'
-        f'groups = ["main"]\nfiles = []\n\n'
-        for n, v in pins
-    )
-    (backend / "poetry.lock").write_text(lock)
-    lines = []
+    """A Poetry 2 lock (lock-version 2.1) with each wheel's hash, for `pins`."""
+    lock = "# e2e lock\n\n"
     for name, version in pins:
-        digest = hashlib.sha256(
-            (wheels / f"{name}-{version}-py3-none-any.whl").read_bytes()
-        ).hexdigest()
-        lines.append(f"{name}=={version} \\\n    --hash=sha256:{digest}")
-    (backend / "requirements.txt").write_text("\n".join(lines) + "\n")
+        wheel = wheels / f"{name}-{version}-py3-none-any.whl"
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        lock += (
+            f'[[package]]\nname = "{name}"\nversion = "{version}"\noptional = false\n'
+            f'groups = ["main"]\nfiles = [{{file = "{wheel.name}", hash = "sha256:{digest}"}}]\n\n'
+        )
+    lock += '[metadata]\nlock-version = "2.1"\npython-versions = "^3.10"\n'
+    (backend / "poetry.lock").write_text(lock)
 
 
 def make_backend(root: Path, wheels: Path) -> Path:

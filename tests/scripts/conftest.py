@@ -33,6 +33,19 @@ TEST_CREDENTIALS: Mapping[str, str] = {
 REQUIRE_ALL = os.environ.get("LAYERS_REQUIRE_E2E") == "1"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def build_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The layer builder's deflate/bytecode cache in a session folder, not ~/.cache."""
+    path = tmp_path_factory.mktemp("layers-cache")
+    old = os.environ.get("LAYERS_CACHE_DIR")
+    os.environ["LAYERS_CACHE_DIR"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("LAYERS_CACHE_DIR", None)
+    else:
+        os.environ["LAYERS_CACHE_DIR"] = old
+
+
 # --- moto server -------------------------------------------------------------------------
 
 

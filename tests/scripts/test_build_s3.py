@@ -20,6 +20,7 @@ from wheel_factory import BackendFactory, offline_args
 import artifacts
 from environments import ENVIRONMENTS, REPO_ROOT
 from scripts.build.layer import LayerRequest, build_layer
+from scripts.build.lockfile import LockSource
 from scripts.cli import main
 from scripts.errors import ChecksumMismatchError
 from scripts.store import S3Store
@@ -59,14 +60,13 @@ def layer_args(backend: Path, bucket: str, work: Path, wheelhouse: Path) -> list
 
 def request_for(backend: Path, work: Path, wheelhouse: Path) -> LayerRequest:
     return LayerRequest(
-        lock_file=backend / "poetry.lock",
-        requirements_file=backend / "requirements.txt",
+        lock=LockSource(lock_file=backend / "poetry.lock"),
         runtime="python3.12",
         architecture="x86_64",
         build_dir=work / "build",
         manifest_path=work / "manifest.json",
-        backend_dir=backend,
         index_args=offline_args(wheelhouse),
+        bytecode=False,
     )
 
 

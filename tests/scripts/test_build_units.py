@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import threading
 import zipfile
 from dataclasses import replace
@@ -13,21 +14,18 @@ import pytest
 
 from environments import ENVIRONMENTS
 from scripts import progress
-from scripts.build.backend import (
-    backend_files,
-    backend_hash,
-    build_backend_zip,
-    check_package_size,
-)
-from scripts.build.cache_key import cache_key, layer_hash, short_hash
-from scripts.build.layer import SizeBudgetError, check_budget, check_pins
+from scripts.build.budget import SizeBudgetError, check_budget
+from scripts.build.bytecode import find_interpreter
+from scripts.build.cache_key import cache_key, marker_target, short_hash
+from scripts.build.identity import layer_hash
 from scripts.build.layout import PruneOptions, prune
+from scripts.build.lockfile import LockSource, read_pins
+from scripts.build.pins import MarkerTarget, pin_differences
+from scripts.build.poetry_lock import read_poetry_lock
+from scripts.build.requirements import parse_requirements
 from scripts.build.wheels import (
     MissingWheelError,
     explain_uv_failure,
-    parse_poetry_lock,
-    parse_requirements,
-    pin_differences,
     target_platform,
     unpinned_installs,
 )
@@ -35,14 +33,15 @@ from scripts.build.zipping import FIXED_DATE_TIME, collect_files, write_zip
 from scripts.errors import BadInputError
 
 BASE = {
-    "lock_bytes": b"lock",
-    "requirements_bytes": b"reqs",
+    "pins": {"pins": [["a", "1", ["sha256:aa"]]], "indexes": []},
     "runtime": "python3.12",
     "architecture": "x86_64",
     "platform_tag": "manylinux_2_34_x86_64",
     "format_version": 1,
     "prune": PruneOptions(),
+    "bytecode": True,
 }
+TARGET = MarkerTarget(python_version="3.12", architecture="x86_64")
 
 
 def test_cache_key_is_stable_and_hex() -> None:
@@ -56,8 +55,10 @@ def test_cache_key_is_stable_and_hex() -> None:
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("lock_bytes", b"lock2"),
-        ("requirements_bytes", b"reqs2"),
+        ("pins", {"pins": [["a", "2", ["sha256:aa"]]], "indexes": []}),
+        ("pins", {"pins": [["a", "1", ["sha256:bb"]]], "indexes": []}),
+        ("pins", {"pins": [["a", "1", ["sha256:aa"]]], "indexes": ["--index-url X"]}),
+        ("bytecode", False),
         ("runtime", "python3.13"),
         ("architecture", "arm64"),
         ("platform_tag", "manylinux_2_17_x86_64"),
@@ -76,8 +77,8 @@ def test_layer_hash_of_an_environment_follows_runtime_and_architecture() -> None
     base = layer_hash(staging)
     assert len(base) == 16
     assert layer_hash(staging) == base
-    assert layer_hash(staging, architecture="arm64") != base
-    assert layer_hash(replace(staging, runtime="python3.11")) != base
+    assert layer_hash(replace(staging, architecture="arm64")) != base
+    assert layer_hash(replace(staging, backend=replace(staging.backend, bytecode=False))) != base
     # The same lock serves every environment with the same runtime: staging and prod agree.
     assert layer_hash(ENVIRONMENTS["prod"]) == base
 
@@ -108,12 +109,12 @@ pydantic[email]==2.14.4 ; python_version >= "3.9" \\
 
 
 def test_parse_requirements_reads_pins_hashes_markers_and_continuations() -> None:
-    parsed = parse_requirements(REQUIREMENTS)
-    assert parsed.hashed is True
-    assert parsed.pins == {
-        "annotated-types": frozenset({"0.8.0"}),
-        "pydantic": frozenset({"2.14.4"}),
-    }
+    parsed = parse_requirements(REQUIREMENTS, source=Path("r.txt"))
+    assert parsed.index_options == ("--index-url https://pypi.org/simple",)
+    assert [(r.name, r.version, r.hashes, r.marker) for r in parsed.requirements] == [
+        ("annotated-types", "0.8.0", ("sha256:aaaa", "sha256:bbbb"), 'python_version == "3.12"'),
+        ("pydantic", "2.14.4", ("sha256:cccc",), 'python_version >= "3.9"'),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -122,15 +123,19 @@ def test_parse_requirements_reads_pins_hashes_markers_and_continuations() -> Non
         ("httpx>=0.28\n", "not pinned"),
         ("httpx\n", "not pinned"),
         ("-r other.txt\n", "not supported"),
-        ("a==1 --hash=sha256:ab\nb==2\n", "some requirements carry hashes"),
+        ("-e .\n", "not supported"),
     ],
 )
 def test_parse_requirements_refuses_what_it_cannot_pin(text: str, message: str) -> None:
     with pytest.raises(BadInputError, match=message):
-        parse_requirements(text)
+        parse_requirements(text, source=Path("r.txt"))
 
 
 LOCK = """
+[metadata]
+lock-version = "2.1"
+python-versions = "^3.10"
+
 [[package]]
 name = "httpx"
 version = "0.28.1"
@@ -152,23 +157,37 @@ groups = ["main"]
 [[package]]
 name = "Typing_Extensions"
 version = "4.16.0"
-category = "main"
 optional = false
+groups = ["main", "dev"]
+markers = {main = "python_version < \\"3.13\\"", dev = "python_version >= \\"3.8\\""}
+files = [{file = "t.whl", hash = "sha256:bb"}, {file = "t.tar.gz", hash = "sha256:aa"}]
+
+[[package]]
+name = "colorama"
+version = "0.4.6"
+optional = false
+groups = ["main"]
+markers = "sys_platform == \\"win32\\""
 """
 
 
-def test_lock_pins_are_the_main_group_without_extras() -> None:
-    assert parse_poetry_lock(LOCK) == {
-        "httpx": frozenset({"0.28.1"}),
-        "typing-extensions": frozenset({"4.16.0"}),
-    }
+def test_lock_pins_are_the_main_group_for_the_target_without_extras(tmp_path: Path) -> None:
+    lock = tmp_path / "poetry.lock"
+    locked = read_poetry_lock(lock, LOCK, TARGET)
+    assert locked.versions() == {"httpx": "0.28.1", "typing-extensions": "4.16.0"}
+    assert dict((p.name, p.hashes) for p in locked.pins)["typing-extensions"] == (
+        "sha256:aa",
+        "sha256:bb",
+    )
+    py313 = MarkerTarget(python_version="3.13", architecture="x86_64")
+    assert read_poetry_lock(lock, LOCK, py313).versions() == {"httpx": "0.28.1"}
     with pytest.raises(BadInputError, match="poetry lock"):
-        parse_poetry_lock("[[package]\n")
+        read_poetry_lock(lock, "[[package]\n", TARGET)
 
 
 def test_pin_differences_lists_every_disagreement() -> None:
-    lock = {"a": frozenset({"1"}), "b": frozenset({"2"}), "c": frozenset({"3"})}
-    reqs = {"a": frozenset({"1"}), "b": frozenset({"2.1"}), "d": frozenset({"4"})}
+    lock = {"a": "1", "b": "2", "c": "3"}
+    reqs = {"a": "1", "b": "2.1", "d": "4"}
     assert pin_differences(lock, reqs) == [
         "b: requirements 2.1, lock 2",
         "c: 3 in the lock, missing from requirements",
@@ -177,32 +196,29 @@ def test_pin_differences_lists_every_disagreement() -> None:
     assert pin_differences(lock, lock) == []
 
 
-def test_check_pins_fails_before_anything_is_installed(tmp_path: Path) -> None:
+def test_configured_requirements_must_match_the_lock(tmp_path: Path) -> None:
+    (tmp_path / "poetry.lock").write_text(LOCK)
+    (tmp_path / "requirements.txt").write_text("httpx==0.27.0\ntyping-extensions==4.16.0\n")
+    source = LockSource(
+        lock_file=tmp_path / "poetry.lock", requirements_file=tmp_path / "requirements.txt"
+    )
     with pytest.raises(BadInputError, match=r"does not match .*httpx: requirements 0.27.0"):
-        check_pins(
-            LOCK,
-            "httpx==0.27.0\ntyping-extensions==4.16.0\n",
-            lock=tmp_path / "poetry.lock",
-            requirements=tmp_path / "requirements.txt",
-        )
+        read_pins(source, TARGET)
 
 
-def test_example_backend_requirements_match_its_lock() -> None:
+def test_example_backend_lock_is_read_directly() -> None:
     staging = ENVIRONMENTS["staging"]
     assert staging.lock_file is not None
-    assert staging.requirements_file is not None
-    hashed = check_pins(
-        staging.lock_file.read_text(),
-        staging.requirements_file.read_text(),
-        lock=staging.lock_file,
-        requirements=staging.requirements_file,
-    )
-    assert hashed is True
-    assert "pydantic-core" in parse_poetry_lock(staging.lock_file.read_text())
+    assert staging.requirements_file is None  # no export to keep in sync
+    source = LockSource(lock_file=staging.lock_file)
+    locked = read_pins(source, marker_target(target_platform("python3.12", "x86_64")))
+    assert locked.lock_format == "poetry"
+    assert "pydantic-core" in locked.versions()
+    assert locked.unhashed() == []
 
 
 def test_unpinned_installs_catch_an_incomplete_export() -> None:
-    pins = {"alpha": frozenset({"1.0"})}
+    pins = {"alpha": "1.0"}
     assert unpinned_installs({"alpha": "1.0"}, pins) == []
     assert unpinned_installs({"alpha": "1.1", "beta": "2.0"}, pins) == [
         "alpha==1.1 was installed but 1.0 is pinned",
@@ -294,61 +310,6 @@ def test_size_budget_fails_over_the_limit_and_names_the_largest(
     assert "warning" not in capsys.readouterr().err
 
 
-def _backend(root: Path) -> Path:
-    for relative, text in {
-        "app/__init__.py": "",
-        "app/main.py": "def handler(e, c):\n    return 1\n",
-        "app/__pycache__/main.cpython-312.pyc": "junk",
-        "lambdas/__init__.py": "",
-        "lambdas/cleanup/handler.py": "def handler(e, c):\n    return 2\n",
-        "VERSION": "1.0.0\n",
-        "poetry.lock": "not packaged",
-        "tests/test_x.py": "not packaged",
-    }.items():
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        (root / relative).write_text(text)
-    return root
-
-
-def test_function_package_holds_only_app_lambdas_and_version(tmp_path: Path) -> None:
-    backend = _backend(tmp_path / "b1")
-    names = [name for name, _ in backend_files(backend)]
-    assert names == [
-        "VERSION",
-        "app/__init__.py",
-        "app/main.py",
-        "lambdas/__init__.py",
-        "lambdas/cleanup/handler.py",
-    ]
-    first = build_backend_zip(backend, tmp_path / "one.zip")
-    other = _backend(tmp_path / "elsewhere" / "b2")
-    os.utime(other / "VERSION", (1, 1))
-    assert build_backend_zip(other, tmp_path / "two.zip").sha256 == first.sha256
-    assert backend_hash(backend) == first.sha256[:16]
-    (other / "VERSION").write_text("1.0.1\n")
-    assert backend_hash(other) != backend_hash(backend)
-
-
-def test_function_package_over_the_limit_lists_the_largest_files(tmp_path: Path) -> None:
-    backend = _backend(tmp_path / "b")
-    (backend / "app" / "blob.bin").write_bytes(os.urandom(4096))
-    files = backend_files(backend)
-    built = build_backend_zip(backend, tmp_path / "p.zip")
-    with pytest.raises(BadInputError, match=r"over the 1,024-byte limit.*app/blob.bin"):
-        check_package_size(files, built.zip_bytes, 1024)
-    check_package_size(files, built.zip_bytes, built.zip_bytes)
-
-
-def test_backend_without_lambdas_is_refused(tmp_path: Path) -> None:
-    backend = _backend(tmp_path / "b")
-    (backend / "lambdas" / "cleanup" / "handler.py").unlink()
-    (backend / "lambdas" / "cleanup").rmdir()
-    (backend / "lambdas" / "__init__.py").unlink()
-    (backend / "lambdas").rmdir()
-    with pytest.raises(BadInputError, match="missing lambdas"):
-        backend_files(backend)
-
-
 def test_a_long_step_reports_that_it_is_still_running(capsys: pytest.CaptureFixture[str]) -> None:
     released = threading.Event()
     with progress.step("slow install", heartbeat_s=0.01):
@@ -360,3 +321,19 @@ def test_a_long_step_reports_that_it_is_still_running(capsys: pytest.CaptureFixt
             released.wait(0.01)
     assert released.is_set()
     assert "  slow install: " in capsys.readouterr().err
+
+
+def test_a_missing_runtime_interpreter_says_how_to_get_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
+    with pytest.raises(BadInputError) as caught:
+        find_interpreter("3.99")
+    message = str(caught.value)
+    assert "Python 3.99 interpreter" in message
+    assert "uv python install 3.99" in message and "LAYERS_PYTHON_3_99" in message
+    assert "--no-bytecode" in message
+    # An explicit interpreter of another version is not taken for this one.
+    monkeypatch.setenv("LAYERS_PYTHON_3_99", sys.executable)
+    with pytest.raises(BadInputError):
+        find_interpreter("3.99")

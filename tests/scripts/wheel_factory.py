@@ -8,12 +8,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import shutil
 import subprocess
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from scripts.build.bytecode import find_interpreter
+from scripts.errors import BadInputError
 
 
 def _record_hash(data: bytes) -> str:
@@ -73,6 +75,42 @@ class Pin:
     name: str
     version: str
     main: bool = True
+    marker: str | None = None
+
+
+def lock_text(
+    wheelhouse: Path, pins: Sequence[Pin], *, hashes: bool = True, python: str = "~3.12"
+) -> str:
+    """A Poetry 2 lock (lock-version 2.1) for `pins`, with the local wheels' hashes."""
+    lock = ["# test lock\n\n"]
+    for pin in pins:
+        groups = '["main"]' if pin.main else '["dev"]'
+        files = []
+        if hashes:
+            for wheel in sorted(wheelhouse.glob(f"{pin.name}-{pin.version}-*.whl")):
+                digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+                files.append(f'{{file = "{wheel.name}", hash = "sha256:{digest}"}}')
+        marker = f"markers = {json.dumps(pin.marker)}\n" if pin.marker else ""
+        lock.append(
+            f'[[package]]\nname = "{pin.name}"\nversion = "{pin.version}"\n'
+            f"optional = false\ngroups = {groups}\n{marker}files = [{', '.join(files)}]\n\n"
+        )
+    lock.append(f'[metadata]\nlock-version = "2.1"\npython-versions = "{python}"\n')
+    return "".join(lock)
+
+
+def requirements_text(
+    wheelhouse: Path, pins: Sequence[tuple[str, str]], *, hashes: bool = True
+) -> str:
+    lines = []
+    for req_name, version in pins:
+        line = f"{req_name}=={version}"
+        if hashes:
+            found = list(wheelhouse.glob(f"{req_name}-{version}-*.whl"))
+            digest = hashlib.sha256(found[0].read_bytes()).hexdigest() if found else "0" * 64
+            line += f" \\\n    --hash=sha256:{digest}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
 
 
 @dataclass
@@ -96,36 +134,24 @@ class BackendFactory:
         (backend / "app").mkdir(parents=True)
         (backend / "app" / "__init__.py").write_text("")
         (backend / "app" / "main.py").write_text("def handler(event, context):\n    return 1\n")
-        (backend / "lambdas" / "cleanup").mkdir(parents=True)
+        for module in ("cleanup", "db_sync", "eval_runbook_worker"):
+            (backend / "lambdas" / module).mkdir(parents=True)
+            (backend / "lambdas" / module / "__init__.py").write_text("")
+            (backend / "lambdas" / module / "handler.py").write_text(
+                "def handler(event, context):\n    return 2\n"
+            )
         (backend / "lambdas" / "__init__.py").write_text("")
-        (backend / "lambdas" / "cleanup" / "__init__.py").write_text("")
-        (backend / "lambdas" / "cleanup" / "handler.py").write_text(
-            "def handler(event, context):\n    return 2\n"
-        )
         (backend / "VERSION").write_text("0.1.0\n")
         normalised = [p if isinstance(p, Pin) else Pin(*p) for p in pins]
-        lock = ["# test lock\n\n"]
-        for pin in normalised:
-            groups = '["main"]' if pin.main else '["dev"]'
-            lock.append(
-                f'[[package]]\nname = "{pin.name}"\nversion = "{pin.version}"\n'
-                f"optional = false\ngroups = {groups}\nfiles = []\n\n"
-            )
-        (backend / "poetry.lock").write_text("".join(lock))
+        (backend / "poetry.lock").write_text(lock_text(self.wheelhouse, normalised, hashes=hashes))
         wanted = (
             requirement_pins
             if requirement_pins is not None
             else [(p.name, p.version) for p in normalised if p.main]
         )
-        lines = []
-        for req_name, version in wanted:
-            line = f"{req_name}=={version}"
-            if hashes:
-                found = list(self.wheelhouse.glob(f"{req_name}-{version}-*.whl"))
-                digest = hashlib.sha256(found[0].read_bytes()).hexdigest() if found else "0" * 64
-                line += f" \\\n    --hash=sha256:{digest}"
-            lines.append(line)
-        (backend / "requirements.txt").write_text("\n".join(lines) + "\n")
+        (backend / "requirements.txt").write_text(
+            requirements_text(self.wheelhouse, wanted, hashes=hashes)
+        )
         return backend
 
 
@@ -134,29 +160,11 @@ def offline_args(wheelhouse: Path) -> tuple[str, ...]:
 
 
 def find_python(version: str) -> str | None:
-    """A working `pythonX.Y` from PATH or pyenv; pyenv shims that fail are ignored."""
-    candidates: list[str] = []
-    on_path = shutil.which(f"python{version}")
-    if on_path:
-        candidates.append(on_path)
-    pyenv = shutil.which("pyenv")
-    if pyenv:
-        root = subprocess.run([pyenv, "root"], capture_output=True, text=True, check=False)
-        versions = Path(root.stdout.strip()) / "versions"
-        if versions.is_dir():
-            candidates.extend(
-                str(path) for path in sorted(versions.glob(f"{version}*/bin/python{version}"))
-            )
-    for candidate in candidates:
-        probe = subprocess.run(
-            [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if probe.returncode == 0 and probe.stdout.strip() == version:
-            return candidate
-    return None
+    """A working `pythonX.Y` (PATH, pyenv, system dirs), as the bytecode step finds it."""
+    try:
+        return find_interpreter(version).path
+    except BadInputError:
+        return None
 
 
 def top_level_modules(site: Path) -> list[str]:
