@@ -16,9 +16,12 @@ from typing import Any
 
 import pytest
 
+from environments import ENVIRONMENTS
+
 from .conftest import CHECKOV_CONFIG, REPO_ROOT, Synth, subprocess_env
 
-STACKS = ("staging", "prod", "local")
+# Every configured environment: a new one is checked without editing this file.
+STACKS = tuple(ENVIRONMENTS)
 
 
 def checkov_bin() -> Path:
