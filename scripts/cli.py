@@ -38,6 +38,7 @@ COMMANDS: Mapping[str, str] = {
     "rollback": "scripts.commands.rollback",
     "prune-layers": "scripts.commands.prune_layers",
     "synth-diff": "scripts.commands.synth_diff",
+    "plan-check": "scripts.commands.plan_check",
 }
 
 
