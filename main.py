@@ -1,8 +1,8 @@
 """The CDKTF app: one `LambdaLayersStack` per environment, named after the environment.
 
 This is the only module of the infrastructure side that reads the process environment:
-- AWS_ENDPOINT_URL re-points the `local` stack's provider (default: moto's
-  http://127.0.0.1:5000); `staging` and `prod` never read it.
+- AWS_ENDPOINT_URL re-points the local stacks' provider (`local`, `legacy`; default:
+  moto's http://127.0.0.1:5000); `staging` and `prod` never read it.
 - LAYERS_FAST_PROVIDER_IMPORT=0 imports the provider bindings the normal (slow) way; see
   infra_constructs/_aws.py.
 It also sets one variable for its own process tree, before cdktf is imported: see below.

@@ -8,35 +8,54 @@ Every class is frozen and validated on construction, so a bad value fails where 
 written with a message that names the field and what is allowed.
 """
 
+from environments.adoption import ADOPT_ALL_BUT_ALIAS, ADOPT_NOTHING, Adopt
 from environments.backend import BackendSpec, PackageSpec
 from environments.catalog import (
     ENVIRONMENTS,
     LOCAL_ENDPOINT_DEFAULT,
     default_functions,
     get_environment,
+    legacy_environment,
 )
+from environments.function import MAX_LAYERS, PROTECTED_ATTRIBUTES, TRACING_MODES, FunctionConfig
 from environments.model import (
-    MAX_LAYERS,
+    AWS_PROVIDER_BINDINGS_VERSION,
     REPO_ROOT,
     SUPPORTED_ARCHITECTURES,
     SUPPORTED_RUNTIMES,
     Environment,
-    FunctionConfig,
     StateBackend,
 )
+from environments.network import VpcConfig
+from environments.roles import CreatedRole, ExistingRole, PolicyStatement
+from environments.triggers import InvokePermission, ScheduleTrigger, SqsTrigger
 
 __all__ = [
+    "ADOPT_ALL_BUT_ALIAS",
+    "ADOPT_NOTHING",
+    "AWS_PROVIDER_BINDINGS_VERSION",
     "ENVIRONMENTS",
     "LOCAL_ENDPOINT_DEFAULT",
     "MAX_LAYERS",
+    "PROTECTED_ATTRIBUTES",
     "REPO_ROOT",
     "SUPPORTED_ARCHITECTURES",
     "SUPPORTED_RUNTIMES",
+    "TRACING_MODES",
+    "Adopt",
     "BackendSpec",
+    "CreatedRole",
     "Environment",
+    "ExistingRole",
     "FunctionConfig",
+    "InvokePermission",
     "PackageSpec",
+    "PolicyStatement",
+    "ScheduleTrigger",
+    "SqsTrigger",
     "StateBackend",
+    "VpcConfig",
     "default_functions",
     "get_environment",
+    "legacy_environment",
 ]

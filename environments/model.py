@@ -1,4 +1,4 @@
-"""The configuration's types: one function, the state backend, one environment.
+"""The configuration's types: the state backend and one environment (functions: function.py).
 
 Frozen and validated on construction, so a bad value fails where it is written with a
 message that names the field and what is allowed.
@@ -12,78 +12,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from environments.adoption import ADOPT_ALL_BUT_ALIAS, ADOPT_NOTHING, Adopt
 from environments.backend import BackendSpec, detect_lock_file
+from environments.function import LOG_RETENTION_DAYS, FunctionConfig, check_tags
+from environments.roles import CreatedRole
+from environments.triggers import ScheduleTrigger
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Lambda's managed Python runtimes that accept layers under /opt/python.
 SUPPORTED_RUNTIMES = ("python3.10", "python3.11", "python3.12", "python3.13")
 SUPPORTED_ARCHITECTURES = ("x86_64", "arm64")
-# Lambda's own limit: a function may reference at most five layers.
-MAX_LAYERS = 5
-MIN_MEMORY_MB = 128
-MAX_MEMORY_MB = 10240
-MAX_TIMEOUT_S = 900
-# Lambda function names: letters, digits, hyphens, underscores; 64 characters at most.
-_FUNCTION_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
-_LAYER_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
-_HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+# An alias name Lambda accepts: not a version number, not $LATEST.
+_ALIAS_NAME = re.compile(r"^(?!\d+$)[A-Za-z0-9_-]{1,128}$")
+_POLICY = re.compile(r"^([\w+=,.@-]{1,128}|arn:aws[a-z-]*:iam::\d{12}:policy/[\w+=,.@/-]+)$")
+# The hashicorp/aws release the provider bindings were generated for: the default constraint.
+AWS_PROVIDER_BINDINGS_VERSION = "6.25.0"
 
 
 def _choice(field_name: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ValueError(f"{field_name}: got {value!r}; allowed: {', '.join(allowed)}")
-
-
-@dataclass(frozen=True, kw_only=True)
-class FunctionConfig:
-    """One Lambda function that runs the shared backend package with its own entry point."""
-
-    name: str
-    handler: str
-    description: str = ""
-    memory_mb: int = 512
-    timeout_s: int = 30
-    environment: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    # Layers besides this environment's deps layer (for example a vendor extension).
-    extra_layers: tuple[str, ...] = ()
-    # CloudWatch alarms a canary release watches; none: the canary only waits.
-    alarm_names: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if not _FUNCTION_NAME.match(self.name):
-            raise ValueError(
-                f"functions.name: got {self.name!r}; use lowercase letters, digits and hyphens"
-            )
-        if not _HANDLER.match(self.handler):
-            raise ValueError(
-                f"functions[{self.name}].handler: got {self.handler!r}; use module.path.function"
-            )
-        if not MIN_MEMORY_MB <= self.memory_mb <= MAX_MEMORY_MB:
-            raise ValueError(
-                f"functions[{self.name}].memory_mb: got {self.memory_mb}; "
-                f"allowed: {MIN_MEMORY_MB}-{MAX_MEMORY_MB}"
-            )
-        if not 1 <= self.timeout_s <= MAX_TIMEOUT_S:
-            raise ValueError(
-                f"functions[{self.name}].timeout_s: got {self.timeout_s}; "
-                f"allowed: 1-{MAX_TIMEOUT_S}"
-            )
-        # The deps layer always takes one of Lambda's five slots.
-        if len(self.extra_layers) + 1 > MAX_LAYERS:
-            raise ValueError(
-                f"functions[{self.name}].layers: at most {MAX_LAYERS} "
-                f"(the deps layer plus {MAX_LAYERS - 1} extra), got {len(self.extra_layers) + 1}"
-            )
-        for arn in self.extra_layers:
-            if not _LAYER_ARN.match(arn):
-                raise ValueError(
-                    f"functions[{self.name}].extra_layers: {arn!r} is not a layer version ARN "
-                    "(arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION)"
-                )
-        # Freeze the mapping so a shared default can never be mutated through one function.
-        object.__setattr__(self, "environment", MappingProxyType(dict(self.environment)))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,12 +73,19 @@ class Environment:
     state_backend: StateBackend | None = None
     ci_role_name: str | None = None
     functions: tuple[FunctionConfig, ...] = ()
-    # Local (moto) targets only: the endpoint Terraform and the scripts talk to, and the
-    # provider constraint the offline mirror can satisfy.
-    endpoint_url: str | None = None
-    provider_version: str | None = None
-    # The alias callers invoke; deploy moves it, Terraform creates it.
+    # The alias every trigger invokes and every release moves.
     alias_name: str = "live"
+    # Adoption: import what the functions say exists instead of creating it (adoption.py).
+    adopt: bool = False
+    # On every function, log group, created role and schedule rule (plus each function's).
+    tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    log_retention_days: int = 30
+    # The hand-made deployer IAM policy (name or ARN) the migration's last phase retires.
+    legacy_deployer_policy: str | None = None
+    # The hashicorp/aws constraint; a state written by 5.x may say "~> 5.100".
+    provider_version: str = AWS_PROVIDER_BINDINGS_VERSION
+    # Local (moto) targets only: the endpoint Terraform and the scripts talk to.
+    endpoint_url: str | None = None
     # The lock format, layer bytecode and function package shape (environments/backend.py).
     backend: BackendSpec = field(default_factory=BackendSpec)
 
@@ -154,18 +111,84 @@ class Environment:
             raise ValueError(
                 f"{self.name}.functions: {', '.join(too_long)} make names over 64 characters"
             )
+        self._check_migration_settings()
         if not self.artifact_bucket:
             object.__setattr__(self, "artifact_bucket", f"{self.name_prefix}-frontend-{self.name}")
         if self.lock_file is None:
             object.__setattr__(self, "lock_file", detect_lock_file(self.backend_dir))
+
+    def _check_migration_settings(self) -> None:
+        if not _ALIAS_NAME.match(self.alias_name):
+            raise ValueError(
+                f"{self.name}.alias_name: got {self.alias_name!r}; use letters, digits, '-', '_' "
+                "(not only digits: those are versions)"
+            )
+        check_tags(f"{self.name}.tags", self.tags)
+        object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"{self.name}.log_retention_days: got {self.log_retention_days}; "
+                f"allowed: {', '.join(map(str, LOG_RETENTION_DAYS))}"
+            )
+        policy = self.legacy_deployer_policy
+        if policy is not None and not _POLICY.match(policy):
+            raise ValueError(f"{self.name}.legacy_deployer_policy: got {policy!r}; a name or ARN")
+        if not self.provider_version.strip():
+            raise ValueError(f"{self.name}.provider_version: empty; e.g. '~> 5.100' or '6.25.0'")
+        real = [self.function_name(f.name) for f in self.functions]
+        if len(set(real)) != len(real):
+            raise ValueError(f"{self.name}.functions: two functions named alike in {real}")
+        for config in self.functions:
+            role = config.role
+            if (
+                isinstance(role, CreatedRole)
+                and len(role.role_name(self.function_name(config.name))) > 64
+            ):
+                raise ValueError(
+                    f"{self.name}.functions[{config.name}].role.name: the default "
+                    f"{role.role_name(self.function_name(config.name))!r} is over 64 characters; "
+                    "give a shorter one"
+                )
+        rules = [
+            t.rule(self.function_name(f.name))
+            for f in self.functions
+            for t in f.triggers
+            if isinstance(t, ScheduleTrigger)
+        ]
+        if len(set(rules)) != len(rules):
+            raise ValueError(f"{self.name}.functions: two schedules share a rule name in {rules}")
 
     # Derived names: one definition each, used by Terraform and the scripts alike.
     @property
     def layer_name(self) -> str:
         return f"{self.name_prefix}-{self.name}-deps"
 
+    def function(self, short_name: str) -> FunctionConfig:
+        for config in self.functions:
+            if config.name == short_name:
+                return config
+        raise KeyError(f"{self.name}: no function {short_name!r}")
+
     def function_name(self, short_name: str) -> str:
+        """The Lambda name: the configured real name, else `{prefix}-{env}-{short}`."""
+        for config in self.functions:
+            if config.name == short_name and config.function_name:
+                return config.function_name
         return f"{self.name_prefix}-{self.name}-{short_name}"
+
+    def adoption(self, config: FunctionConfig) -> Adopt:
+        """What of `config`'s resources to import: nothing unless this environment adopts."""
+        if not self.adopt:
+            return ADOPT_NOTHING
+        return config.adopt if config.adopt is not None else ADOPT_ALL_BUT_ALIAS
+
+    def function_tags(self, config: FunctionConfig) -> dict[str, str]:
+        return {**self.tags, **config.tags}
+
+    def log_retention(self, config: FunctionConfig) -> int:
+        if config.log_retention_days is not None:
+            return config.log_retention_days
+        return self.log_retention_days
 
     @property
     def function_names(self) -> tuple[str, ...]:

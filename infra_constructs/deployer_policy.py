@@ -1,8 +1,8 @@
-"""The CI deployer's IAM policy: what `scripts/ deploy`, rollback and prune may touch.
+"""The CI deployer's IAM policy: what `scripts/` deploy, rollback and prune may touch.
 
 It replaces the hand-made policy (design, migration phase 4). Every statement is scoped to
-one environment's layer, functions and artifact prefix, so a staging credential cannot
-publish to, or update, anything in prod.
+one environment's layer, functions, alias, artifact prefix, deploy lock and alarms, so a
+staging credential cannot publish to, update or delete anything in prod.
 """
 
 from __future__ import annotations
@@ -25,7 +25,23 @@ FUNCTION_ACTIONS = (
     "lambda:UpdateFunctionCode",
     "lambda:UpdateFunctionConfiguration",
 )
+# A release publishes a version and moves the alias to it (weighted, for a canary).
+ALIAS_ACTIONS = (
+    "lambda:PublishVersion",
+    "lambda:ListVersionsByFunction",
+    "lambda:GetAlias",
+    "lambda:CreateAlias",
+    "lambda:UpdateAlias",
+    "lambda:ListAliases",
+)
+# On qualified ARNs only (FUNCTION:*): reading a published version, and pruning old ones.
+# DeleteFunction on the bare ARN would delete the function itself, so it is never granted.
+VERSION_ACTIONS = ("lambda:GetFunction", "lambda:DeleteFunction")
 OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject")
+# The deploy lock is created with a conditional put and removed when the release ends.
+LOCK_ACTIONS = ("s3:DeleteObject",)
+# A canary release watches the alarms configured for each function.
+ALARM_ACTIONS = ("cloudwatch:DescribeAlarms",)
 
 
 class DeployerPolicy(Construct):
@@ -42,13 +58,30 @@ class DeployerPolicy(Construct):
         bucket_arn: str,
         key_prefix: str,
         ci_role_name: str | None,
+        alias_name: str,
+        lock_key: str,
+        alarm_arns: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id_)
         if not function_arns:
             raise ValueError("function_arns: at least one function is required")
         if not key_prefix.endswith("/"):
             raise ValueError(f"key_prefix: got {key_prefix!r}; use a prefix ending in '/'")
+        if not lock_key.startswith(key_prefix) or lock_key.endswith("*"):
+            raise ValueError(f"lock_key: got {lock_key!r}; one object under {key_prefix!r}")
         statement = _aws.DataAwsIamPolicyDocumentStatement
+        alarms = (
+            [
+                statement(
+                    sid="CanaryAlarms",
+                    effect="Allow",
+                    actions=list(ALARM_ACTIONS),
+                    resources=list(alarm_arns),
+                )
+            ]
+            if alarm_arns
+            else []
+        )
         document = _aws.DataAwsIamPolicyDocument(
             self,
             "document",
@@ -65,6 +98,20 @@ class DeployerPolicy(Construct):
                     effect="Allow",
                     actions=list(FUNCTION_ACTIONS),
                     resources=list(function_arns),
+                ),
+                statement(
+                    sid="VersionsAndAlias",
+                    effect="Allow",
+                    actions=list(ALIAS_ACTIONS),
+                    # Lambda authorises alias calls on the function; the alias ARN covers
+                    # callers that pass it qualified. No other alias is reachable.
+                    resources=[arn for f in function_arns for arn in (f, f"{f}:{alias_name}")],
+                ),
+                statement(
+                    sid="PublishedVersions",
+                    effect="Allow",
+                    actions=list(VERSION_ACTIONS),
+                    resources=[f"{f}:*" for f in function_arns],
                 ),
                 statement(
                     sid="ArtifactObjects",
@@ -85,12 +132,21 @@ class DeployerPolicy(Construct):
                         )
                     ],
                 ),
+                statement(
+                    sid="DeployLock",
+                    effect="Allow",
+                    actions=list(LOCK_ACTIONS),
+                    resources=[f"{bucket_arn}/{lock_key}"],
+                ),
+                *alarms,
             ],
         )
         self.policy = _aws.IamPolicy(
             self,
             "policy",
             name=policy_name,
+            # Unchanged since the first apply although the policy grew: a new description
+            # would replace the policy (and detach it from the CI role for the apply).
             description="CI deployer: publish layer versions and update function code/layers",
             policy=document.json,
         )

@@ -87,6 +87,14 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
         "too) or a version of the last N releases. Dry run unless --apply.",
         "python -m scripts prune-versions --env staging --keep 5",
     ),
+    "plan-check": (
+        "Read a terraform plan of the synthesized stack and refuse it (exit 1, naming "
+        "resource and attribute) if it deletes or replaces a function, role, log group or "
+        "alias, or changes a protected function attribute (memory, timeout, environment, "
+        "VPC, role, handler, runtime, ...) nobody marked as intended; prints imports, "
+        "creates and in-place changes.",
+        "python -m scripts plan-check --env staging --plan-file tfplan",
+    ),
     "synth-diff": (
         "Resource-level Markdown diff of two `cdktf synth` outputs, for a pull request.",
         "python -m scripts synth-diff base/cdktf.out cdktf.out",

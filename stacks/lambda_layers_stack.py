@@ -1,27 +1,43 @@
-"""One environment's Lambda layer, functions and CI deployer policy."""
+"""One environment's Lambda layer, functions, their triggers and the CI deployer policy."""
 
 from __future__ import annotations
+
+import re
 
 from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
 from constructs import Construct
 
 import artifacts
-from environments import Environment
+from environments import (
+    Environment,
+    ExistingRole,
+    FunctionConfig,
+    InvokePermission,
+    ScheduleTrigger,
+    SqsTrigger,
+)
+from environments.adoption import MIN_TERRAFORM_FOR_IMPORT
 from infra_constructs import _aws
 from infra_constructs.deployer_policy import DeployerPolicy
-from infra_constructs.lambda_function import LambdaFunction
+from infra_constructs.execution_role import RoleSpec
+from infra_constructs.invoke_permission import InvokePermission as InvokePermissionConstruct
+from infra_constructs.lambda_function import LambdaFunction, Settings
 from infra_constructs.lambda_layer import LambdaLayer
+from infra_constructs.queue_trigger import QueueTrigger
+from infra_constructs.schedule import Schedule
 
-# Long enough to debug a release, short enough not to keep every log line forever.
-DEFAULT_LOG_RETENTION_DAYS = 30
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")
 
 
 class LambdaLayersStack(TerraformStack):
     """The design's "Terraform Changes" for one environment.
 
-    `cdktf deploy ENV` creates the layer's first version, the four functions wired to it,
-    their log groups and roles, and the deployer policy; `scripts/ deploy` moves code and
-    layer versions afterwards without Terraform seeing drift.
+    `cdktf deploy ENV` creates (or, adopting an existing system, imports) the four
+    functions with their log groups, roles, aliases and triggers, the layer's first version
+    and the deployer policy; `scripts/` releases move code, layer versions and aliases
+    afterwards without Terraform seeing drift.
     """
 
     def __init__(
@@ -31,7 +47,6 @@ class LambdaLayersStack(TerraformStack):
         *,
         environment: Environment,
         local_state_path: str | None = None,
-        log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS,
     ) -> None:
         super().__init__(scope, id_)
         env = environment
@@ -55,24 +70,12 @@ class LambdaLayersStack(TerraformStack):
             s3_key=f"{env.key_prefix}{artifacts.LAYER_LATEST}",
         )
 
+        self._existing_roles: dict[str, str] = {}
         self.functions: dict[str, LambdaFunction] = {}
         for config in env.functions:
-            self.functions[config.name] = LambdaFunction(
-                self,
-                f"function_{config.name.replace('-', '_')}",
-                function_name=env.function_name(config.name),
-                description=config.description,
-                handler=config.handler,
-                runtime=env.runtime,
-                architecture=env.architecture,
-                memory_mb=config.memory_mb,
-                timeout_s=config.timeout_s,
-                environment=config.environment,
-                s3_bucket=self.artifact_bucket.id,
-                s3_key=f"{env.key_prefix}{artifacts.PACKAGE_LATEST}",
-                layers=[self.layer.version_arn, *config.extra_layers],
-                log_retention_days=log_retention_days,
-            )
+            function = self._function(env, config)
+            self.functions[config.name] = function
+            self._triggers(env, config, function)
 
         self.deployer_policy = DeployerPolicy(
             self,
@@ -83,6 +86,9 @@ class LambdaLayersStack(TerraformStack):
             bucket_arn=self.artifact_bucket.arn,
             key_prefix=env.key_prefix,
             ci_role_name=env.ci_role_name,
+            alias_name=env.alias_name,
+            lock_key=f"{env.key_prefix}{artifacts.lock_name(env.name)}",
+            alarm_arns=self._alarm_arns(env),
         )
 
         TerraformOutput(
@@ -97,8 +103,130 @@ class LambdaLayersStack(TerraformStack):
         )
         TerraformOutput(self, "artifact_bucket_name", value=self.artifact_bucket.id)
         TerraformOutput(self, "deployer_policy_arn", value=self.deployer_policy.policy_arn)
+        TerraformOutput(
+            self,
+            "alias_arns",
+            value={name: f.alias_arn for name, f in self.functions.items()},
+            description="What API Gateway, schedules and queues invoke; releases move these",
+        )
+        if env.adopt:
+            # Import blocks arrived in Terraform 1.5; older ones would reject the stack with a
+            # less helpful message.
+            self.add_override("terraform.required_version", f">= {MIN_TERRAFORM_FOR_IMPORT}")
+
+    def _function(self, env: Environment, config: FunctionConfig) -> LambdaFunction:
+        name = env.function_name(config.name)
+        adopt = env.adoption(config)
+        vpc = config.vpc
+        return LambdaFunction(
+            self,
+            f"function_{config.name.replace('-', '_')}",
+            function_name=name,
+            description=config.description,
+            handler=config.handler,
+            runtime=env.runtime,
+            architecture=env.architecture,
+            memory_mb=config.memory_mb,
+            timeout_s=config.timeout_s,
+            environment=config.environment,
+            s3_bucket=self.artifact_bucket.id,
+            s3_key=f"{env.key_prefix}{artifacts.PACKAGE_LATEST}",
+            layers=[self.layer.version_arn, *config.extra_layers],
+            role=self._role(env, config, name, adopt_role=adopt.role),
+            alias_name=env.alias_name,
+            log_retention_days=env.log_retention(config),
+            existing_log_group=config.existing_log_group,
+            tags=env.function_tags(config),
+            settings=Settings(
+                subnet_ids=vpc.subnet_ids if vpc else (),
+                security_group_ids=vpc.security_group_ids if vpc else (),
+                tracing_mode=config.tracing,
+                reserved_concurrency=config.reserved_concurrency,
+                ephemeral_storage_mb=config.ephemeral_storage_mb,
+                dead_letter_target_arn=config.dead_letter_target_arn,
+            ),
+            adoption=adopt,
+        )
+
+    def _role(
+        self, env: Environment, config: FunctionConfig, function_name: str, *, adopt_role: bool
+    ) -> str | RoleSpec:
+        """An existing role's ARN (never managed here), or what to manage for a created one."""
+        role = config.role
+        if isinstance(role, ExistingRole):
+            if role.arn is not None:
+                return role.arn
+            if role.name not in self._existing_roles:
+                found = _aws.DataAwsIamRole(
+                    self, f"existing_role_{_slug(role.name)}", name=role.name
+                )
+                self._existing_roles[role.name] = found.arn
+            return self._existing_roles[role.name]
+        return RoleSpec(
+            role_name=role.role_name(function_name),
+            logs_policy_name=f"{function_name}-logs",
+            access_policy_name=role.access_policy_name(function_name) if role.statements else "",
+            statements=role.statements,
+            managed_policy_arns=role.attachments(
+                vpc=config.vpc is not None, tracing=config.tracing == "Active"
+            ),
+            tags=env.function_tags(config),
+            adopt=adopt_role,
+            # Only what the configuration lists exists; what the stack adds is new.
+            adopt_attachments=role.managed_policy_arns,
+            adopt_access_policy=bool(role.policy_name),
+        )
+
+    def _triggers(self, env: Environment, config: FunctionConfig, function: LambdaFunction) -> None:
+        base = f"function_{config.name.replace('-', '_')}"
+        for trigger in config.triggers:
+            if isinstance(trigger, SqsTrigger):
+                QueueTrigger(
+                    self,
+                    f"{base}_queue_{_slug(trigger.queue_arn.rsplit(':', 1)[-1])}",
+                    queue_arn=trigger.queue_arn,
+                    function=function,
+                    batch_size=trigger.batch_size,
+                    batching_window_s=trigger.batching_window_s,
+                    import_uuid=trigger.existing_uuid if env.adopt else None,
+                )
+            elif isinstance(trigger, ScheduleTrigger):
+                rule = trigger.rule(function.function_name)
+                Schedule(
+                    self,
+                    f"{base}_schedule_{_slug(rule)}",
+                    rule_name=rule,
+                    expression=trigger.expression,
+                    description=trigger.description,
+                    target_id=trigger.target_id,
+                    function=function,
+                    statement_id=trigger.statement_id(function.function_name),
+                    tags=env.tags,
+                    adopt=env.adopt and trigger.exists,
+                )
+            elif isinstance(trigger, InvokePermission):
+                InvokePermissionConstruct(
+                    self,
+                    f"{base}_permission_{_slug(trigger.statement_id)}",
+                    function=function,
+                    principal=trigger.principal,
+                    statement_id=trigger.statement_id,
+                    source_arn=trigger.source_arn,
+                    adopt=env.adopt and trigger.exists,
+                )
+
+    def _alarm_arns(self, env: Environment) -> list[str]:
+        names = [name for config in env.functions for name in config.alarm_names]
+        if not names:
+            return []
+        account = _aws.DataAwsCallerIdentity(self, "account").account_id
+        return [f"arn:aws:cloudwatch:{env.region}:{account}:alarm:{name}" for name in names]
 
     def _configure_provider(self, env: Environment) -> None:
+        # The bindings pin the provider they were generated for (hashicorp/aws 6.25.0); an
+        # environment whose state 5.x wrote, or the offline mirror's 5.100, says so. Every
+        # attribute this stack sets exists in both. No typed setter exists, hence the override.
+        self.add_override("terraform.required_providers.aws.version", env.provider_version)
         if env.endpoint_url is None:
             _aws.AwsProvider(self, "aws", region=env.region)
             return
@@ -119,14 +247,19 @@ class LambdaLayersStack(TerraformStack):
             skip_region_validation=True,
             endpoints=[
                 # Every service this stack and the scripts call.
-                _aws.AwsProviderEndpoints(lambda_=url, s3=url, iam=url, sts=url, logs=url)
+                _aws.AwsProviderEndpoints(
+                    cloudwatch=url,
+                    ec2=url,
+                    events=url,
+                    iam=url,
+                    lambda_=url,
+                    logs=url,
+                    s3=url,
+                    sqs=url,
+                    sts=url,
+                )
             ],
         )
-        if env.provider_version is not None:
-            # The bindings pin the provider they were generated for (hashicorp/aws 6.25.0);
-            # the offline mirror holds 5.100.x and every attribute here exists in both. No
-            # typed setter exists for the constraint, hence the override.
-            self.add_override("terraform.required_providers.aws.version", env.provider_version)
 
     def _configure_backend(
         self, env: Environment, *, stack_id: str, local_state_path: str | None

@@ -192,14 +192,18 @@ def start_moto(
     recording: Path | None = None,
     python: str = sys.executable,
     timeout: float = START_TIMEOUT_S,
+    server_args: Sequence[str] = ("-m", "moto.server"),
+    extra_environ: Mapping[str, str] | None = None,
 ) -> MotoServer:
     """Start moto on a loopback port and wait until it listens.
 
     With `recording`, moto appends every request it serves to that file (its recorder),
-    so `replay` can rebuild the same state in a later server.
+    so `replay` can rebuild the same state in a later server. `server_args` is what Python runs
+    (a script that patches moto first, for one); `extra_environ` are moto settings such
+    as MOTO_IAM_LOAD_MANAGED_POLICIES.
     """
     chosen = port if port is not None else free_port()
-    environ = dict(os.environ)
+    environ = {**os.environ, **(extra_environ or {})}
     if recording is not None:
         recording.parent.mkdir(parents=True, exist_ok=True)
         environ["MOTO_ENABLE_RECORDING"] = "True"
@@ -208,7 +212,7 @@ def start_moto(
         log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") if log_path else open(os.devnull, "wb") as log:  # noqa: PTH123
         process = subprocess.Popen(
-            [python, "-m", "moto.server", "-H", HOST, "-p", str(chosen)],
+            [python, *server_args, "-H", HOST, "-p", str(chosen)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

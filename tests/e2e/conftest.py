@@ -7,12 +7,16 @@ the tests are skipped, except in CI (LAYERS_REQUIRE_E2E=1), where they fail.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import NoReturn
 
 import pytest
 
 from scripts.errors import BadInputError
 from scripts.local import aws as local_aws
+
+from .adoption import AdoptedWorld
+from .adoption import adopted_world as adopted_world_in
 
 REQUIRE = os.environ.get("LAYERS_REQUIRE_E2E") == "1"
 
@@ -29,3 +33,13 @@ def tools() -> local_aws.TerraformTools:
         return local_aws.find_tools(os.environ.get(local_aws.MIRROR_VAR))
     except BadInputError as err:
         missing(str(err))
+
+
+@pytest.fixture(scope="module")
+def adopted_world(
+    tools: local_aws.TerraformTools, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AdoptedWorld]:
+    """The legacy system adopted by the `legacy` stack (tests/e2e/adoption.py): one per
+    module, so the deploy and rollback steps can follow in order."""
+    with adopted_world_in(tmp_path_factory.mktemp("adoption"), tools) as world:
+        yield world

@@ -17,7 +17,21 @@ import pytest
 from cdktf import App
 
 import main
-from environments import ENVIRONMENTS, Environment, FunctionConfig, StateBackend
+from environments import (
+    ADOPT_NOTHING,
+    ENVIRONMENTS,
+    Adopt,
+    CreatedRole,
+    Environment,
+    ExistingRole,
+    FunctionConfig,
+    InvokePermission,
+    PolicyStatement,
+    ScheduleTrigger,
+    SqsTrigger,
+    StateBackend,
+    VpcConfig,
+)
 from stacks.lambda_layers_stack import LambdaLayersStack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -27,6 +41,17 @@ CHECKOV_CONFIG = REPO_ROOT / ".checkov.yaml"
 BASE_ENVIRON: Mapping[str, str] = {}
 OTHER_ENDPOINT = "http://127.0.0.1:4566"
 EXTRA_LAYER = "arn:aws:lambda:us-west-2:123456789012:layer:vendor-extension:7"
+# The "qa" environment's settings (configured_environment): every option, somewhere.
+QA_ALARM = "qa-api-errors"
+QA_DLQ = "arn:aws:sqs:us-west-2:123456789012:qa-dlq"
+QA_LOG_GROUP = "/shared/qa-cleanup"
+QA_ROLE_ARN = "arn:aws:iam::123456789012:role/service-role/qa-cleanup"
+QA_QUEUE = "arn:aws:sqs:us-west-2:123456789012:qa-runbooks"
+QA_API_SOURCE = "arn:aws:execute-api:us-west-2:123456789012:qaapi/*/*"
+QA_VPC = VpcConfig(
+    subnet_ids=("subnet-0123456789abcdef0",), security_group_ids=("sg-0123456789abcdef0",)
+)
+VPC_ACCESS = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
 
 Json = dict[str, Any]
 
@@ -87,17 +112,75 @@ def synth_other_endpoint(tmp_path_factory: pytest.TempPathFactory, synth: Synth)
     )
 
 
-def configured_environment() -> Environment:
-    """An environment using what staging/prod do not (yet): remote state, a CI role, an
-    extra layer; it exercises the stack's other branches."""
-    base = ENVIRONMENTS["staging"]
-    functions = tuple(
-        replace(f, extra_layers=(EXTRA_LAYER,)) if f.name == "api" else f for f in base.functions
+def _qa_function(config: FunctionConfig) -> FunctionConfig:
+    if config.name == "api":
+        # A new function in an adopting environment, with every setting of its own.
+        return replace(
+            config,
+            extra_layers=(EXTRA_LAYER,),
+            alarm_names=(QA_ALARM,),
+            dead_letter_target_arn=QA_DLQ,
+            vpc=QA_VPC,
+            reserved_concurrency=50,
+            ephemeral_storage_mb=1024,
+            tags={"Component": "api"},
+            log_retention_days=90,
+            adopt=ADOPT_NOTHING,
+            triggers=(
+                InvokePermission(
+                    principal="apigateway.amazonaws.com",
+                    statement_id="AllowQaApi",
+                    source_arn=QA_API_SOURCE,
+                ),
+            ),
+        )
+    if config.name == "cleanup":
+        # An existing role by ARN, a log group managed elsewhere, a new schedule.
+        return replace(
+            config,
+            existing_log_group=QA_LOG_GROUP,
+            role=ExistingRole(role=QA_ROLE_ARN),
+            triggers=(ScheduleTrigger(expression="rate(1 day)"),),
+        )
+    if config.name == "db-sync":
+        # A real name off the pattern; a role whose managed policies already give the ENI
+        # permissions; the role is not adopted.
+        return replace(
+            config,
+            function_name="qa_db_sync",
+            vpc=QA_VPC,
+            tracing="PassThrough",
+            role=CreatedRole(
+                managed_policy_arns=(VPC_ACCESS,),
+                statements=(
+                    PolicyStatement(
+                        sid="Dumps", actions=("s3:PutObject",), resources=("arn:aws:s3:::qa/*",)
+                    ),
+                ),
+            ),
+            adopt=Adopt(role=False),
+        )
+    # The worker: a new queue trigger with a batching window; its alias already exists.
+    return replace(
+        config,
+        triggers=(SqsTrigger(queue_arn=QA_QUEUE, batch_size=100, batching_window_s=5),),
+        adopt=Adopt(alias=True),
     )
+
+
+def configured_environment() -> Environment:
+    """An environment using what the catalog's do not (yet): remote state, a CI role, an
+    extra layer, an alias name, every function option and per-function adoption; it
+    exercises the stack's other branches."""
+    base = ENVIRONMENTS["staging"]
     return replace(
         base,
         name="qa",
-        functions=functions,
+        functions=tuple(_qa_function(f) for f in base.functions),
+        alias_name="current",
+        adopt=True,
+        tags={"Team": "platform"},
+        provider_version="~> 6.25",
         ci_role_name="github-actions-deployer",
         state_backend=StateBackend(
             bucket="bluemoxon-terraform-state", key="lambda-layers/qa.tfstate", region="us-west-2"

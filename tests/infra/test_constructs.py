@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from cdktf import App, TerraformStack
 
+from environments import PolicyStatement
 from infra_constructs.deployer_policy import DeployerPolicy
+from infra_constructs.execution_role import RoleSpec
 from infra_constructs.lambda_function import LambdaFunction
 from infra_constructs.lambda_layer import LambdaLayer
 
@@ -35,6 +37,8 @@ def _function(stack: TerraformStack, layers: list[str]) -> LambdaFunction:
         s3_bucket="bucket",
         s3_key="lambda/backend.zip",
         layers=layers,
+        role=RoleSpec(role_name="bluemoxon-qa-api-role", logs_policy_name="bluemoxon-qa-api-logs"),
+        alias_name="live",
         log_retention_days=30,
     )
 
@@ -62,7 +66,14 @@ def test_layer_needs_a_runtime(stack: TerraformStack) -> None:
         )
 
 
-def _policy(stack: TerraformStack, id_: str, *, function_arns: list[str], key_prefix: str) -> None:
+def _policy(
+    stack: TerraformStack,
+    id_: str,
+    *,
+    function_arns: list[str],
+    key_prefix: str,
+    lock_key: str = "lambda/deployments/qa/lock.json",
+) -> None:
     DeployerPolicy(
         stack,
         id_,
@@ -72,6 +83,8 @@ def _policy(stack: TerraformStack, id_: str, *, function_arns: list[str], key_pr
         bucket_arn="b",
         key_prefix=key_prefix,
         ci_role_name=None,
+        alias_name="live",
+        lock_key=lock_key,
     )
 
 
@@ -80,3 +93,18 @@ def test_deployer_policy_needs_functions_and_a_prefix(stack: TerraformStack) -> 
         _policy(stack, "p1", function_arns=[], key_prefix="lambda/")
     with pytest.raises(ValueError, match=r"^key_prefix: got 'lambda'"):
         _policy(stack, "p2", function_arns=["f"], key_prefix="lambda")
+
+
+def test_deployer_policy_deletes_one_lock_object_under_the_prefix(stack: TerraformStack) -> None:
+    with pytest.raises(ValueError, match=r"^lock_key: got 'other/lock.json'; one object under"):
+        _policy(stack, "p3", function_arns=["f"], key_prefix="lambda/", lock_key="other/lock.json")
+    with pytest.raises(ValueError, match=r"^lock_key: got 'lambda/\*'"):
+        _policy(stack, "p4", function_arns=["f"], key_prefix="lambda/", lock_key="lambda/*")
+
+
+def test_role_spec_checks_what_it_imports_and_names() -> None:
+    with pytest.raises(ValueError, match=r"^adopt_attachments: arn:x not in managed_policy_arns$"):
+        RoleSpec(role_name="r", logs_policy_name="l", adopt_attachments=("arn:x",))
+    statement = PolicyStatement(sid="S", actions=("s3:GetObject",), resources=("arn:aws:s3:::b/*",))
+    with pytest.raises(ValueError, match=r"^access_policy_name: required with statements$"):
+        RoleSpec(role_name="r", logs_policy_name="l", statements=(statement,))

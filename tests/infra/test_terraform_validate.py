@@ -1,8 +1,9 @@
-"""The local stack is valid Terraform for the provider the offline mirror holds (5.100.x).
+"""The local stacks are valid Terraform for the provider the offline mirror holds (5.100.x).
 
 The bindings are typed for hashicorp/aws 6.25; this checks the same configuration against
-the older provider the local stack accepts. Needs `terraform` and TF_PLUGIN_MIRROR; skipped
-without them, except in CI (LAYERS_REQUIRE_E2E=1) where that is a failure.
+the older provider the local stacks accept (`legacy` with its import blocks). Needs
+`terraform` and TF_PLUGIN_MIRROR; skipped without them, except in CI (LAYERS_REQUIRE_E2E=1)
+where that is a failure.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from environments import ENVIRONMENTS
+
 from .conftest import Synth, subprocess_env
+
+LOCAL_STACKS = [name for name, env in ENVIRONMENTS.items() if env.is_local]
 
 
 def _terraform_and_mirror() -> tuple[str, Path]:
@@ -34,7 +39,10 @@ def _terraform_and_mirror() -> tuple[str, Path]:
     return terraform, Path(mirror)
 
 
-def test_local_stack_validates_against_the_mirror_provider(synth: Synth, tmp_path: Path) -> None:
+@pytest.mark.parametrize("env_name", LOCAL_STACKS)
+def test_local_stack_validates_against_the_mirror_provider(
+    synth: Synth, tmp_path: Path, env_name: str
+) -> None:
     terraform, mirror = _terraform_and_mirror()
     cli_config = tmp_path / "terraform.rc"
     cli_config.write_text(
@@ -42,8 +50,8 @@ def test_local_stack_validates_against_the_mirror_provider(synth: Synth, tmp_pat
         f'  filesystem_mirror {{\n    path = "{mirror}"\n'
         '    include = ["registry.terraform.io/hashicorp/*"]\n  }\n}\n'
     )
-    workdir = tmp_path / "local"
-    shutil.copytree(synth.stack_dir("local"), workdir)
+    workdir = tmp_path / env_name
+    shutil.copytree(synth.stack_dir(env_name), workdir)
     env = subprocess_env(TF_CLI_CONFIG_FILE=str(cli_config), TF_IN_AUTOMATION="1")
     for args in (["init", "-backend=false", "-input=false"], ["validate"]):
         done = subprocess.run(

@@ -41,3 +41,17 @@ def policy_document_for(stack: Json, json_ref: str) -> Json:
     assert json_ref.startswith(prefix) and json_ref.endswith(".json}"), json_ref
     name = json_ref[len(prefix) : -len(".json}")]
     return data_sources(stack, "aws_iam_policy_document")[name]
+
+
+def deployer_attachments(stack: Json) -> dict[str, Json]:
+    """The deployer policy's attachment to the CI role (roles' own attachments left out)."""
+    return {
+        name: body
+        for name, body in resources(stack, "aws_iam_role_policy_attachment").items()
+        if name.startswith("deployer_policy")
+    }
+
+
+def imports(stack: Json) -> dict[str, str]:
+    """The stack's import blocks: Terraform address -> the id imported into it."""
+    return {block["to"]: block["id"] for block in stack.get("import", [])}

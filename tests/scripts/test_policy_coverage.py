@@ -33,9 +33,10 @@ S3_ACTIONS = {
     "HeadObject": "s3:GetObject",
     "GetObject": "s3:GetObject",
     "PutObject": "s3:PutObject",
+    # Only the deploy lock object may be deleted (the DeployLock statement).
+    "DeleteObject": "s3:DeleteObject",
     "ListObjectsV2": "s3:ListBucket",
     "ListObjects": "s3:ListBucket",
-    "DeleteObject": "s3:DeleteObject",
 }
 
 

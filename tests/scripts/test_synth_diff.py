@@ -281,22 +281,24 @@ def test_real_new_function_is_added_with_its_own_resources(synth_variants: Path)
 
     assert reports in added
     assert reports.startswith("aws_lambda_function.function_reports_function_")
-    # Everything added belongs to the new function: its role, log group and their policies.
+    # Everything added belongs to the new function: its role, log group, their policies
+    # and its alias.
     assert all("function_reports_" in a for a in added), added
     assert sorted(a.rsplit(".", 1)[0] for a in added) == [
         "aws_cloudwatch_log_group",
         "aws_iam_role",
         "aws_iam_role_policy",
+        "aws_lambda_alias",
         "aws_lambda_function",
         "data.aws_iam_policy_document",
         "data.aws_iam_policy_document",
     ]
     assert diff.of("removed") == ()
-    # What lists every function changes too: the deployer policy and the names output.
+    # What lists every function changes too: the deployer policy and the outputs.
     changed = sorted(c.address for c in diff.of("changed"))
-    assert len(changed) == 2, changed
+    assert len(changed) == 3, changed
     assert changed[0].startswith("data.aws_iam_policy_document.deployer_policy_document_")
-    assert changed[1] == "output.function_names"
+    assert changed[1:] == ["output.alias_arns", "output.function_names"]
 
 
 def test_real_cli_markdown(synth_variants: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,72 @@
+"""`plan-check --env ENV`: refuse a plan that deletes, replaces or silently reconfigures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from scripts import args as common
+from scripts.errors import ToolError
+from scripts.infra.plan_check import __doc__ as plan_check_doc
+from scripts.infra.plan_check import check_stack
+from scripts.infra.plan_table import render_table, to_json
+
+
+class PlanRefusedError(ToolError):
+    """The plan would delete, replace or reconfigure what must survive (exit 1)."""
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    env = common.environment(args)
+    stack_dir = Path(args.stack_dir or f"cdktf.out/stacks/{env.name}")
+    report = check_stack(
+        stack_dir,
+        env,
+        allow=args.allow or (),
+        plan_file=Path(args.plan_file) if args.plan_file else None,
+    )
+    result = {"env": env.name, "stack_dir": str(stack_dir), **to_json(report)}
+    table = render_table(report, env_name=env.name)
+    # The table is the product for a person (stdout); with --json, stdout is one object and
+    # the table goes to stderr as progress.
+    print(table, file=sys.stderr if args.json else sys.stdout)
+    if not report.ok:
+        if args.json:
+            print(json.dumps(result, sort_keys=True))
+        first = report.refusals[0].line()
+        more = f" (and {len(report.refusals) - 1} more)" if len(report.refusals) > 1 else ""
+        raise PlanRefusedError(f"plan-check refused the plan: {first}{more}")
+    return result
+
+
+def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "plan-check",
+        help="refuse a terraform plan that deletes, replaces or silently reconfigures functions",
+        description=plan_check_doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    common.add_env(parser)
+    parser.add_argument(
+        "--stack-dir",
+        metavar="DIR",
+        help="the synthesized stack (default: cdktf.out/stacks/ENV)",
+    )
+    parser.add_argument(
+        "--plan-file",
+        metavar="FILE",
+        help="check this saved plan (`terraform plan -out=FILE`, relative to the stack "
+        "directory) instead of planning",
+    )
+    parser.add_argument(
+        "--allow",
+        action="append",
+        metavar="RESOURCE.ATTR",
+        help="let this run change one protected attribute (RESOURCE: short name such as "
+        "api, function name, or Terraform address); repeatable",
+    )
+    parser.set_defaults(handler=run)
+    return parser
