@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from environments import ENVIRONMENTS
+
 from .conftest import REPO_ROOT, Synth, read_stacks, subprocess_env
 
 JSII_SILENCE = "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"
@@ -43,6 +45,7 @@ def test_cdktf_cli_synthesizes_every_stack_like_the_app_quietly(
     assert "end-of-life" not in output, output[:3000]
     assert "!!!!" not in output, output[:3000]
     # Line-oriented: the result line, and no spinner redraws.
-    assert "Generated Terraform code for the stacks: local, prod, staging" in done.stdout
+    stacks = ", ".join(sorted(ENVIRONMENTS))
+    assert f"Generated Terraform code for the stacks: {stacks}" in done.stdout
     assert not SPINNER & set(output), output[:3000]
     assert output.count("Synthesizing") <= 1, output[:3000]
