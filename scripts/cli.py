@@ -66,6 +66,7 @@ COMMANDS: Mapping[str, str] = {
     "unlock": "scripts.commands.unlock",
     "prune-layers": "scripts.commands.prune_layers",
     "prune-versions": "scripts.commands.prune_versions",
+    "migrate": "scripts.commands.migrate",
     "synth-diff": "scripts.commands.synth_diff",
     "plan-check": "scripts.commands.plan_check",
 }

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from botocore.exceptions import ClientError
     from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_iam import IAMClient
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_s3 import S3Client
 
@@ -126,3 +127,9 @@ def explain_aws_error(err: Exception, environ: Mapping[str, str]) -> tuple[str, 
             1,
         )
     return f"AWS call failed: {err}", 1
+
+
+def iam_client(env: Environment) -> IAMClient:
+    import boto3
+
+    return boto3.client("iam", region_name=env.region, endpoint_url=endpoint_for(env))

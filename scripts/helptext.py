@@ -87,6 +87,14 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
         "too) or a version of the last N releases. Dry run unless --apply.",
         "python -m scripts prune-versions --env staging --keep 5",
     ),
+    "migrate": (
+        "Walk an existing system through the design's four phases and check each: the "
+        "infrastructure adopted (plan-check), the first release onto the legacy functions "
+        "(with --apply: build, check every handler imports, deploy), CI on the stack's "
+        "deployer policy, the hand-made policy retired (with --apply). Safe to re-run: "
+        "it says what is done and the next command.",
+        "python -m scripts migrate --env staging --apply",
+    ),
     "plan-check": (
         "Read a terraform plan of the synthesized stack and refuse it (exit 1, naming "
         "resource and attribute) if it deletes or replaces a function, role, log group or "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,14 @@ from scripts.infra.plan_table import render_table, to_json
 
 class PlanRefusedError(ToolError):
     """The plan would delete, replace or reconfigure what must survive (exit 1)."""
+
+    def __init__(self, message: str, payload: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.payload = payload
+
+    def result(self) -> dict[str, Any]:
+        """What `--json` prints on refusal: the report, with the error."""
+        return {**self.payload, "error": str(self)}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -34,11 +41,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # the table goes to stderr as progress.
     print(table, file=sys.stderr if args.json else sys.stdout)
     if not report.ok:
-        if args.json:
-            print(json.dumps(result, sort_keys=True))
         first = report.refusals[0].line()
         more = f" (and {len(report.refusals) - 1} more)" if len(report.refusals) > 1 else ""
-        raise PlanRefusedError(f"plan-check refused the plan: {first}{more}")
+        raise PlanRefusedError(f"plan-check refused the plan: {first}{more}", result)
     return result
 
 

@@ -37,7 +37,7 @@ _MACHINE = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": 
 
 _RUNNER = r"""
 import importlib, json, sys, time, traceback, uuid
-package, layer, handler, event_path, out_path, name, memory, timeout = sys.argv[1:9]
+package, layer, handler, event_path, out_path, name, memory, timeout, only = sys.argv[1:10]
 sys.path[:0] = [package, layer]
 deadline = time.monotonic() + float(timeout)
 
@@ -67,6 +67,13 @@ except ImportError as err:
     write({"error": "import", "type": type(err).__name__, "module": err.name,
            "message": str(err), "trace": traceback.format_exc()})
     sys.exit(3)
+if only == "1":
+    if not callable(getattr(module, attribute, None)):
+        write({"error": "handler", "type": "AttributeError", "trace": "",
+               "message": f"module {module_name!r} has no function {attribute!r}"})
+        sys.exit(4)
+    write({"result": {"imported": handler}, "duration_ms": 0})
+    sys.exit(0)
 with open(event_path, encoding="utf-8") as source:
     event = json.load(source)
 started = time.perf_counter()
@@ -90,6 +97,9 @@ class InvokeRequest:
     architecture: str | None = None
     version: str | None = None
     index_args: tuple[str, ...] = ()
+    # Import the handler's module and find the function, without calling it (a migration
+    # checks every function this way before any of them runs the new package).
+    import_only: bool = False
 
 
 def function_config(env: Environment, name: str) -> FunctionConfig:
@@ -200,6 +210,7 @@ def invoke(request: InvokeRequest) -> dict[str, Any]:
                     str(package_dir), str(layer_dir / "python"), function.handler,
                     str(event_path), str(out_path), env.function_name(function.name),
                     str(function.memory_mb), str(function.timeout_s),
+                    "1" if request.import_only else "0",
                 ],
                 cwd=package_dir,
                 env=_child_environ(env, function, package_dir),

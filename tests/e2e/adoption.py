@@ -60,6 +60,8 @@ class AdoptedWorld:
     legacy_dir: Path
     backend_dir: Path
     wheels: Path
+    # The fat package every legacy function runs (what a snapshot must reproduce).
+    fat_package: Path
     # What each function was before adoption (get_function_configuration, tags).
     before: dict[str, dict[str, Any]]
     plan_check_table: str
@@ -274,6 +276,7 @@ def adopted_world(root: Path, tools: local_aws.TerraformTools) -> Iterator[Adopt
             legacy_dir=root / "legacy-world",
             backend_dir=backend,
             wheels=wheels,
+            fat_package=package,
             before=before,
             plan_check_table=checked.stderr,
             plan_check_json=json.loads(checked.stdout),

@@ -7,7 +7,9 @@ the tests are skipped, except in CI (LAYERS_REQUIRE_E2E=1), where they fail.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import NoReturn
 
 import pytest
@@ -19,6 +21,11 @@ from .adoption import AdoptedWorld
 from .adoption import adopted_world as adopted_world_in
 
 REQUIRE = os.environ.get("LAYERS_REQUIRE_E2E") == "1"
+# The Lambda double (tests/scripts/lambda_double.py) stands in front of moto here too: the
+# release commands need what moto lacks (a downloadable Code.Location, RevisionIds).
+_SCRIPTS_TESTS = str(Path(__file__).resolve().parents[1] / "scripts")
+if _SCRIPTS_TESTS not in sys.path:
+    sys.path.insert(0, _SCRIPTS_TESTS)
 
 
 def missing(reason: str) -> NoReturn:

@@ -51,10 +51,28 @@ def write_deps(backend: Path, wheels: Path, pins: list[tuple[str, str]]) -> None
     (backend / "poetry.lock").write_text(lock)
 
 
+# The four entry points the environments configure, importing only what the layer holds
+# (a migration checks that every handler imports from package + layer alone).
+_HANDLER = "import e2e_alpha\n\n\ndef handler(event, context):\n    return {{'ok': {name!r}}}\n"
+_MODULES = {
+    "app/__init__.py": "",
+    "app/main.py": _HANDLER.format(name="api"),
+    "lambdas/__init__.py": "",
+    "lambdas/cleanup/__init__.py": "",
+    "lambdas/cleanup/handler.py": _HANDLER.format(name="cleanup"),
+    "lambdas/db_sync/__init__.py": "",
+    "lambdas/db_sync/handler.py": _HANDLER.format(name="db-sync"),
+    "lambdas/eval_runbook_worker/__init__.py": "",
+    "lambdas/eval_runbook_worker/handler.py": _HANDLER.format(name="eval-runbook-worker"),
+}
+
+
 def make_backend(root: Path, wheels: Path) -> Path:
     backend = root / "backend"
-    shutil.copytree(ENV.backend_dir / "app", backend / "app")
-    shutil.copytree(ENV.backend_dir / "lambdas", backend / "lambdas")
+    for relative, text in _MODULES.items():
+        path = backend / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
     shutil.copy(ENV.backend_dir / "VERSION", backend / "VERSION")
     write_deps(backend, wheels, [("e2e_alpha", "1.0")])
     return backend

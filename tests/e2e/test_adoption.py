@@ -11,16 +11,18 @@ rollback) belong after `test_terraform_sees_no_drift_after_adoption`, using the 
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from lambda_double import LambdaDouble
 
 from environments import Environment
 
-from .adoption import AdoptedWorld, function_state, plan_check, synth_stack
+from .adoption import AdoptedWorld, function_state, plan_check, scripts_json, synth_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -154,3 +156,119 @@ def test_plan_check_refuses_a_configuration_that_forgot_memory_and_vpc(
         "bluemoxon-legacy-api.vpc_config",
     )
     assert allowed.returncode == 0, allowed.stdout[-3000:] + allowed.stderr[-3000:]
+
+
+# --- the migration's next phases, on the adopted world ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def scripts_environ(adopted_world: AdoptedWorld) -> Iterator[dict[str, str]]:
+    """The release commands' view of AWS: the same moto behind the Lambda double, which
+    behaves like real Lambda (RevisionIds, updates in progress, a downloadable
+    Code.Location). It knows the fat package's bytes: terraform created those functions
+    straight on moto."""
+    double = LambdaDouble.start(upstream=adopted_world.endpoint, update_window_s=0.2)
+    double.remember_code(adopted_world.fat_package.read_bytes())
+    try:
+        yield {
+            **adopted_world.environ,
+            "AWS_ENDPOINT_URL": double.endpoint,
+            "LAYERS_POLL_DELAY": "0.05",
+            "LAYERS_CONFLICT_DELAYS": "0.1,0.2,0.4,0.8",
+        }
+    finally:
+        double.stop()
+
+
+def _migrate(world: AdoptedWorld, environ: dict[str, str], *extra: str) -> dict[str, Any]:
+    return scripts_json(
+        [
+            "migrate",
+            "--env",
+            world.env.name,
+            "--stack-dir",
+            str(world.stack_dir),
+            "--backend-dir",
+            str(world.backend_dir),
+            "--build-dir",
+            str(world.stack_dir.parent / "migrate-build"),
+            "--find-links",
+            str(world.wheels),
+            "--no-index",
+            *extra,
+        ],
+        environ,
+    )
+
+
+def _served(world: AdoptedWorld) -> dict[str, tuple[str, tuple[str, ...]]]:
+    lam = _lambda(world)
+    served = {}
+    for name in world.env.function_names:
+        config = lam.get_function_configuration(FunctionName=name, Qualifier=world.env.alias_name)
+        served[name] = (config["CodeSha256"], tuple(x["Arn"] for x in config.get("Layers", [])))
+    return served
+
+
+def test_migrate_checks_each_phase_before_the_first_release(
+    adopted_world: AdoptedWorld, scripts_environ: dict[str, str]
+) -> None:
+    report = _migrate(adopted_world, scripts_environ)
+    states = {p["phase"]: p["state"] for p in report["phases"]}
+    print(
+        "\n"
+        + "\n".join(f"phase {p['phase']}: {p['state']} {p['seconds']}s" for p in report["phases"])
+    )
+    assert states == {1: "done", 2: "todo", 3: "done", 4: "todo"}
+    assert "--apply" in report["phases"][1]["next"]
+    # Phase 4 waits for phase 2: CI still needs the hand-made policy until the first release.
+    assert "not before phases 2 and 3" in report["phases"][3]["next"]
+
+
+def test_migrate_apply_releases_onto_the_fat_functions_and_retires_the_old_policy(
+    adopted_world: AdoptedWorld, scripts_environ: dict[str, str]
+) -> None:
+    fat = {
+        n: (b["CodeSha256"], tuple(x["Arn"] for x in b.get("Layers", [])))
+        for n, b in adopted_world.before.items()
+    }
+
+    report = _migrate(adopted_world, scripts_environ, "--apply")
+
+    states = {p["phase"]: p["state"] for p in report["phases"]}
+    print(
+        "\n"
+        + "\n".join(f"phase {p['phase']}: {p['state']} {p['seconds']}s" for p in report["phases"])
+    )
+    assert states == {1: "done", 2: "done", 3: "done", 4: "done"}, report
+    assert report["done"] is True
+    served = _served(adopted_world)
+    for name, (code, layers) in served.items():
+        assert code != fat[name][0]
+        assert any(f":layer:{adopted_world.env.layer_name}:" in arn for arn in layers)
+    checked = " ".join(report["phases"][1]["checked"])
+    assert "imports from package + layer" in checked
+    # The fat packages were copied into the store before anything changed.
+    record = scripts_json(["history", "--env", adopted_world.env.name], scripts_environ)
+    assert record["releases"][0]["state"] == "succeeded"
+    # Terraform still sees no drift: the release only moved what the stack ignores.
+    plan = _plan_exit_code(adopted_world, adopted_world.stack_dir)
+    assert plan.returncode == 0, plan.stdout[-4000:] + plan.stderr[-2000:]
+
+
+def test_rollback_previous_returns_the_fat_packages_exactly(
+    adopted_world: AdoptedWorld, scripts_environ: dict[str, str]
+) -> None:
+    fat = {
+        n: (b["CodeSha256"], tuple(x["Arn"] for x in b.get("Layers", [])))
+        for n, b in adopted_world.before.items()
+    }
+
+    rolled = scripts_json(
+        ["rollback", "--env", adopted_world.env.name, "--previous"], scripts_environ
+    )
+
+    assert rolled["state"] == "succeeded"
+    assert _served(adopted_world) == fat
+    plan = _plan_exit_code(adopted_world, adopted_world.stack_dir)
+    assert plan.returncode == 0, plan.stdout[-4000:] + plan.stderr[-2000:]

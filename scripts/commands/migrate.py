@@ -1,0 +1,55 @@
+"""`migrate`: the design's four migration phases, each checked, with the next command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from scripts import args as common
+from scripts import progress, release_args
+from scripts.clients import iam_client
+from scripts.migration.bootstrap import BuildInputs
+from scripts.migration.runbook import migrate
+
+
+def run(args: argparse.Namespace) -> Mapping[str, Any]:
+    ctx = release_args.release_context(args)
+    progress.say(f"migrate {ctx.env.name}: {'apply' if args.apply else 'check only'}")
+    build_dir = Path(args.build_dir)
+    return migrate(
+        ctx,
+        iam=iam_client(ctx.env),
+        stack_dir=Path(args.stack_dir or f"cdktf.out/stacks/{ctx.env.name}"),
+        inputs=BuildInputs(build_dir=build_dir, index_args=common.index_args(args)),
+        # Terraform runs with this process's settings (credentials, TF_CLI_CONFIG_FILE).
+        environ=getattr(args, "environ", None) or dict(os.environ),
+        apply=args.apply,
+        allow=args.allow or (),
+    )
+
+
+def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "migrate", help="walk an existing system through the design's four phases, checked"
+    )
+    common.add_env(parser)
+    common.add_store(parser, s3_only=True)
+    parser.add_argument(
+        "--stack-dir", metavar="DIR", help="the synthesized stack (default: cdktf.out/stacks/ENV)"
+    )
+    parser.add_argument(
+        "--apply",
+        action="store_true",
+        help="do what is due: the first release (phase 2), retiring the old policy (phase 4)",
+    )
+    parser.add_argument(
+        "--allow", action="append", metavar="RESOURCE.ATTR", help="passed to plan-check"
+    )
+    parser.add_argument("--build-dir", default="build", help="local output directory")
+    common.add_index(parser)
+    common.add_backend_dir(parser)
+    parser.set_defaults(handler=run, graceful_stop=True)
+    return parser

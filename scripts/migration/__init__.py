@@ -1,0 +1,1 @@
+"""The design's migration as a checked runbook: `python -m scripts migrate`."""
