@@ -28,4 +28,12 @@ def test_every_relative_link_resolves_inside_the_repository(page: Path) -> None:
 def test_the_design_and_the_runbooks_are_in_the_repository() -> None:
     assert (REPO_ROOT / "docs" / "design" / "lambda-layers-design.md").is_file()
     runbooks = {p.stem for p in (REPO_ROOT / "docs" / "runbooks").glob("*.md")}
-    assert {"deploy", "rollback", "prune", "stale-lock"} <= runbooks
+    assert {
+        "first-deploy",
+        "deploy",
+        "rollback",
+        "prune",
+        "add-function",
+        "add-environment",
+        "stale-lock",
+    } <= runbooks
