@@ -23,7 +23,7 @@ from scripts.release.engine import FunctionRun, Step
 from scripts.release.facts import CodeSource
 from scripts.release.history import FunctionEntry, new_release_id
 from scripts.release.layers import LayerSource, ensure_layer_version, replace_deps_layer
-from scripts.release.release import Context, execute, session
+from scripts.release.release import Context, release, session
 from scripts.release.sources import Sources, manifest_code_sha256, read_manifest, s3_source
 from scripts.release.steps import Switch, prepare_steps
 
@@ -186,24 +186,15 @@ def deploy(
             app_version=target.app_version,
             canary=canary.to_json() if canary else None,
         )
-        # Nothing to change is not a release: no record, so the history stays a list of
-        # distinct states that rollback can walk.
-        final = (
-            execute(ctx, record=record, runs=runs, prepare=prepare, switch=switch, canary=canary)
-            if prepare or switch
-            else None
+        result = release(
+            ctx, record=record, runs=runs, prepare=prepare, switch=switch, canary=canary
         )
-    for run in runs.values():
-        ctx.say(f"  {run.line()}")
     return {
-        "env": env.name,
-        "release": final.id if final else None,
-        "state": final.state if final else "unchanged",
+        **result,
         "layer_version_arn": layer_arn,
         "layer_hash": target.layer.layer_hash if target.layer else None,
         "published": published,
         "package_key": target.package_key,
         "version": target.app_version,
         "warnings": list(target.warnings),
-        "functions": {name: run.to_json() for name, run in runs.items()},
     }

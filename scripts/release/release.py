@@ -156,6 +156,35 @@ def execute(
         _fail(ctx, executor, writer, runs, str(err))
 
 
+def release(
+    ctx: Context,
+    *,
+    record: ReleaseRecord,
+    runs: Mapping[str, FunctionRun],
+    prepare: Mapping[str, Sequence[Step]],
+    switch: Mapping[str, Sequence[Step]],
+    canary: Canary | None = None,
+) -> dict[str, Any]:
+    """Run a planned release unless it changes nothing, and report each function.
+
+    Nothing to change is not a release: no record is written, so the history stays a list
+    of distinct states that rollback can walk.
+    """
+    final = (
+        execute(ctx, record=record, runs=runs, prepare=prepare, switch=switch, canary=canary)
+        if prepare or switch
+        else None
+    )
+    for run in runs.values():
+        ctx.say(f"  {run.line()}")
+    return {
+        "env": ctx.env.name,
+        "release": final.id if final else None,
+        "state": final.state if final else "unchanged",
+        "functions": {name: run.to_json() for name, run in runs.items()},
+    }
+
+
 def _record(writer: RecordWriter, **changes: Any) -> ReleaseRecord:
     """A history write mid-release; its failure fails the release (nobody would know it)."""
     try:

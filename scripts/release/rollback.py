@@ -26,7 +26,7 @@ from scripts.release.engine import FunctionRun, Step
 from scripts.release.history import FunctionEntry, FunctionState, ReleaseRecord
 from scripts.release.lambda_api import error_code
 from scripts.release.layers import check_layer_arn, layer_name_of
-from scripts.release.release import Context, execute, session
+from scripts.release.release import Context, release, session
 from scripts.release.sources import Sources
 from scripts.release.steps import Baseline, Pin, Switch, needs_pin
 
@@ -207,20 +207,8 @@ def rollback(ctx: Context, request: RollbackRequest, *, wait_s: float = 0.0) -> 
         record = plan.new_record(
             env, kind="rollback", functions=entries, release_id=rid, serves=serves
         )
-        final = (
-            execute(ctx, record=record, runs=runs, prepare=prepare, switch=switch)
-            if prepare or switch
-            else None
-        )
-    for run in runs.values():
-        ctx.say(f"  {run.line()}")
-    return {
-        "env": env.name,
-        "release": final.id if final else None,
-        "state": final.state if final else "unchanged",
-        "serves": serves,
-        "functions": {name: run.to_json() for name, run in runs.items()},
-    }
+        result = release(ctx, record=record, runs=runs, prepare=prepare, switch=switch)
+    return {**result, "serves": serves}
 
 
 def _from_inputs(ctx: Context, request: RollbackRequest, *, wait_s: float) -> dict[str, Any]:
