@@ -23,7 +23,7 @@ from environments import Environment
 from scripts.errors import ToolError
 from scripts.release import history, lock
 from scripts.release.canary import Canary, bake
-from scripts.release.engine import Executor, FunctionRun, Status, Step, first_error
+from scripts.release.engine import CancelledError, Executor, FunctionRun, Status, Step, first_error
 from scripts.release.history import FunctionEntry, RecordWriter, ReleaseRecord
 from scripts.release.lambda_api import Api, describe
 from scripts.release.recover import resolve_unfinished
@@ -159,10 +159,11 @@ def _phase(
     failures = executor.phase(steps)
     if ctx.lock_lost:
         raise ToolError(ctx.reason or "lost the deploy lock")
-    if failures:
-        cause = first_error(failures)
-        raise _AbortError(f"{title} failed: {describe(cause) if cause else 'unknown'}")
-    if ctx.stop.is_set():
+    cause = first_error(failures)
+    if cause is not None and not isinstance(cause, CancelledError):
+        raise _AbortError(f"{title} failed: {describe(cause)}")
+    # Only cancellations: the stop (a signal) is the cause, and the record must say so.
+    if failures or ctx.stop.is_set():
         raise _AbortError(f"{title} stopped: {ctx.reason or 'cancelled'}")
 
 

@@ -1,0 +1,71 @@
+"""SIGINT and SIGTERM during a CLI deploy: stop writing, put everything back, record, exit 1.
+
+Before issue 9 a Ctrl-C exited 130 after all four functions had changed, with no record.
+Now the signal only sets a stop: the call in flight finishes, no further write is made,
+every write of the release is undone (verified by reading), the record ends `failed`
+naming the signal, the lock is released, and `--json` prints one object saying what each
+function was left at.
+
+The signal is sent while one of the release's writes is held by the double (applied,
+answered a few seconds later), so it always arrives in the middle of the phase under test.
+"""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+from cli_world import Cli, wait_until
+
+from scripts.release import history
+from scripts.release.deploy import deploy
+
+HOLD_S = 3.0  # long enough to signal inside it, well under the CLI's read timeout
+# The first write of each phase when the aliases already exist (a second release).
+FIRST_WRITE = {"prepare": "UpdateFunctionCode", "switch": "UpdateAlias"}
+
+
+@pytest.mark.parametrize(
+    ("sig", "phase"),
+    [
+        pytest.param(sig, phase, id=f"{sig.name}-{phase}")
+        for phase in FIRST_WRITE
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    ],
+)
+def test_a_signal_puts_every_function_back_and_records_it(
+    cli: Cli, sig: signal.Signals, phase: str
+) -> None:
+    world = cli.world
+    deploy(world.context(), world.target("v1", "v1"))
+    state, served = world.state(), world.served()
+    records = len(cli.records())
+    held = world.env.function_names[0]
+    operation = FIRST_WRITE[phase]
+    cli.double.slow_response(operation, HOLD_S, function=held)
+    cli.double.clear_calls()
+
+    run = cli.start(*cli.deploy_args("v2", "v2"), "--json")
+    wait_until(lambda: cli.double.calls_to(operation, held), f"{held}'s {operation}", running=run)
+    run.signal(sig)
+    done = run.wait()
+
+    assert done.code == 1, done
+    assert f"{sig.name}: stopping after the current call" in done.stderr
+    # Every function and alias as before the release, read back from Lambda.
+    assert world.state() == state
+    assert world.served() == served
+    record = cli.records()[0]
+    assert len(cli.records()) == records + 1
+    assert record.state == history.FAILED
+    assert f"interrupted by {sig.name}" in (record.error or "")
+    assert not cli.lock_present()
+    result = done.json()
+    assert f"interrupted by {sig.name}" in result["error"]
+    assert (result["release"], result["state"], result["exit_code"]) == (record.id, "failed", 1)
+    assert set(result["functions"]) == set(world.env.function_names)
+    for name, outcome in result["functions"].items():
+        assert outcome["status"] in {"restored", "untouched"}, outcome
+        assert outcome["line"].startswith(f"{name}: ")
+    # The one that was changed when the signal came was put back.
+    assert result["functions"][held]["status"] == "restored"
