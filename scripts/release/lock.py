@@ -27,6 +27,7 @@ from typing import Any
 import artifacts
 from scripts.errors import BusyError, ConditionFailedError, ObjectExistsError, ToolError
 from scripts.release.timing import Timing
+from scripts.stop import Stop
 from scripts.store import Store
 
 
@@ -130,8 +131,10 @@ def acquire(
     timing: Timing,
     wait_s: float = 0.0,
     say: Callable[[str], None] = lambda _line: None,
+    stop: Stop | None = None,
 ) -> Lock:
-    """Take the environment's lock, waiting up to `wait_s`; BusyError (exit 3) otherwise."""
+    """Take the environment's lock, waiting up to `wait_s`; BusyError (exit 3) otherwise.
+    A `stop` (a signal) ends the wait at once: nothing was changed yet."""
     name = artifacts.lock_name(env_name)
     deadline = timing.clock() + wait_s
     pid = os.getpid()
@@ -167,8 +170,13 @@ def acquire(
             return Lock(
                 store=store, name=name, holder=holder, etag=etag, timing=timing, taken_over=current
             )
+        what = current.describe(timing.clock) if current else "unknown"
+        if stop is not None and stop.is_set():
+            raise ToolError(
+                f"{stop.reason or 'stopped'} while waiting for the {env_name} lock ({what}): "
+                "nothing was changed"
+            )
         if timing.clock() >= deadline:
-            what = current.describe(timing.clock) if current else "unknown"
             raise BusyError(
                 f"{env_name} is busy: {what}; wait with --wait SECONDS, or if you know that "
                 f"run is gone: python -m scripts unlock --env {env_name}"

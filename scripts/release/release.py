@@ -80,7 +80,13 @@ class ReleaseFailedError(ToolError):
 def session(ctx: Context, *, command: str, wait_s: float = 0.0) -> Iterator[lock.Lock]:
     """Hold the environment's lock for the body; resolve what a dead run left first."""
     held = lock.acquire(
-        ctx.store, ctx.env.name, command=command, timing=ctx.timing, wait_s=wait_s, say=ctx.say
+        ctx.store,
+        ctx.env.name,
+        command=command,
+        timing=ctx.timing,
+        wait_s=wait_s,
+        say=ctx.say,
+        stop=ctx.stop,
     )
 
     def lost(message: str) -> None:

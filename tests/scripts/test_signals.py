@@ -15,7 +15,7 @@ from __future__ import annotations
 import signal
 
 import pytest
-from cli_world import Cli, wait_until
+from cli_world import Cli, foreign_holder, wait_until
 
 from scripts.release import history
 from scripts.release.deploy import deploy
@@ -69,3 +69,29 @@ def test_a_signal_puts_every_function_back_and_records_it(
         assert outcome["line"].startswith(f"{name}: ")
     # The one that was changed when the signal came was put back.
     assert result["functions"][held]["status"] == "restored"
+
+
+def test_a_signal_while_waiting_for_the_lock_ends_the_wait_without_a_change(cli: Cli) -> None:
+    """CI cancels a job queued behind another deploy (--wait): it must end now, not after
+    the wait, and never take the lock or touch a function."""
+    world = cli.world
+    served = world.served()
+    cli.write_lock(foreign_holder(4242, expires_in=900, host="ci-runner-7"))
+    cli.double.clear_calls()
+    # Longer than the process timeout: a run that ignores the signal fails this test.
+    run = cli.start(*cli.deploy_args("v1", "v1"), "--wait", "900", "--json")
+    wait_until(
+        lambda: [p for p in cli.double.passed("lock.json") if p[0] == "PUT" and p[2] == 412],
+        "a refused attempt at the lock",
+        running=run,
+    )
+    run.signal(signal.SIGTERM)
+    done = run.wait()
+
+    assert done.code == 1, done
+    assert "SIGTERM" in done.json()["error"]
+    assert cli.double.calls == []  # not even a read: the lock comes first
+    assert world.served() == served
+    assert cli.records() == []
+    holder = cli.holder()
+    assert holder is not None and holder.host == "ci-runner-7"
