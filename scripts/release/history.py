@@ -119,12 +119,43 @@ class ReleaseRecord:
 
 
 def _state(data: Mapping[str, Any]) -> FunctionState:
+    layers = data["layers"]
+    _require(isinstance(layers, list), "layers: not a list")
     return FunctionState(
-        code_sha256=str(data["code_sha256"]),
-        layers=tuple(str(x) for x in data["layers"]),
-        code_key=data.get("code_key"),
-        version=data.get("version"),
+        code_sha256=_text(data["code_sha256"], "code_sha256"),
+        layers=tuple(_text(x, "layers") for x in layers),
+        code_key=_text(data.get("code_key"), "code_key", optional=True),
+        version=_text(data.get("version"), "version", optional=True),
     )
+
+
+# Every other field's type: a record some command would trip over later is a wrong shape.
+_TEXT = ("id", "env", "kind", "state", "alias", "started_at", "serves")
+_OPTIONAL_TEXT: tuple[str, ...] = ("ended_at", "layer_hash", "layer_version_arn", "package_key")
+_OPTIONAL_TEXT += ("app_version", "resolves", "error")
+
+
+def _text(value: Any, what: str, *, optional: bool = False) -> Any:
+    _require(
+        isinstance(value, str) or (optional and value is None),
+        f"{what}: {type(value).__name__}, not a string",
+    )
+    return value
+
+
+def _check(record: ReleaseRecord) -> ReleaseRecord:
+    for name in _TEXT:
+        _text(getattr(record, name), name)
+    for name in _OPTIONAL_TEXT:
+        _text(getattr(record, name), name, optional=True)
+    _require(isinstance(record.by, dict), "by: not an object")
+    for value in record.by.values():
+        _text(value, "by")
+    _require(isinstance(record.layer_published, bool), "layer_published: not a boolean")
+    _require(record.canary is None or isinstance(record.canary, dict), "canary: not an object")
+    for entry in record.functions.values():
+        _require(entry.outcome is None or isinstance(entry.outcome, dict), "outcome: not an object")
+    return record
 
 
 def from_json(data: Any) -> ReleaseRecord:
@@ -139,16 +170,16 @@ def from_json(data: Any) -> ReleaseRecord:
             str(name): FunctionEntry(
                 before=_state(entry["before"]),
                 target=_state(entry["target"]),
-                revision_id=entry.get("revision_id"),
-                alias_version=entry.get("alias_version"),
+                revision_id=_text(entry.get("revision_id"), "revision_id", optional=True),
+                alias_version=_text(entry.get("alias_version"), "alias_version", optional=True),
                 alias_weights={str(k): float(v) for k, v in entry.get("alias_weights", {}).items()},
                 snapshot=bool(entry.get("snapshot", False)),
                 outcome=entry.get("outcome"),
             )
-            for name, entry in dict(data["functions"]).items()
+            for name, entry in _object(data["functions"], "functions").items()
         }
         fields = {k: v for k, v in data.items() if k not in {"functions", "format"}}
-        return ReleaseRecord(functions=functions, **fields)
+        return _check(ReleaseRecord(functions=functions, **fields))
     except RecordShapeError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError) as err:
@@ -158,6 +189,11 @@ def from_json(data: Any) -> ReleaseRecord:
 def _require(condition: bool, problem: str) -> None:
     if not condition:
         raise RecordShapeError(problem)
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    _require(isinstance(value, dict), f"{what}: not an object")
+    return dict(value)
 
 
 def encode(record: ReleaseRecord) -> bytes:
