@@ -24,7 +24,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import artifacts
-from scripts.store import Store
+from scripts.errors import ToolError
+from scripts.store import Store, Stored
 
 FORMAT = 1
 STARTED, SUCCEEDED, FAILED = "started", "succeeded", "failed"
@@ -215,12 +216,28 @@ class RecordWriter:
     def write(self, **changes: Any) -> ReleaseRecord:
         record = replace(self.record, **changes)
         data = encode(record)
-        if self.etag is None:
-            self.etag = self.store.put_bytes(self.name, data, overwrite=False)
-        else:
-            self.etag = self.store.put_bytes(self.name, data, overwrite=True, if_match=self.etag)
+        try:
+            if self.etag is None:
+                self.etag = self.store.put_bytes(self.name, data, overwrite=False)
+            else:
+                self.etag = self.store.put_bytes(
+                    self.name, data, overwrite=True, if_match=self.etag
+                )
+        except ToolError:
+            # The answer may be lost although the write landed (a timeout; a retry then
+            # refused by our own condition): read back and decide from what is there.
+            stored = self._read_back()
+            if stored is None or stored.data != data:
+                raise
+            self.etag = stored.etag
         self.record = record
         return record
+
+    def _read_back(self) -> Stored | None:
+        try:
+            return self.store.get(self.name)
+        except ToolError:
+            return None
 
 
 Warn = Callable[[str], None]
