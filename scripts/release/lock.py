@@ -21,7 +21,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import artifacts
@@ -95,16 +95,20 @@ class Lock:
     timing: Timing
     taken_over: Holder | None = None
     lost: threading.Event | None = None
+    # The renewer thread and the run (naming its release) both renew: one at a time, or
+    # the second write would be refused by the first's new ETag and read as a lost lock.
+    _renewing: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def renew(self, *, release_id: str | None = None) -> None:
-        holder = replace(
-            self.holder,
-            expires_at=self.timing.clock() + self.timing.lock_lease_s,
-            release_id=release_id or self.holder.release_id,
-        )
-        data = json.dumps(asdict(holder), sort_keys=True).encode()
-        self.etag = self.store.put_bytes(self.name, data, overwrite=True, if_match=self.etag)
-        self.holder = holder
+        with self._renewing:
+            holder = replace(
+                self.holder,
+                expires_at=self.timing.clock() + self.timing.lock_lease_s,
+                release_id=release_id or self.holder.release_id,
+            )
+            data = json.dumps(asdict(holder), sort_keys=True).encode()
+            self.etag = self.store.put_bytes(self.name, data, overwrite=True, if_match=self.etag)
+            self.holder = holder
 
     def release(self) -> bool:
         """Remove the lock if it is still ours; False when someone took it meanwhile."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn
 
 from environments import Environment
-from scripts.errors import ToolError
+from scripts.errors import ConditionFailedError, ToolError
 from scripts.release import history, lock
 from scripts.release.canary import Canary, bake
 from scripts.release.engine import CancelledError, Executor, FunctionRun, Status, Step, first_error
@@ -45,6 +45,7 @@ class Context:
     # Set by a signal handler or a lost lock: no further writes.
     stop: Stop = field(default_factory=Stop)
     lock_lost: bool = False
+    held: lock.Lock | None = None  # the deploy lock, while `session` holds it
     alarms: Callable[[Sequence[str]], Mapping[str, str]] | None = None
 
     @property
@@ -93,11 +94,13 @@ def session(ctx: Context, *, command: str, wait_s: float = 0.0) -> Iterator[lock
         ctx.lock_lost = True
         ctx.cancel(message)
 
+    ctx.held = held
     try:
         with lock.Renewer(held, on_lost=lost):
             resolve_unfinished(ctx, resolver=command)
             yield held
     finally:
+        ctx.held = None
         if not ctx.lock_lost and not held.release():
             ctx.say(f"warning: the {ctx.env.name} lock was no longer ours at the end")
 
@@ -135,6 +138,14 @@ def execute(
     writer = RecordWriter(ctx.store, record)
     writer.write()  # before the first change: a failure here leaves nothing to undo
     ctx.say(f"  release {record.id} started ({record.kind})")
+    if ctx.held is not None:
+        # The lock names the release it is making: a second run's "busy" line says which.
+        try:
+            ctx.held.renew(release_id=record.id)
+        except ConditionFailedError:
+            raise  # taken over: stop before the first change
+        except ToolError as err:
+            ctx.say(f"  warning: the lock could not name release {record.id}: {err}")
     executor = Executor(runs, stop=ctx.stop.event, say=ctx.say)
     try:
         _phase(ctx, executor, prepare, "prepare")

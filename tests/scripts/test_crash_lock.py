@@ -140,3 +140,23 @@ def test_an_unreadable_lock_is_taken_over_and_unlock_removes_one(cli: Cli) -> No
     assert removed.json()["removed"] == {"unreadable": True}
     assert "removed the deploy lock held by: unreadable=True" in removed.stderr
     assert not cli.lock_present()
+
+
+def test_a_running_deploy_is_named_with_its_release_by_a_second_one(cli: Cli) -> None:
+    """The lock says which release its holder is making, as soon as that has a record."""
+    held = cli.world.env.function_names[0]
+    cli.double.slow_response("UpdateAlias", 5.0, function=held)
+    first = cli.start(*cli.deploy_args("v1", "v1"))
+    wait_until(
+        lambda: cli.double.calls_to("UpdateAlias", held), "the first run's switch", running=first
+    )
+    (record,) = cli.records()
+
+    second = cli.run(*cli.deploy_args("v2", "v2"))
+    done = first.wait()
+
+    assert second.code == 3, second
+    assert "busy: deploy by " in second.stderr
+    assert f"pid {first.pid}, release {record.id} (lease" in second.stderr
+    assert done.code == 0, done
+    assert [r.id for r in cli.records()] == [record.id]
