@@ -14,7 +14,9 @@ progress" while the run backs off; the test kills once Lambda shows exactly that
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 from cli_world import ENV, Cli, Running, target_of, wait_until
@@ -23,12 +25,13 @@ from lambda_world import World
 
 from scripts.release import history
 from scripts.release.deploy import deploy
+from scripts.release.history import ReleaseRecord
 
 CONFLICT = ("ResourceConflictException", "The operation cannot be performed at this time.")
 HELD_S = 60.0  # an answer held this long: the killed run is still waiting for it
 
 
-def before_of(record: history.ReleaseRecord) -> dict[str, tuple[str | None, str, tuple[str, ...]]]:
+def before_of(record: ReleaseRecord) -> dict[str, tuple[str | None, str, tuple[str, ...]]]:
     """What a release found: alias version, `$LATEST` code and layers, per function."""
     return {
         name: (entry.alias_version, entry.before.code_sha256, entry.before.layers)
@@ -132,27 +135,31 @@ POINTS: dict[str, Callable[[Cli, Running, dict[str, str | None]], None]] = {
 }
 
 
-@pytest.mark.parametrize("point", list(POINTS))
-def test_sigkill_then_deploy_then_rollback_serves_a_recorded_release(cli: Cli, point: str) -> None:
+def _crash(cli: Cli, point: str) -> tuple[ReleaseRecord, Running, ReleaseRecord]:
+    """R1 in place, then a CLI deploy of R2 killed at `point`: (R1, the run, R2's record)."""
     world = cli.world
     deploy(world.context(), world.target("v1", "v1"))
     (r1,) = cli.records()
-    served_r1 = world.served()
-    assert served_r1 == target_of(r1)
+    assert world.served() == target_of(r1)
     _arrange(point, cli)
     cli.double.clear_calls()
-
     # A refused write backs off for 30 s: the run is still waiting when it is killed.
     crashed = cli.start(*cli.deploy_args("v2", "v2"), env={"LAYERS_CONFLICT_DELAYS": "30"})
-    POINTS[point](cli, crashed, {n: v for n, (v, _, _) in served_r1.items()})
+    POINTS[point](cli, crashed, {n: v for n, (v, _, _) in target_of(r1).items()})
     crashed.kill()
     for fault in cli.double.rules.faults:
         fault.times = 0
-
     r2 = cli.records()[0]
     assert r2.state == history.STARTED and r2.id != r1.id
     holder = cli.holder()
     assert holder is not None and holder.pid == crashed.pid
+    return r1, crashed, r2
+
+
+@pytest.mark.parametrize("point", list(POINTS))
+def test_sigkill_then_deploy_then_rollback_serves_a_recorded_release(cli: Cli, point: str) -> None:
+    world = cli.world
+    r1, crashed, r2 = _crash(cli, point)
     status = cli.run("status", "--env", ENV, "--json")
     assert status.code == 0, status
     assert status.json()["unfinished_release"] == r2.id
@@ -179,7 +186,7 @@ def test_sigkill_then_deploy_then_rollback_serves_a_recorded_release(cli: Cli, p
         expected = r1
     # What the new deploy read right after the resolution (its record's before-state):
     # every alias and every $LATEST exactly as the last recorded release left them.
-    assert before_of(r3) == {n: (v, c, layers) for n, (v, c, layers) in target_of(expected).items()}
+    assert before_of(r3) == target_of(expected)
     assert "resolved by a later deploy" in (resolved.error or "")
     shown = cli.run("history", "--env", ENV, "--json")
     row = next(r for r in shown.json()["releases"] if r["id"] == r2.id)
@@ -189,6 +196,31 @@ def test_sigkill_then_deploy_then_rollback_serves_a_recorded_release(cli: Cli, p
 
     assert back.code == 0, back
     assert world.served() == target_of(expected)
-    if expected is r1:
-        assert world.served() == served_r1
     assert not cli.lock_present()
+
+
+def test_a_run_killed_elsewhere_is_taken_over_when_its_lease_expired_and_resolved_by_rollback(
+    cli: Cli,
+) -> None:
+    """CI: the runner died with the job; its host is not this one, so only the lease
+    says it is gone. A rollback (any command that takes the lock) resolves its release."""
+    r1, _, r2 = _crash(cli, "after_two_of_four_aliases")
+    holder = cli.holder()
+    assert holder is not None
+    cli.write_lock(replace(holder, host="ci-runner-7", expires_at=time.time() - 5))
+
+    back = cli.run("rollback", "--env", ENV, "--previous")
+
+    assert back.code == 0, back
+    assert f"took over the {ENV} lock from deploy by" in back.stderr
+    assert f"@ci-runner-7 pid {holder.pid}, release {r2.id} (lease expired" in back.stderr
+    assert f"release {r2.id} (deploy by" in back.stderr
+    rolled, resolved = cli.records()[:2]
+    assert (resolved.id, resolved.state) == (r2.id, history.FAILED)
+    assert "resolved by a later rollback" in (resolved.error or "")
+    # Back from R1 (what the resolution restored) to the state R1 found.
+    assert rolled.serves == f"before:{r1.id}"
+    assert cli.world.served() == {
+        name: (entry.before.version, entry.before.code_sha256, entry.before.layers)
+        for name, entry in r1.functions.items()
+    }
