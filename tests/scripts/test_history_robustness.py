@@ -228,15 +228,21 @@ def test_a_record_naming_another_environments_functions_is_refused(
     assert _writes(lambda_double) == []
 
 
-def test_an_aws_cn_layer_version_is_refused_before_any_write(
-    dworld: World, lambda_double: LambdaDouble
+@pytest.mark.parametrize(
+    ("layer", "refusal"),
+    [
+        pytest.param(_cn_layer, "partition aws-cn", id="aws-cn"),
+        pytest.param(_prod_layer, "not this environment's layer", id="prods-layer"),
+    ],
+)
+def test_a_layer_version_elsewhere_is_refused_before_any_write(
+    dworld: World, lambda_double: LambdaDouble, layer: Callable[[World], str], refusal: str
 ) -> None:
     _releases(dworld, "v1")
     lambda_double.clear_calls()
-    arn = _cn_layer(dworld)
 
-    with pytest.raises(BadInputError, match="partition aws-cn") as refused:
-        rollback(dworld.context(), RollbackRequest(layer_version=arn))
+    with pytest.raises(BadInputError, match=refusal) as refused:
+        rollback(dworld.context(), RollbackRequest(layer_version=layer(dworld)))
 
     assert refused.value.exit_code == 2
     assert _writes(lambda_double) == []
