@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import artifacts
-from scripts.errors import ToolError
+from scripts.errors import ArchivedObjectError, ToolError
 from scripts.store import Store, Stored
 
 FORMAT = 1
@@ -255,7 +255,7 @@ def load_releases(
             break
         try:
             record = from_json(json.loads(store.read_bytes(name)))
-        except (RecordShapeError, ValueError, UnicodeDecodeError) as err:
+        except (RecordShapeError, ValueError, UnicodeDecodeError, ArchivedObjectError) as err:
             warn(f"warning: skipped {store.location}{name}: {err}")
             continue
         if record.env != env_name or artifacts.release_record(env_name, record.id) != name:

@@ -246,3 +246,30 @@ def test_a_layer_version_elsewhere_is_refused_before_any_write(
 
     assert refused.value.exit_code == 2
     assert _writes(lambda_double) == []
+
+
+def test_an_archived_record_is_skipped_with_a_warning_naming_it(dworld: World) -> None:
+    # A lifecycle rule moved an old record to Glacier: S3 refuses to read it (403
+    # InvalidObjectState). It is history nobody can read, not a missing permission.
+    r1, r2 = _releases(dworld, "v1", "v2")
+    name = artifacts.release_record(dworld.env.name, r1.id)
+    body = dworld.store.read_bytes(name)
+    dworld.s3.put_object(
+        Bucket=dworld.store.bucket,
+        Key=dworld.store.prefix + name,
+        Body=body,
+        StorageClass="GLACIER",
+    )
+    ctx = dworld.context()
+    warning = f"warning: skipped {dworld.store.location}{name}: "
+
+    listed = history_report(dworld.store, dworld.env, limit=50, say=dworld.said.append)
+    pruned = prune_versions(
+        env=dworld.env, api=ctx.api, store=dworld.store, keep=5, apply=False, say=ctx.say
+    )
+    deployed = deploy(ctx, dworld.target("v3", "v3"))
+
+    assert [row["id"] for row in listed["releases"]] == [r2.id]
+    assert pruned["functions"] and deployed["state"] == "succeeded"
+    lines = [line for line in dworld.said if line.startswith(warning)]
+    assert len(lines) == 3 and all("archived (storage class GLACIER)" in line for line in lines)
