@@ -175,7 +175,7 @@ def _phase(
 ) -> None:
     failures = executor.phase(steps)
     if ctx.lock_lost:
-        raise ToolError(ctx.reason or "lost the deploy lock")
+        raise _AbortError(ctx.reason or "lost the deploy lock")
     cause = first_error(failures)
     if cause is not None and not isinstance(cause, CancelledError):
         raise _AbortError(f"{title} failed: {describe(cause)}")
@@ -209,8 +209,18 @@ def _fail(
     runs: Mapping[str, FunctionRun],
     headline: str,
 ) -> NoReturn:
+    # Undo writes over whatever is there now: first make sure the lock is still ours (a
+    # stalled run may wake up after another run took the lock and made its release).
+    if not ctx.lock_lost and ctx.held is not None:
+        try:
+            ctx.held.renew()
+        except ConditionFailedError:
+            ctx.lock_lost = True
+        except ToolError:
+            pass  # a store hiccup proves nothing: the undo's revision guards still apply
     if ctx.lock_lost:
         # Whoever took the lock resolves our `started` record; two restorers would race.
+        executor.settle_statuses()  # what it changed, not "no write"
         raise ReleaseFailedError(
             f"{headline}; the new lock holder resolves this release", writer.record, runs
         )

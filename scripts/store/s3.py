@@ -134,7 +134,8 @@ class S3Store:
                     **condition,  # type: ignore[arg-type]
                 )
         except client_error() as err:
-            if _precondition_failed(err):
+            # IfMatch on a key that is gone is refused too (404): not the version we read.
+            if _precondition_failed(err) or (if_match is not None and _missing(err)):
                 where = f"s3://{self.bucket}/{self._key(name)}"
                 if if_match is not None:
                     raise ConditionFailedError(f"{where} changed since it was read") from err
