@@ -95,3 +95,26 @@ def test_a_signal_while_waiting_for_the_lock_ends_the_wait_without_a_change(cli:
     assert cli.records() == []
     holder = cli.holder()
     assert holder is not None and holder.host == "ci-runner-7"
+
+
+def test_a_signal_during_a_rollback_puts_every_alias_back(cli: Cli) -> None:
+    world = cli.world
+    deploy(world.context(), world.target("v1", "v1"))
+    deploy(world.context(), world.target("v2", "v2"))
+    served = world.served()
+    held = world.env.function_names[-1]
+    cli.double.slow_response("UpdateAlias", HOLD_S, function=held)
+    cli.double.clear_calls()
+
+    run = cli.start("rollback", "--env", "local", "--previous", "--json")
+    wait_until(lambda: cli.double.calls_to("UpdateAlias", held), f"{held}'s switch", running=run)
+    run.signal(signal.SIGTERM)
+    done = run.wait()
+
+    assert done.code == 1, done
+    assert world.served() == served
+    record = cli.records()[0]
+    assert (record.kind, record.state) == ("rollback", history.FAILED)
+    assert "switch stopped: interrupted by SIGTERM" in (record.error or "")
+    assert done.json()["functions"][held]["status"] == "restored"
+    assert not cli.lock_present()
