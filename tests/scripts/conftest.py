@@ -2,8 +2,10 @@
 locally built wheels (no network), small backends, and the host's runtime Python.
 
 Reused by the deploy tests: `moto_server` (session, endpoint URL), `aws_client(service)`,
-`aws_environ` (os.environ for a subprocess), `aws_env_vars` (in-process), `bucket`, and
-`lambda_double` (moto behind a server that behaves like real Lambda: lambda_double.py).
+`aws_environ` (os.environ for a subprocess), `aws_env_vars` (in-process), `bucket`,
+`lambda_double` (moto behind a server that behaves like real Lambda: lambda_double.py),
+and `cli` (the `local` environment's real names for `python -m scripts` subprocesses, on a
+moto server of the module's own: cli_world.py).
 """
 
 from __future__ import annotations
