@@ -55,7 +55,11 @@ def aliases(world: World) -> dict[str, str | None]:
     return found
 
 
-def before_any_write(cli: Cli, run: Running, r1: dict[str, str | None]) -> None:
+def _versions(record: ReleaseRecord) -> dict[str, str | None]:
+    return {name: entry.target.version for name, entry in record.functions.items()}
+
+
+def before_any_write(cli: Cli, run: Running, r1: ReleaseRecord) -> None:
     """The `started` record is written, then every first write is refused: none landed."""
     names = cli.world.env.function_names
     wait_until(
@@ -65,13 +69,13 @@ def before_any_write(cli: Cli, run: Running, r1: dict[str, str | None]) -> None:
     )
 
 
-def after_two_code_updates(cli: Cli, run: Running, r1: dict[str, str | None]) -> None:
+def after_two_code_updates(cli: Cli, run: Running, r1: ReleaseRecord) -> None:
     """Two functions run the new code on the old layer; two were never changed."""
-    code = cli.world.target("v2", "v2").package.code_sha256  # type: ignore[union-attr]
+    code = {name: entry.target.code_sha256 for name, entry in r1.functions.items()}
     names = cli.world.env.function_names
     wait_until(
         lambda: (
-            [n for n, (c, _) in cli.world.state().items() if c == code] == list(names[:2])
+            [n for n, (c, _) in cli.world.state().items() if c != code[n]] == list(names[:2])
             and len(cli.double.calls_to("UpdateFunctionCode")) >= 4
         ),
         "two code updates applied, two refused",
@@ -79,12 +83,12 @@ def after_two_code_updates(cli: Cli, run: Running, r1: dict[str, str | None]) ->
     )
 
 
-def after_two_of_four_aliases(cli: Cli, run: Running, r1: dict[str, str | None]) -> None:
+def after_two_of_four_aliases(cli: Cli, run: Running, r1: ReleaseRecord) -> None:
     """Callers of two functions get the new release, callers of the other two the old."""
-    names = cli.world.env.function_names
+    names, first = cli.world.env.function_names, _versions(r1)
     wait_until(
         lambda: (
-            [n for n, v in aliases(cli.world).items() if v != r1[n]] == list(names[:2])
+            [n for n, v in aliases(cli.world).items() if v != first[n]] == list(names[:2])
             and len(cli.double.calls_to("UpdateAlias")) >= 4
         ),
         "two aliases moved, two refused",
@@ -92,10 +96,11 @@ def after_two_of_four_aliases(cli: Cli, run: Running, r1: dict[str, str | None])
     )
 
 
-def after_every_alias(cli: Cli, run: Running, r1: dict[str, str | None]) -> None:
+def after_every_alias(cli: Cli, run: Running, r1: ReleaseRecord) -> None:
     """Every alias moved; the run died before it could record `succeeded`."""
+    first = _versions(r1)
     wait_until(
-        lambda: all(v != r1[n] for n, v in aliases(cli.world).items()),
+        lambda: all(v != first[n] for n, v in aliases(cli.world).items()),
         "every alias moved",
         running=run,
     )
@@ -119,7 +124,7 @@ def arrange(point: str, cli: Cli) -> None:
         double.slow_response("UpdateAlias", HELD_S, times=len(names))
 
 
-POINTS: dict[str, Callable[[Cli, Running, dict[str, str | None]], None]] = {
+POINTS: dict[str, Callable[[Cli, Running, ReleaseRecord], None]] = {
     "before_any_write": before_any_write,
     "after_two_code_updates": after_two_code_updates,
     "after_two_of_four_aliases": after_two_of_four_aliases,
@@ -137,7 +142,7 @@ def crash(cli: Cli, point: str) -> tuple[ReleaseRecord, Running, ReleaseRecord]:
     cli.double.clear_calls()
     # A refused write backs off for 30 s: the run is still waiting when it is killed.
     crashed = cli.start(*cli.deploy_args("v2", "v2"), env={"LAYERS_CONFLICT_DELAYS": "30"})
-    POINTS[point](cli, crashed, {n: v for n, (v, _, _) in target_of(r1).items()})
+    POINTS[point](cli, crashed, r1)
     crashed.kill()
     for fault in cli.double.rules.faults:
         fault.times = 0

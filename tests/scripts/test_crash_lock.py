@@ -145,14 +145,24 @@ def test_an_unreadable_lock_is_taken_over_and_unlock_removes_one(cli: Cli) -> No
 def test_a_running_deploy_is_named_with_its_release_by_a_second_one(cli: Cli) -> None:
     """The lock says which release its holder is making, as soon as that has a record."""
     held = cli.world.env.function_names[0]
-    cli.double.slow_response("UpdateAlias", 5.0, function=held)
-    first = cli.start(*cli.deploy_args("v1", "v1"))
+    # The first run's switch of one alias is refused "update in progress" (retried every
+    # second) until the test lets it through: it holds the lock meanwhile.
+    refusal = cli.double.fail(
+        "UpdateAlias",
+        status=409,
+        code="ResourceConflictException",
+        message="The operation cannot be performed at this time.",
+        function=held,
+        times=None,
+    )
+    first = cli.start(*cli.deploy_args("v1", "v1"), env={"LAYERS_CONFLICT_DELAYS": "1," * 59 + "1"})
     wait_until(
         lambda: cli.double.calls_to("UpdateAlias", held), "the first run's switch", running=first
     )
     (record,) = cli.records()
 
     second = cli.run(*cli.deploy_args("v2", "v2"))
+    refusal.times = 0
     done = first.wait()
 
     assert second.code == 3, second

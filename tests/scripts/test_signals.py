@@ -20,7 +20,7 @@ from cli_world import Cli, foreign_holder, wait_until
 from scripts.release import history
 from scripts.release.deploy import deploy
 
-HOLD_S = 3.0  # long enough to signal inside it, well under the CLI's read timeout
+HOLD_S = 5.0  # long enough to signal inside it, well under the CLI's read timeout
 # The first write of each phase when the aliases already exist (a second release).
 FIRST_WRITE = {"prepare": "UpdateFunctionCode", "switch": "UpdateAlias"}
 
