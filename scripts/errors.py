@@ -28,6 +28,10 @@ class StoreAccessError(ToolError):
     """The artifact store refused us (403): a permission, not a missing object."""
 
 
+class ArchivedObjectError(ToolError):
+    """The object is in an archive storage class (Glacier): unreadable until restored."""
+
+
 class ObjectExistsError(ToolError):
     """A no-overwrite write found the key already there (a racing build won)."""
 

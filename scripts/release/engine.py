@@ -71,12 +71,15 @@ class Step:
     def wanted(self, run: FunctionRun) -> Any:
         raise NotImplementedError
 
-    def apply(self, run: FunctionRun) -> None:
-        """The guarded write(s), then wait until Lambda has applied them."""
+    def apply(self, run: FunctionRun) -> str | None:
+        """The guarded write(s), then wait until Lambda has applied them. Returns the
+        revision the write's own answer reports when that one is final (an alias), else
+        None (the engine reads it: `$LATEST` gets a new one when an update settles)."""
         raise NotImplementedError
 
-    def revert(self, run: FunctionRun, value: Any) -> None:
-        """Put `value` back (guarded by our last revision); None: nothing to undo."""
+    def revert(self, run: FunctionRun, value: Any) -> str | None:
+        """Put `value` back (guarded by our last revision); returns as `apply` does."""
+        return None
 
     def revision(self, run: FunctionRun) -> str | None:
         """The guard's revision as Lambda reports it now (None when not guarded)."""
@@ -150,7 +153,7 @@ def run_step(run: FunctionRun, step: Step, stop: threading.Event) -> None:
     if stop.is_set():
         raise CancelledError("stopped before its next write: another function failed, or a stop")
     try:
-        step.apply(run)
+        left = step.apply(run)
     except Exception as err:
         with contextlib.suppress(Exception):
             step.settle(run)
@@ -174,7 +177,8 @@ def run_step(run: FunctionRun, step: Step, stop: threading.Event) -> None:
             "(changed by another writer)"
         ) from err
     run.applied.append(Applied(step=step, before=before))
-    run.ours[step.resource] = step.revision(run)
+    # Read afterwards, the revision may be another writer's already: never take it for ours.
+    run.ours[step.resource] = left or step.revision(run)
     now = step.read(run)
     if now != wanted:
         raise StepError(
@@ -203,8 +207,8 @@ def undo(run: FunctionRun) -> None:
                     "write (another writer)"
                 )
                 continue
-            step.revert(run, applied.before)
-            run.ours[step.resource] = step.revision(run)
+            left = step.revert(run, applied.before)
+            run.ours[step.resource] = left or step.revision(run)
             now = step.read(run)
             if now != applied.before:
                 run.notes.append(

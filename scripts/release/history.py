@@ -24,7 +24,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import artifacts
-from scripts.store import Store
+from scripts.errors import ArchivedObjectError, ToolError
+from scripts.store import Store, Stored
 
 FORMAT = 1
 STARTED, SUCCEEDED, FAILED = "started", "succeeded", "failed"
@@ -119,12 +120,43 @@ class ReleaseRecord:
 
 
 def _state(data: Mapping[str, Any]) -> FunctionState:
+    layers = data["layers"]
+    _require(isinstance(layers, list), "layers: not a list")
     return FunctionState(
-        code_sha256=str(data["code_sha256"]),
-        layers=tuple(str(x) for x in data["layers"]),
-        code_key=data.get("code_key"),
-        version=data.get("version"),
+        code_sha256=_text(data["code_sha256"], "code_sha256"),
+        layers=tuple(_text(x, "layers") for x in layers),
+        code_key=_text(data.get("code_key"), "code_key", optional=True),
+        version=_text(data.get("version"), "version", optional=True),
     )
+
+
+# Every other field's type: a record some command would trip over later is a wrong shape.
+_TEXT = ("id", "env", "kind", "state", "alias", "started_at", "serves")
+_OPTIONAL_TEXT: tuple[str, ...] = ("ended_at", "layer_hash", "layer_version_arn", "package_key")
+_OPTIONAL_TEXT += ("app_version", "resolves", "error")
+
+
+def _text(value: Any, what: str, *, optional: bool = False) -> Any:
+    _require(
+        isinstance(value, str) or (optional and value is None),
+        f"{what}: {type(value).__name__}, not a string",
+    )
+    return value
+
+
+def _check(record: ReleaseRecord) -> ReleaseRecord:
+    for name in _TEXT:
+        _text(getattr(record, name), name)
+    for name in _OPTIONAL_TEXT:
+        _text(getattr(record, name), name, optional=True)
+    _require(isinstance(record.by, dict), "by: not an object")
+    for value in record.by.values():
+        _text(value, "by")
+    _require(isinstance(record.layer_published, bool), "layer_published: not a boolean")
+    _require(record.canary is None or isinstance(record.canary, dict), "canary: not an object")
+    for entry in record.functions.values():
+        _require(entry.outcome is None or isinstance(entry.outcome, dict), "outcome: not an object")
+    return record
 
 
 def from_json(data: Any) -> ReleaseRecord:
@@ -139,16 +171,16 @@ def from_json(data: Any) -> ReleaseRecord:
             str(name): FunctionEntry(
                 before=_state(entry["before"]),
                 target=_state(entry["target"]),
-                revision_id=entry.get("revision_id"),
-                alias_version=entry.get("alias_version"),
+                revision_id=_text(entry.get("revision_id"), "revision_id", optional=True),
+                alias_version=_text(entry.get("alias_version"), "alias_version", optional=True),
                 alias_weights={str(k): float(v) for k, v in entry.get("alias_weights", {}).items()},
                 snapshot=bool(entry.get("snapshot", False)),
                 outcome=entry.get("outcome"),
             )
-            for name, entry in dict(data["functions"]).items()
+            for name, entry in _object(data["functions"], "functions").items()
         }
         fields = {k: v for k, v in data.items() if k not in {"functions", "format"}}
-        return ReleaseRecord(functions=functions, **fields)
+        return _check(ReleaseRecord(functions=functions, **fields))
     except RecordShapeError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError) as err:
@@ -158,6 +190,11 @@ def from_json(data: Any) -> ReleaseRecord:
 def _require(condition: bool, problem: str) -> None:
     if not condition:
         raise RecordShapeError(problem)
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    _require(isinstance(value, dict), f"{what}: not an object")
+    return dict(value)
 
 
 def encode(record: ReleaseRecord) -> bytes:
@@ -179,12 +216,28 @@ class RecordWriter:
     def write(self, **changes: Any) -> ReleaseRecord:
         record = replace(self.record, **changes)
         data = encode(record)
-        if self.etag is None:
-            self.etag = self.store.put_bytes(self.name, data, overwrite=False)
-        else:
-            self.etag = self.store.put_bytes(self.name, data, overwrite=True, if_match=self.etag)
+        try:
+            if self.etag is None:
+                self.etag = self.store.put_bytes(self.name, data, overwrite=False)
+            else:
+                self.etag = self.store.put_bytes(
+                    self.name, data, overwrite=True, if_match=self.etag
+                )
+        except ToolError:
+            # The answer may be lost although the write landed (a timeout; a retry then
+            # refused by our own condition): read back and decide from what is there.
+            stored = self._read_back()
+            if stored is None or stored.data != data:
+                raise
+            self.etag = stored.etag
         self.record = record
         return record
+
+    def _read_back(self) -> Stored | None:
+        try:
+            return self.store.get(self.name)
+        except ToolError:
+            return None
 
 
 Warn = Callable[[str], None]
@@ -202,7 +255,7 @@ def load_releases(
             break
         try:
             record = from_json(json.loads(store.read_bytes(name)))
-        except (RecordShapeError, ValueError, UnicodeDecodeError) as err:
+        except (RecordShapeError, ValueError, UnicodeDecodeError, ArchivedObjectError) as err:
             warn(f"warning: skipped {store.location}{name}: {err}")
             continue
         if record.env != env_name or artifacts.release_record(env_name, record.id) != name:

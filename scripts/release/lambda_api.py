@@ -186,8 +186,9 @@ class Api:
 
     # ---- waits ---------------------------------------------------------------------
 
-    def settled(self, name: str) -> Latest:
-        """`$LATEST` once no update is in progress; a Failed update is an error."""
+    def settled(self, name: str, *, failed_ok: bool = False) -> Latest:
+        """`$LATEST` once no update is in progress; a Failed update is an error (unless
+        `failed_ok`: crash recovery reads a function a dead run left broken, to repair it)."""
         deadline = self.timing.clock() + self.timing.settle_timeout_s
         while True:
             state = self.latest(name)
@@ -199,7 +200,7 @@ class Api:
                     "check the function in the console; re-run when it has settled"
                 )
             self.timing.sleep(self.timing.poll_delay_s)
-        if state.status == "Failed":
+        if state.status == "Failed" and not failed_ok:
             raise LambdaOpError(
                 f"update did not succeed: LastUpdateStatus Failed: {state.status_reason or ''}"
             )

@@ -21,12 +21,13 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import artifacts
 from scripts.errors import BusyError, ConditionFailedError, ObjectExistsError, ToolError
 from scripts.release.timing import Timing
+from scripts.stop import Stop
 from scripts.store import Store
 
 
@@ -94,16 +95,20 @@ class Lock:
     timing: Timing
     taken_over: Holder | None = None
     lost: threading.Event | None = None
+    # The renewer thread and the run (naming its release) both renew: one at a time, or
+    # the second write would be refused by the first's new ETag and read as a lost lock.
+    _renewing: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def renew(self, *, release_id: str | None = None) -> None:
-        holder = replace(
-            self.holder,
-            expires_at=self.timing.clock() + self.timing.lock_lease_s,
-            release_id=release_id or self.holder.release_id,
-        )
-        data = json.dumps(asdict(holder), sort_keys=True).encode()
-        self.etag = self.store.put_bytes(self.name, data, overwrite=True, if_match=self.etag)
-        self.holder = holder
+        with self._renewing:
+            holder = replace(
+                self.holder,
+                expires_at=self.timing.clock() + self.timing.lock_lease_s,
+                release_id=release_id or self.holder.release_id,
+            )
+            data = json.dumps(asdict(holder), sort_keys=True).encode()
+            self.etag = self.store.put_bytes(self.name, data, overwrite=True, if_match=self.etag)
+            self.holder = holder
 
     def release(self) -> bool:
         """Remove the lock if it is still ours; False when someone took it meanwhile."""
@@ -130,9 +135,10 @@ def acquire(
     timing: Timing,
     wait_s: float = 0.0,
     say: Callable[[str], None] = lambda _line: None,
-    stopped: Callable[[], bool] = lambda: False,
+    stop: Stop | None = None,
 ) -> Lock:
-    """Take the environment's lock, waiting up to `wait_s`; BusyError (exit 3) otherwise."""
+    """Take the environment's lock, waiting up to `wait_s`; BusyError (exit 3) otherwise.
+    A `stop` (a signal) ends the wait at once: nothing was changed yet."""
     name = artifacts.lock_name(env_name)
     deadline = timing.clock() + wait_s
     pid = os.getpid()
@@ -168,10 +174,13 @@ def acquire(
             return Lock(
                 store=store, name=name, holder=holder, etag=etag, timing=timing, taken_over=current
             )
-        if stopped():
-            raise ToolError(f"stopped while waiting for the {env_name} lock; nothing was changed")
+        what = current.describe(timing.clock) if current else "unknown"
+        if stop is not None and stop.is_set():
+            raise ToolError(
+                f"{stop.reason or 'stopped'} while waiting for the {env_name} lock ({what}): "
+                "nothing was changed"
+            )
         if timing.clock() >= deadline:
-            what = current.describe(timing.clock) if current else "unknown"
             raise BusyError(
                 f"{env_name} is busy: {what}; wait with --wait SECONDS, or if you know that "
                 f"run is gone: python -m scripts unlock --env {env_name}"

@@ -34,8 +34,8 @@ class Before:
         return self.alias.version if self.alias else None
 
 
-def read_one(api: Api, name: str, alias_name: str) -> Before:
-    latest = api.settled(name)
+def read_one(api: Api, name: str, alias_name: str, *, failed_ok: bool = False) -> Before:
+    latest = api.settled(name, failed_ok=failed_ok)
     alias = api.alias(name, alias_name)
     served = None
     if alias is not None and alias.version != LATEST:
@@ -43,12 +43,17 @@ def read_one(api: Api, name: str, alias_name: str) -> Before:
     return Before(latest=latest, alias=alias, served=served)
 
 
-def read_before(api: Api, env: Environment, names: Iterable[str]) -> dict[str, Before]:
-    """Every function's state, read in parallel; a missing function stops here."""
+def read_before(
+    api: Api, env: Environment, names: Iterable[str], *, failed_ok: bool = False
+) -> dict[str, Before]:
+    """Every function's state, read in parallel; a missing function stops here, and so
+    does one whose last update failed, unless `failed_ok` (crash recovery repairs it)."""
     wanted = list(names)
     try:
         with ThreadPoolExecutor(max_workers=max(1, len(wanted))) as pool:
-            found = list(pool.map(lambda n: read_one(api, n, env.alias_name), wanted))
+            found = list(
+                pool.map(lambda n: read_one(api, n, env.alias_name, failed_ok=failed_ok), wanted)
+            )
     except FunctionMissingError as err:
         raise ToolError(
             f"function {err.name} does not exist: run `cdktf deploy {env.name}` first"

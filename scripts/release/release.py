@@ -20,10 +20,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn
 
 from environments import Environment
-from scripts.errors import ToolError
+from scripts.errors import ConditionFailedError, ToolError
 from scripts.release import history, lock
 from scripts.release.canary import Canary, bake
-from scripts.release.engine import Executor, FunctionRun, Status, Step, first_error
+from scripts.release.engine import CancelledError, Executor, FunctionRun, Status, Step, first_error
 from scripts.release.facts import facts
 from scripts.release.history import FunctionEntry, RecordWriter, ReleaseRecord
 from scripts.release.lambda_api import Api, describe
@@ -46,6 +46,7 @@ class Context:
     # Set by a signal handler or a lost lock: no further writes.
     stop: Stop = field(default_factory=Stop)
     lock_lost: bool = False
+    held: lock.Lock | None = None  # the deploy lock, while `session` holds it
     alarms: Callable[[Sequence[str]], Mapping[str, str]] | None = None
 
     @property
@@ -87,18 +88,20 @@ def session(ctx: Context, *, command: str, wait_s: float = 0.0) -> Iterator[lock
         timing=ctx.timing,
         wait_s=wait_s,
         say=ctx.say,
-        stopped=ctx.stop.is_set,
+        stop=ctx.stop,
     )
 
     def lost(message: str) -> None:
         ctx.lock_lost = True
         ctx.cancel(message)
 
+    ctx.held = held
     try:
         with lock.Renewer(held, on_lost=lost):
             resolve_unfinished(ctx, resolver=command)
             yield held
     finally:
+        ctx.held = None
         if not ctx.lock_lost and not held.release():
             ctx.say(f"warning: the {ctx.env.name} lock was no longer ours at the end")
 
@@ -136,6 +139,14 @@ def execute(
     writer = RecordWriter(ctx.store, record)
     writer.write()  # before the first change: a failure here leaves nothing to undo
     ctx.say(f"  release {record.id} started ({record.kind})")
+    if ctx.held is not None:
+        # The lock names the release it is making: a second run's "busy" line says which.
+        try:
+            ctx.held.renew(release_id=record.id)
+        except ConditionFailedError:
+            raise  # taken over: stop before the first change
+        except ToolError as err:
+            ctx.say(f"  warning: the lock could not name release {record.id}: {err}")
     executor = Executor(runs, stop=ctx.stop.event, say=ctx.say)
     try:
         _phase(ctx, executor, prepare, "prepare")
@@ -204,11 +215,12 @@ def _phase(
 ) -> None:
     failures = executor.phase(steps)
     if ctx.lock_lost:
-        raise ToolError(ctx.reason or "lost the deploy lock")
-    if failures:
-        cause = first_error(failures)
-        raise _AbortError(f"{title} failed: {describe(cause) if cause else 'unknown'}")
-    if ctx.stop.is_set():
+        raise _AbortError(ctx.reason or "lost the deploy lock")
+    cause = first_error(failures)
+    if cause is not None and not isinstance(cause, CancelledError):
+        raise _AbortError(f"{title} failed: {describe(cause)}")
+    # Only cancellations: the stop (a signal) is the cause, and the record must say so.
+    if failures or ctx.stop.is_set():
         raise _AbortError(f"{title} stopped: {ctx.reason or 'cancelled'}")
 
 
@@ -237,8 +249,18 @@ def _fail(
     runs: Mapping[str, FunctionRun],
     headline: str,
 ) -> NoReturn:
+    # Undo writes over whatever is there now: first make sure the lock is still ours (a
+    # stalled run may wake up after another run took the lock and made its release).
+    if not ctx.lock_lost and ctx.held is not None:
+        try:
+            ctx.held.renew()
+        except ConditionFailedError:
+            ctx.lock_lost = True
+        except ToolError:
+            pass  # a store hiccup proves nothing: the undo's revision guards still apply
     if ctx.lock_lost:
         # Whoever took the lock resolves our `started` record; two restorers would race.
+        executor.settle_statuses()  # what it changed, not "no write"
         raise ReleaseFailedError(
             f"{headline}; the new lock holder resolves this release", writer.record, runs
         )

@@ -120,6 +120,11 @@ def previous_target(
         ),
         None,
     )
+    if match is not None:
+        # A record's `before` is `$LATEST`'s code and layers beside the version the alias
+        # served; after a rollback (aliases only) those differ. The state to go back to
+        # is that release's own recorded target.
+        target = {name: match.functions[name].target for name in target}
     return target, (match.id if match else f"before:{base.id}")
 
 

@@ -198,27 +198,27 @@ class _AliasStep(Step):
         alias = run.api.alias(run.name, facts(run).alias_name)
         return alias.revision_id if alias else None
 
-    def _move(self, run: FunctionRun, version: str, weights: Mapping[str, float]) -> None:
+    def _move(self, run: FunctionRun, version: str, weights: Mapping[str, float]) -> str | None:
+        """Create or move the alias; returns the RevisionId its answer reports."""
         f = facts(run)
         current = run.api.alias(run.name, f.alias_name)
         if current is None:
-            run.api.create_alias(
+            return run.api.create_alias(
                 run.name, alias=f.alias_name, version=version, description=f.description
-            )
-            return
+            ).revision_id
         revision = _guard(
             run, Resource.ALIAS, f.before_alias.revision_id if f.before_alias else None
         )
-        run.api.update_alias(
+        return run.api.update_alias(
             run.name, alias=f.alias_name, version=version, weights=weights, revision_id=revision
-        )
+        ).revision_id
 
-    def revert(self, run: FunctionRun, value: Any) -> None:
+    def revert(self, run: FunctionRun, value: Any) -> str | None:
         if value is None:
             run.api.delete_alias(run.name, alias=facts(run).alias_name)
-            return
+            return None
         version, weights = value
-        self._move(run, version, dict(weights))
+        return self._move(run, version, dict(weights))
 
     def show(self, value: Any) -> str:
         if value is None:
@@ -234,8 +234,8 @@ class Pin(_AliasStep):
     def wanted(self, run: FunctionRun) -> Any:
         return (facts(run).baseline_version, ())
 
-    def apply(self, run: FunctionRun) -> None:
-        self._move(run, _planned(facts(run).baseline_version, "baseline version"), {})
+    def apply(self, run: FunctionRun) -> str | None:
+        return self._move(run, _planned(facts(run).baseline_version, "baseline version"), {})
 
 
 class Switch(_AliasStep):
@@ -248,9 +248,9 @@ class Switch(_AliasStep):
             return (serving, ((f.target_version, f.canary_weight),))
         return (f.target_version, ())
 
-    def apply(self, run: FunctionRun) -> None:
+    def apply(self, run: FunctionRun) -> str | None:
         version, weights = self.wanted(run)
-        self._move(run, version, dict(weights))
+        return self._move(run, version, dict(weights))
 
 
 def needs_pin(alias: Alias | None) -> bool:
@@ -282,9 +282,9 @@ class RestoreAlias(_AliasStep):
     def wanted(self, run: FunctionRun) -> Any:
         return self.serves
 
-    def apply(self, run: FunctionRun) -> None:
+    def apply(self, run: FunctionRun) -> str | None:
         if self.serves is None:
             run.api.delete_alias(run.name, alias=facts(run).alias_name)
-            return
+            return None
         version, weights = self.serves
-        self._move(run, version, dict(weights))
+        return self._move(run, version, dict(weights))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from scripts.clients import client_error
 from scripts.errors import (
+    ArchivedObjectError,
     BadInputError,
     ConditionFailedError,
     ObjectExistsError,
@@ -60,6 +61,11 @@ class S3Store:
         code = str(err.response.get("Error", {}).get("Code", ""))
         status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         where = f"s3://{self.bucket}/{self._key(name)}"
+        if code == "InvalidObjectState":  # a 403 too, but no permission would help
+            storage = err.response.get("Error", {}).get("StorageClass", "an archive class")
+            return ArchivedObjectError(
+                f"{where}: archived (storage class {storage}): restore it to read it ({action})"
+            )
         if status == 403 or code in {"AccessDenied", "403", "Forbidden"}:
             return StoreAccessError(
                 f"{where}: access denied on {action} (403): grant the deployer role "
@@ -128,7 +134,8 @@ class S3Store:
                     **condition,  # type: ignore[arg-type]
                 )
         except client_error() as err:
-            if _precondition_failed(err):
+            # IfMatch on a key that is gone is refused too (404): not the version we read.
+            if _precondition_failed(err) or (if_match is not None and _missing(err)):
                 where = f"s3://{self.bucket}/{self._key(name)}"
                 if if_match is not None:
                     raise ConditionFailedError(f"{where} changed since it was read") from err

@@ -2,8 +2,10 @@
 locally built wheels (no network), small backends, and the host's runtime Python.
 
 Reused by the deploy tests: `moto_server` (session, endpoint URL), `aws_client(service)`,
-`aws_environ` (os.environ for a subprocess), `aws_env_vars` (in-process), `bucket`, and
-`lambda_double` (moto behind a server that behaves like real Lambda: lambda_double.py).
+`aws_environ` (os.environ for a subprocess), `aws_env_vars` (in-process), `bucket`,
+`lambda_double` (moto behind a server that behaves like real Lambda: lambda_double.py),
+and `cli` (the `local` environment's real names for `python -m scripts` subprocesses, on a
+moto server of the module's own: cli_world.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from cli_world import Cli, CliWorlds
 from lambda_double import LambdaDouble
 from lambda_world import World, make_world
 from wheel_factory import BackendFactory, find_python, write_wheel
@@ -231,3 +234,30 @@ def world(moto_server: str) -> World:
     w.upload_package("v0")
     w.create_functions()
     return w
+
+
+# --- the CLI in its own processes, on the real `local` names ----------------------------
+
+
+@pytest.fixture(scope="module")
+def cli_worlds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliWorlds]:
+    """A moto server of the module's own (a child process: its state is not the session
+    server's), reset before each test, since the `local` environment's names are fixed."""
+    from scripts.local import aws as local_aws
+
+    for name, value in TEST_CREDENTIALS.items():
+        os.environ[name] = value
+    os.environ.pop("AWS_PROFILE", None)
+    server = local_aws.start_moto(log_path=tmp_path_factory.mktemp("moto") / "moto.log")
+    try:
+        yield CliWorlds(moto=server.endpoint, base_environ=aws_environ(server.endpoint))
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def cli(cli_worlds: CliWorlds, tmp_path: Path) -> Iterator[Cli]:
+    """The `local` environment on the module's moto, behind a fresh double: v0 artifacts,
+    four functions as Terraform creates them; `cli.start/run(...)` run `python -m scripts`
+    against it (see cli_world.py)."""
+    yield from cli_worlds.make(tmp_path)

@@ -89,6 +89,8 @@ class LambdaDouble:
     rules: Rules = field(init=False)
     _server: ThreadingHTTPServer | None = field(default=None, init=False, repr=False)
     _stopping: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    _passed: list[tuple[str, str, int]] = field(default_factory=list, init=False, repr=False)
+    _passed_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.rules = Rules(
@@ -143,6 +145,13 @@ class LambdaDouble:
 
     def clear_calls(self) -> None:
         self.rules.call_log(clear=True)
+
+    def passed(self, containing: str = "") -> list[tuple[str, str, int]]:
+        """(method, path, status) of every other request (S3, IAM...) passed to moto, in
+        order; only those whose path contains `containing`. E.g. a deploy lock's
+        conditional create refused with 412 shows a run waiting for the lock."""
+        with self._passed_lock:
+            return [p for p in self._passed if containing in p[1]]
 
     def lose_response(
         self, operation: str, *, function: str | None = None, times: int | None = 1
@@ -203,7 +212,10 @@ class LambdaDouble:
         lambda_api = _LAMBDA_SCOPE.search(auth)
         route = route_of(request.method, request.target, payload) if lambda_api else None
         if route is None:
-            return self._forward(request)
+            reply = self._forward(request)
+            with self._passed_lock:
+                self._passed.append((request.method, request.target, reply.status))
+            return reply
         self.rules.log(
             Call(route.operation, route.function or route.layer, route.qualifier, payload)
         )

@@ -272,18 +272,28 @@ class World:
 
 
 def make_world(
-    endpoint: str, base: Environment | None = None, *, lambda_config: Config | None = None
+    endpoint: str,
+    base: Environment | None = None,
+    *,
+    lambda_config: Config | None = None,
+    keep_names: bool = False,
 ) -> World:
     """A fresh prefix, bucket and role on `endpoint` (moto, or a LambdaDouble in front of it).
 
     `lambda_config` configures `World.lam`, the client the code under test gets: e.g.
     `Config(retries={"total_max_attempts": 1}, read_timeout=1)` so a lost or slow response
     injected by the double reaches it instead of being retried by botocore.
+
+    `keep_names=True` keeps the environment's real names (bucket, layer, functions): what
+    `python -m scripts ... --env local` looks up by name. Only on a server of its own,
+    reset between tests (cli_world.py), since two such worlds would share every name.
     """
-    prefix = f"t{next(_counter)}{uuid.uuid4().hex[:6]}"
-    env = replace(
-        base or ENVIRONMENTS["local"], name_prefix=prefix, artifact_bucket="", endpoint_url=endpoint
-    )
+    base = base or ENVIRONMENTS["local"]
+    if not keep_names:
+        fresh = f"t{next(_counter)}{uuid.uuid4().hex[:6]}"
+        base = replace(base, name_prefix=fresh, artifact_bucket="")
+    env = replace(base, endpoint_url=endpoint)
+    prefix = env.name_prefix
     region = env.region
     lam: LambdaClient = boto3.client(
         "lambda", region_name=region, endpoint_url=endpoint, config=lambda_config
