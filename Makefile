@@ -84,8 +84,12 @@ lint: setup
 	$(VENV)/bin/mypy
 
 # The terraform end-to-end tests need a local provider mirror; found once here, passed in.
+# Four workers on two cores: most of the suite waits (on terraform, on update windows, on
+# subprocesses), so the tests overlap well; one file per worker keeps module fixtures (a
+# moto server, an adopted legacy world) in one process. TEST_WORKERS=0 runs in-process.
+TEST_WORKERS ?= 4
 test: lint checkov
-	TF_PLUGIN_MIRROR="$$(.ci/find-tf-mirror)" $(PY) -m pytest
+	TF_PLUGIN_MIRROR="$$(.ci/find-tf-mirror)" $(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 # Benchmarks (bench/run.py): the full run writes bench/results.json; the smoke run is what
 # tests/test_bench_smoke.py runs. AWS SAM CLI, the peer baseline, gets its own venv from the

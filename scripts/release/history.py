@@ -265,6 +265,18 @@ def load_releases(
     return records
 
 
+def old_format_records(store: Store, env_name: str) -> int:
+    """How many records the previous tool version wrote directly under `deployments/ENV/`."""
+    prefix = artifacts.deployments_prefix(env_name)
+    return sum(
+        1
+        for o in store.list(prefix)
+        if o.name.endswith(".json")
+        and "/" not in o.name.removeprefix(prefix)
+        and o.name != artifacts.lock_name(env_name)
+    )
+
+
 def unfinished(records: Iterable[ReleaseRecord]) -> ReleaseRecord | None:
     """The newest record still `started`: a run that died before recording its end."""
     return next((r for r in records if r.state == STARTED), None)

@@ -86,6 +86,21 @@ def status(env: Environment, api: Api, store: Store, *, say: Any) -> dict[str, A
         for name, before in befores.items()
     }
     unfinished = history.unfinished(records[:1])
+    # After a crash the last known good is the newest release that did finish before it:
+    # the next deploy or rollback puts the functions back to that unfinished record's
+    # before-state, which is what that release left.
+    last_good = (
+        next((r for r in records if r.succeeded and r.id < unfinished.id), None)
+        if unfinished
+        else None
+    )
+    old = history.old_format_records(store, env.name)
+    if old:
+        say(
+            f"warning: {old} record(s) of the previous format under "
+            f"{store.location}deployments/{env.name}/ are not read: they predate releases "
+            "behind aliases (rollback cannot return to them)"
+        )
     timing = Timing()
     result = {
         "env": env.name,
@@ -93,6 +108,7 @@ def status(env: Environment, api: Api, store: Store, *, say: Any) -> dict[str, A
         "serves": current.serves if current else None,
         "lock": (holder.describe(timing.clock) if holder else "unreadable") if present else None,
         "unfinished_release": unfinished.id if unfinished else None,
+        "last_known_good": last_good.id if last_good else None,
         "functions": functions,
     }
     for line in status_lines(result):
@@ -109,7 +125,8 @@ def status_lines(result: Mapping[str, Any]) -> list[str]:
     if result["unfinished_release"]:
         lines.append(
             f"  WARNING: release {result['unfinished_release']} never finished (its run died); "
-            "the next deploy or rollback resolves it"
+            f"last known good: {result['last_known_good'] or 'its before-state'}; the next "
+            "deploy or rollback puts its functions back there"
         )
     for name, f in result["functions"].items():
         weights = "".join(f" +{v}@{w:.0%}" for v, w in sorted(f["weights"].items()))

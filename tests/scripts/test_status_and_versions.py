@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from lambda_double import LambdaDouble
 from lambda_world import World
+from test_release_faults import FailingRecords
 
+from scripts.errors import ToolError
 from scripts.release.canary import Canary
 from scripts.release.deploy import deploy
 from scripts.release.prune_versions import kept_versions, prune_versions
@@ -97,3 +100,35 @@ def test_prune_versions_keeps_alias_targets_and_recent_releases(
     ]
     assert served in left
     assert dworld.served()[name][0] == served
+
+
+def test_status_after_a_run_that_never_finished_names_the_last_known_good(
+    dworld: World,
+) -> None:
+    first = deploy(dworld.context(), dworld.target("v1", "v1"))
+    ctx = dworld.context()
+    # The run's end cannot be recorded (nor its failure): the record stays `started`, as
+    # after a SIGKILL.
+    ctx.store = FailingRecords(dworld.store, fail_from=3)  # type: ignore[assignment]
+    with pytest.raises(ToolError):
+        deploy(ctx, dworld.target("v2", "v2"))
+    lines: list[str] = []
+
+    report = status(dworld.env, dworld.context().api, dworld.store, say=lines.append)
+
+    assert report["unfinished_release"] is not None
+    assert report["last_known_good"] == first["release"]
+    assert any("never finished" in line and first["release"] in line for line in lines)
+
+
+def test_status_warns_about_records_of_the_previous_format(dworld: World) -> None:
+    dworld.store.put_bytes(
+        f"deployments/{dworld.env.name}/20250101T000000.000000Z-deploy-abcdef12.json",
+        b'{"kind": "deploy"}',
+        overwrite=True,
+    )
+    lines: list[str] = []
+
+    status(dworld.env, dworld.context().api, dworld.store, say=lines.append)
+
+    assert any("1 record(s) of the previous format" in line for line in lines)
