@@ -33,10 +33,17 @@ ALIAS_ACTIONS = (
     "lambda:CreateAlias",
     "lambda:UpdateAlias",
     "lambda:ListAliases",
+    # Undoing a release that created the alias (a legacy function had none) removes it.
+    "lambda:DeleteAlias",
 )
-# On qualified ARNs only (FUNCTION:*): reading a published version, and pruning old ones.
-# DeleteFunction on the bare ARN would delete the function itself, so it is never granted.
-VERSION_ACTIONS = ("lambda:GetFunction", "lambda:DeleteFunction")
+# On qualified ARNs only (FUNCTION:*): reading a published version or what the alias
+# serves (IAM matches a qualified call against the qualified ARN), and pruning old
+# versions. DeleteFunction on the bare ARN would delete the function itself: never granted.
+VERSION_ACTIONS = (
+    "lambda:GetFunction",
+    "lambda:GetFunctionConfiguration",
+    "lambda:DeleteFunction",
+)
 OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject")
 # The deploy lock is created with a conditional put and removed when the release ends.
 LOCK_ACTIONS = ("s3:DeleteObject",)

@@ -40,11 +40,55 @@ S3_ACTIONS = {
 }
 
 
-def deployer_actions() -> set[str]:
+def _statements() -> list[dict[str, Any]]:
     stack = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
     documents = stack["data"]["aws_iam_policy_document"]
     (deployer,) = (doc for name, doc in documents.items() if name.startswith("deployer_policy"))
-    return {action for statement in deployer["statement"] for action in statement["actions"]}
+    statements: list[dict[str, Any]] = deployer["statement"]
+    return statements
+
+
+def deployer_actions() -> set[str]:
+    return {action for statement in _statements() for action in statement["actions"]}
+
+
+def _scope(resource: str) -> str:
+    """What a resource in the policy matches: the bare function, its alias, or any qualifier."""
+    if resource.endswith(":*"):
+        return "qualified"
+    return "alias" if resource.endswith(":live") else "plain"
+
+
+def granted() -> set[tuple[str, str]]:
+    """(action, scope) pairs; a `:*` grant also covers the alias."""
+    pairs = set()
+    for statement in _statements():
+        for action in statement["actions"]:
+            for resource in statement["resources"]:
+                scope = _scope(resource)
+                pairs.add((action, scope))
+                if scope == "qualified":
+                    pairs.add((action, "alias"))
+    return pairs
+
+
+_ALIAS_OPERATIONS = {"GetAlias", "CreateAlias", "UpdateAlias", "DeleteAlias"}
+
+
+def needed(operation: str, params: dict[str, Any]) -> tuple[str, str] | None:
+    """IAM matches a qualified call (a version, an alias) against the qualified ARN only."""
+    if "LayerName" in params:
+        return None  # layer versions: the layer statement grants NAME and NAME:*
+    if operation in _ALIAS_OPERATIONS:
+        return f"lambda:{operation}", "alias"
+    qualifier = params.get("Qualifier") or (
+        str(params.get("FunctionName", "")).split(":")[-1]
+        if ":" in str(params.get("FunctionName", ""))
+        else None
+    )
+    if qualifier is None:
+        return f"lambda:{operation}", "plain"
+    return f"lambda:{operation}", "alias" if qualifier == "live" else "qualified"
 
 
 def test_every_call_of_deploy_rollback_and_prune_is_allowed(world: World) -> None:
@@ -81,3 +125,6 @@ def test_every_call_of_deploy_rollback_and_prune_is_allowed(world: World) -> Non
         "s3:DeleteObject",
     } <= used
     assert used - deployer_actions() == set()
+    # And on the right resources: a call on a version or the alias needs a qualified grant.
+    calls = {needed(op, params) for op, params in world.log.calls}
+    assert {c for c in calls if c is not None} - granted() == set()
