@@ -24,8 +24,9 @@ from scripts.release.facts import CodeSource
 from scripts.release.history import FunctionEntry, new_release_id
 from scripts.release.layers import LayerSource, ensure_layer_version, replace_deps_layer
 from scripts.release.release import Context, release, session
-from scripts.release.sources import Sources, manifest_code_sha256, read_manifest, s3_source
+from scripts.release.sources import Sources, manifest_code_sha256, s3_source
 from scripts.release.steps import Switch, prepare_steps
+from scripts.store.publish import read_manifest
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -79,7 +79,6 @@ def code_copies(
     befores: Mapping[str, Before],
     *,
     needed: Iterable[str],
-    say: object = None,
 ) -> dict[str, tuple[CodeSource, bool]]:
     """name -> (a checked copy of the code `$LATEST` runs, whether it is a new snapshot).
 

@@ -30,6 +30,7 @@ from scripts.release.facts import CodeSource
 from scripts.release.history import now
 from scripts.release.lambda_api import Api
 from scripts.store import Store, hex_to_b64
+from scripts.store.publish import read_manifest
 
 DOWNLOAD_TIMEOUT_S = 120.0
 
@@ -41,19 +42,6 @@ def code_hex(code_sha256: str) -> str | None:
     except (binascii.Error, ValueError):
         return None
     return raw.hex() if len(raw) == 32 else None
-
-
-def read_manifest(store: Store, name: str) -> dict[str, Any] | None:
-    stored = store.get(name)
-    if stored is None:
-        return None
-    try:
-        data = json.loads(stored.data)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise ToolError(f"{store.location}{name}: not valid JSON ({err}): rebuild it") from err
-    if not isinstance(data, dict):
-        raise ToolError(f"{store.location}{name}: not a JSON object: rebuild it")
-    return data
 
 
 def manifest_code_sha256(manifest: Mapping[str, Any]) -> str | None:

@@ -96,10 +96,12 @@ def put_manifest(store: Store, name: str, manifest: Mapping[str, Any]) -> None:
 
 
 def read_manifest(store: Store, name: str) -> dict[str, Any] | None:
-    if store.head(name) is None:
+    """A manifest as a JSON object, None when absent; anything else names the fix."""
+    stored = store.get(name)
+    if stored is None:
         return None
     try:
-        loaded = json.loads(store.read_bytes(name))
+        loaded = json.loads(stored.data)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise BadInputError(
             f"{where(store, name)}: manifest is not valid JSON ({err}): delete it and the zip "
