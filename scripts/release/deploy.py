@@ -129,7 +129,9 @@ def deploy(
     for warning in target.warnings:
         ctx.say(warning)
     with session(ctx, command=kind, wait_s=wait_s):
-        befores = plan.read_before(ctx.api, env, env.function_names)
+        # The served version's configuration only matters where `$LATEST` already holds the
+        # target (it may be served already): read there only, below.
+        befores = plan.read_before(ctx.api, env, env.function_names, served=False)
         changing = [
             name
             for name, b in befores.items()
@@ -146,15 +148,15 @@ def deploy(
         entries: dict[str, FunctionEntry] = {}
         prepare: dict[str, list[Step]] = {}
         switch: dict[str, list[Step]] = {}
-        for name, before in befores.items():
-            code = target.package.code_sha256 if target.package else before.latest.code_sha256
+        for name, read in befores.items():
+            code = target.package.code_sha256 if target.package else read.latest.code_sha256
             layers = (
-                replace_deps_layer(
-                    before.latest.layers, layer_name=env.layer_name, new_arn=layer_arn
-                )
+                replace_deps_layer(read.latest.layers, layer_name=env.layer_name, new_arn=layer_arn)
                 if layer_arn
-                else before.latest.layers
+                else read.latest.layers
             )
+            same = (code, layers) == (read.latest.code_sha256, read.latest.layers)
+            before = plan.with_served(ctx.api, read) if same else read
             copy, snapshot = copies.get(name, (None, False))
             facts = plan.facts_for(env, before, description=description, restore=copy)
             if not plan.already_serving(before, code_sha256=code, layers=layers):
@@ -171,9 +173,7 @@ def deploy(
                 target_code=code,
                 target_layers=layers,
                 target_key=target.package_name,
-                target_version=None
-                if name in switch
-                else (before.served.version if before.served else None),
+                target_version=None if name in switch else before.served_version,
             )
         record = plan.new_record(
             env,

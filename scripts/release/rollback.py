@@ -174,7 +174,8 @@ def rollback(ctx: Context, request: RollbackRequest, *, wait_s: float = 0.0) -> 
         )
     with session(ctx, command="rollback", wait_s=wait_s):
         records = history.load_releases(ctx.store, env.name, limit=HISTORY, warn=ctx.say)
-        befores = plan.read_before(ctx.api, env, env.function_names)
+        # Version numbers are all a rollback compares (validate reads the target versions).
+        befores = plan.read_before(ctx.api, env, env.function_names, served=False)
         if request.to is not None:
             chosen = _by_id(records, request.to)
             if chosen is None or not chosen.succeeded:

@@ -31,6 +31,16 @@ class Timing:
     # lost (the engine then reads back what happened).
     read_timeout_s: float = 60.0
     connect_timeout_s: float = 10.0
+    # Lambda's control-plane quota per account and region (requests per second): GetFunction
+    # and GetPolicy have budgets of their own, every other Lambda API shares one.
+    lambda_rps: float = 15.0
+    get_function_rps: float = 100.0
+    get_policy_rps: float = 15.0
+    # Functions worked on at once. Most of a function's time is an update window in which
+    # it makes no call, so this is above the call rate's needs; the pacer bounds the calls.
+    lambda_workers: int = 32
+    # How long a run keeps retrying throttled (429) calls before one counts as failed.
+    lambda_deadline_s: float = 1800.0
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time
 
@@ -41,6 +51,10 @@ class Timing:
             raise ValueError("poll_delay_s >= 0 and settle_timeout_s > 0 required")
         if self.lock_lease_s <= 0 or self.alarm_poll_s <= 0:
             raise ValueError("lock_lease_s and alarm_poll_s must be positive")
+        if min(self.lambda_rps, self.get_function_rps, self.get_policy_rps) <= 0:
+            raise ValueError("LAYERS_LAMBDA_RPS, _GET_FUNCTION_RPS, _GET_POLICY_RPS must be > 0")
+        if self.lambda_workers < 1 or self.lambda_deadline_s <= 0:
+            raise ValueError("LAYERS_LAMBDA_WORKERS >= 1 and LAYERS_LAMBDA_DEADLINE > 0 required")
 
 
 # Variables the CLI entry reads (tests and impatient operators set them).
@@ -52,6 +66,11 @@ VARIABLES: Mapping[str, str] = {
     "LAYERS_ALARM_POLL": "seconds between alarm reads during a canary bake",
     "LAYERS_AWS_READ_TIMEOUT": "seconds an AWS response may take before it counts as lost",
     "LAYERS_AWS_CONNECT_TIMEOUT": "seconds to connect to an AWS endpoint",
+    "LAYERS_LAMBDA_RPS": "Lambda API calls per second (the account's quota; default 15)",
+    "LAYERS_LAMBDA_GET_FUNCTION_RPS": "GetFunction calls per second (its own quota; default 100)",
+    "LAYERS_LAMBDA_GET_POLICY_RPS": "GetPolicy calls per second (its own quota; default 15)",
+    "LAYERS_LAMBDA_WORKERS": "functions a release works on at once (default 32)",
+    "LAYERS_LAMBDA_DEADLINE": "seconds a run keeps retrying throttled Lambda calls (default 1800)",
 }
 
 
@@ -80,9 +99,18 @@ def timing_from(environ: Mapping[str, str]) -> Timing:
         ("LAYERS_ALARM_POLL", "alarm_poll_s"),
         ("LAYERS_AWS_READ_TIMEOUT", "read_timeout_s"),
         ("LAYERS_AWS_CONNECT_TIMEOUT", "connect_timeout_s"),
+        ("LAYERS_LAMBDA_RPS", "lambda_rps"),
+        ("LAYERS_LAMBDA_GET_FUNCTION_RPS", "get_function_rps"),
+        ("LAYERS_LAMBDA_GET_POLICY_RPS", "get_policy_rps"),
+        ("LAYERS_LAMBDA_DEADLINE", "lambda_deadline_s"),
     ):
         if environ.get(variable):
             fields[name] = _seconds(variable, environ[variable])
+    workers = environ.get("LAYERS_LAMBDA_WORKERS")
+    if workers:
+        if not workers.isdigit():
+            raise BadInputError(f"LAYERS_LAMBDA_WORKERS: got {workers!r}; use a whole number >= 1")
+        fields["lambda_workers"] = int(workers)
     try:
         return Timing(**fields)  # type: ignore[arg-type]
     except ValueError as err:
