@@ -41,6 +41,7 @@ from bench.measure import (
     machine,
     python_tools,
 )
+from bench.quota_bench import quota_figures
 from bench.realistic import realistic_figures
 from bench.results import (
     FIGURE_KEYS,
@@ -139,6 +140,35 @@ REALISTIC_TARGETS: tuple[Target, ...] = (
     Target(name="realistic cache hit under 0.3 s", judge=_realistic_hit_under_03s),
 )
 
+
+def _within_floor(kind: str, limit: float, calls: int) -> Target:
+    key = f"quota_{kind}_64"
+
+    def judge(figures: Mapping[str, Figure]) -> tuple[str, bool | None]:
+        figure = figures.get(key)
+        if figure is None or figure.median is None:
+            return "not measured", None
+        details = figure.details
+        return (
+            f"{figure.median:.2f} s = {details['x_floor']}x its floor {details['floor_s']} s, "
+            f"{details['calls_per_function']} calls per function",
+            details["x_floor"] <= limit and details["calls_per_function"] <= calls,
+        )
+
+    return Target(
+        name=f"{kind} of 64 functions under the quota <= {limit}x its floor, "
+        f"<= {calls} calls per function",
+        judge=judge,
+    )
+
+
+# Issue 16: releases under Lambda's quota (bench/quota_bench.py).
+QUOTA_TARGETS: tuple[Target, ...] = (
+    _within_floor("deploy", 1.3, 6),
+    _within_floor("rollback", 1.3, 2),
+)
+
+
 TARGETS: tuple[Target, ...] = (
     Target(name="cache hit under 1 s", judge=_cache_hit_under_1s),
     Target(
@@ -163,6 +193,7 @@ TARGETS: tuple[Target, ...] = (
         0.3,
     ),
     *REALISTIC_TARGETS,
+    *QUOTA_TARGETS,
 )
 
 
@@ -232,6 +263,9 @@ def measure(ctx: Context) -> dict[str, Figure]:
     say("== deploy (moto)")
     add(*deploy_figures(ctx))
 
+    say("== releases under Lambda's quota (the double)")
+    add(*quota_figures(ctx))
+
     say("== AWS SAM CLI")
     add(*sam_figures(ctx))
 
@@ -256,12 +290,13 @@ def measure(ctx: Context) -> dict[str, Figure]:
     return figures
 
 
-def measure_realistic_only(ctx: Context) -> dict[str, Figure]:
-    """`--only realistic`: bench/realistic.py's figures; every other one skipped."""
-    figures = {figure.key: figure for figure in realistic_figures(ctx)}
+def measure_only(ctx: Context, group: str) -> dict[str, Figure]:
+    """`--only GROUP`: that group's figures (realistic, quota); every other one skipped."""
+    found = realistic_figures(ctx) if group == "realistic" else quota_figures(ctx)
+    figures = {figure.key: figure for figure in found}
     for key in FIGURE_KEYS:
         if key not in figures:
-            figures[key] = skipped(key, key, "s", "--only realistic")
+            figures[key] = skipped(key, key, "s", f"--only {group}")
     return figures
 
 
@@ -289,7 +324,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--show", metavar="RESULTS_JSON", help="print a saved run's table")
     parser.add_argument(
         "--only",
-        choices=("realistic",),
+        choices=("realistic", "quota"),
         help="measure one group (the others reported as skipped; default output in WORK)",
     )
     args = parser.parse_args(argv)
@@ -329,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sam_venv=sam_venv,
                 pycache=WORK_DIR / "pycache",
             )
-            figures = measure_realistic_only(ctx) if args.only else measure(ctx)
+            figures = measure_only(ctx, args.only) if args.only else measure(ctx)
     except BenchError as err:
         print(f"bench: {err}", file=sys.stderr)
         return 1

@@ -201,6 +201,8 @@ class _VersionStep(Step):
         self._set(f, published.version)
         f.versions[published.version] = published
         run.seen.pop(_UPDATED, None)
+        if _VERSIONS in run.seen:  # the listing this run read stays whole
+            run.seen[_VERSIONS] = [*run.seen[_VERSIONS], published]
 
     def revision(self, run: FunctionRun) -> str | None:
         return _latest(run).revision_id
