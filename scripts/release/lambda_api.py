@@ -176,6 +176,17 @@ class Api:
             raise
         return _alias(found)
 
+    def alias_version(self, name: str, alias: str) -> str | None:
+        """The version the alias sends callers to (its primary one), from GetFunction: a read
+        from GetFunction's own budget, where GetAlias shares the writes' 15/s."""
+        try:
+            found = self.client.get_function(FunctionName=name, Qualifier=alias)
+        except ClientError as err:
+            if error_code(err) == _NOT_FOUND:
+                return None
+            raise
+        return str(found["Configuration"].get("Version", ""))
+
     def versions(self, name: str) -> list[Version]:
         """Every published version (not `$LATEST`), oldest first."""
         found: list[Version] = []

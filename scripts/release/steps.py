@@ -260,7 +260,7 @@ class _AliasStep(Step):
             created = run.api.create_alias(
                 run.name, alias=f.alias_name, version=version, description=f.description
             )
-            run.seen[Resource.ALIAS] = created
+            self._verify(run, created)
             return created.revision_id
         revision = _guard(
             run, Resource.ALIAS, f.before_alias.revision_id if f.before_alias else None
@@ -268,8 +268,15 @@ class _AliasStep(Step):
         moved = run.api.update_alias(
             run.name, alias=f.alias_name, version=version, weights=weights, revision_id=revision
         )
-        run.seen[Resource.ALIAS] = moved
+        self._verify(run, moved)
         return moved.revision_id
+
+    def _verify(self, run: FunctionRun, answer: Alias) -> None:
+        """Read back where callers go now (a cheap read): another writer may have moved the
+        alias right after us. Only when it did is the whole alias read again (GetAlias)."""
+        run.seen[Resource.ALIAS] = answer
+        if run.api.alias_version(run.name, answer.name) != answer.version:
+            run.seen.pop(Resource.ALIAS)
 
     def revert(self, run: FunctionRun, value: Any) -> str | None:
         if value is None:

@@ -30,12 +30,13 @@ from scripts.release.rollback import RollbackRequest, rollback
 WINDOW_S = 3.0
 # Calls per function, counted from the double's log (every Lambda call). A code deploy:
 # GetFunction + GetAlias (the plan), UpdateFunctionCode, GetFunction once its window is
-# over, PublishVersion, UpdateAlias; plus, once per run, the few extra reads that measure
-# the first update window. A rollback: GetFunction + GetAlias, GetFunction (the target
-# version checked), UpdateAlias.
-DEPLOY_CALLS = 6
+# over, PublishVersion, UpdateAlias, GetFunction on the alias (read back); plus, once per
+# run, the few extra reads that measure the first update window. A rollback: GetFunction +
+# GetAlias, GetFunction (the target version checked), UpdateAlias, the read back. Only
+# GetAlias and the writes spend the 15/s budget.
+DEPLOY_CALLS = 7
 SCOUT_READS = 5
-ROLLBACK_CALLS = 4
+ROLLBACK_CALLS = 5
 
 
 def _check(world: World, double: LambdaDouble) -> None:
