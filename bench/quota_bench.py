@@ -88,8 +88,10 @@ def _measure(ctx: Context, functions: int) -> list[Figure]:
     deploys: list[tuple[float, float, int]] = []  # (seconds, calls/function, 429s)
     rollbacks: list[tuple[float, float, int]] = []
     with LambdaDouble.start(upstream=ctx.endpoint, update_window_s=WINDOW_S) as double:
-        world = many_functions(double, functions)
         for run in range(ctx.runs):
+            # A fresh world per run: deploy, rollback, deploy, rollback on one world trips
+            # over the records' before-state after a rollback (issue 16, part 5).
+            world = many_functions(double, functions)
             say(f"  {functions} functions: deploy {run + 1}/{ctx.runs}")
             target = code_only(world, f"q{run}")
             with unmetered(double):

@@ -13,10 +13,11 @@ Deploy, rollback and crash recovery all run here, so their guarantees are writte
   carries the revision our last write left: what another writer changed since is left
   alone and reported ("left at X because Y").
 - Reads are not repeated while nothing failed: a run starts from what the plan read, and
-  each write's own answer (or the read that waited for it to settle) is what Lambda
-  reports afterwards -- it is the verification, and the next step's "before". Any error
-  forgets all of it, and the decision is made from fresh reads. A publish renews
-  `$LATEST`'s RevisionId without telling it: the next guard that needs it reads it then.
+  what Lambda reports after a write -- the read that waited for an update to settle, a
+  publish's answer, an alias's answer checked by reading where the alias sends callers
+  (GetFunction, from its own budget) -- is the verification and the next step's "before".
+  Any error forgets all of it, and the decision is made from fresh reads. A publish
+  renews `$LATEST`'s RevisionId without telling it: the next guard that needs it reads it.
 
 Functions run in parallel, up to `Timing.lambda_workers` at once (their calls paced by the
 client: scripts.release.pacing); a failure or a cancel (a signal, a lost deploy lock) stops

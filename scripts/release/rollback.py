@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,7 @@ from scripts.release import history, plan
 from scripts.release.deploy import DeployTarget, deploy
 from scripts.release.engine import FunctionRun, Step
 from scripts.release.history import FunctionEntry, FunctionState, ReleaseRecord
-from scripts.release.lambda_api import error_code
+from scripts.release.lambda_api import Version, error_code
 from scripts.release.layers import check_layer_arn, layer_name_of
 from scripts.release.release import Context, release, session
 from scripts.release.sources import Sources
@@ -139,6 +140,7 @@ def validate(
     foreign = sorted(set(target) - set(env.function_names))
     if foreign:
         raise BadInputError(f"the target names functions outside {env.name}: {', '.join(foreign)}")
+    found = _target_versions(ctx, target)
     for name, state in target.items():
         allowed = set(befores[name].latest.layers) | set(_extra_layers(env, name))
         for arn in state.layers:
@@ -146,7 +148,7 @@ def validate(
                 check_layer_arn(arn, env, partition=partition, region=region, account=account)
         if state.version is None:
             raise BadInputError(f"{name}: the target names no version")
-        version = ctx.api.version(name, state.version)
+        version = found.get(name)
         if version is None:
             raise BadInputError(f"{name}: version {state.version} no longer exists (pruned?)")
         if (version.code_sha256, version.layers) != (state.code_sha256, state.layers):
@@ -155,6 +157,17 @@ def validate(
                 f"{list(version.layers)}, the record says {state.code_sha256} and "
                 f"{list(state.layers)}: refusing a record that does not match Lambda"
             )
+
+
+def _target_versions(
+    ctx: Context, target: Mapping[str, FunctionState]
+) -> dict[str, Version | None]:
+    """Each target version as Lambda has it, read in parallel (GetFunction: its own budget)."""
+    named = [(name, state.version) for name, state in target.items() if state.version]
+    workers = max(1, min(len(named), ctx.timing.lambda_workers))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        read = pool.map(lambda item: (item[0], ctx.api.version(*item)), named)
+        return dict(read)
 
 
 def _extra_layers(env: Environment, name: str) -> tuple[str, ...]:
