@@ -40,6 +40,8 @@ THROTTLED = "TooManyRequestsException"
 # Budgets of their own; every other Lambda API shares GENERAL.
 GENERAL = "general"
 OWN_BUDGET = frozenset({"GetFunction", "GetPolicy"})
+# The data plane: invocations count against concurrency, not the control-plane quota.
+UNPACED = frozenset({"Invoke", "InvokeAsync", "InvokeWithResponseStream"})
 # A small burst: Lambda's bucket is full when a run starts, but requests sent evenly can
 # arrive bunched, and a burst as large as Lambda's would then overflow it.
 BURST_S = 0.3
@@ -175,13 +177,18 @@ class Pacer:
     # ---- botocore hooks ------------------------------------------------------------
 
     def before_send(self, event_name: str, **_: Any) -> None:
-        wait = self.bucket(event_name.rsplit(".", 1)[-1]).reserve()
+        operation = event_name.rsplit(".", 1)[-1]
+        if operation in UNPACED:
+            return
+        wait = self.bucket(operation).reserve()
         if wait > 0:
             self.timing.sleep(wait)
 
     def needs_retry(self, response: Any, attempts: int, operation: Any, **_: Any) -> float | None:
         """0 (retry now: the backoff was slept here) after a 429 within the deadline; None
         otherwise, which leaves the decision to botocore's own retry handler."""
+        if operation.name in UNPACED:
+            return None
         bucket = self.bucket(operation.name)
         if not _is_throttled(response):
             if response is not None:

@@ -19,6 +19,8 @@ from lambda_double_api import LambdaError
 
 GENERAL = "general"
 OWN_BUDGET = frozenset({"GetFunction", "GetPolicy"})
+# The data plane: invocations have concurrency limits, not this quota.
+UNMETERED = frozenset({"Invoke", "InvokeAsync", "InvokeWithResponseStream"})
 _SCOPE = re.compile(r"Credential=([^/,]+)/[^/,]+/([^/,]+)/lambda/")
 
 
@@ -52,6 +54,8 @@ class Quota:
 
     def admit(self, authorization: str, operation: str) -> LambdaError | None:
         """None when the call is within its budget; else the 429 to answer."""
+        if operation in UNMETERED:
+            return None
         found = _SCOPE.search(authorization)
         account, region = (found[1], found[2]) if found else ("?", "?")
         budget = operation if operation in OWN_BUDGET else GENERAL
