@@ -5,7 +5,9 @@
     record `started`: target + every function's exact before-state
     prepare: $LATEST, versions (callers see nothing)   -> on failure: undo, `failed`
     record the versions prepare found or made
+    hooks on the new versions (scripts.release.checks) -> on failure: undo, `failed`
     switch: aliases (a canary bakes against alarms)    -> on failure: undo, `failed`
+    smoke checks through the aliases                   -> on failure: undo, `failed`
     record `succeeded`, release the lock
 
 A signal stops further writes and takes the failure path; a lost lock stops everything at
@@ -17,12 +19,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from environments import Environment
 from scripts.errors import ConditionFailedError, ToolError
 from scripts.release import history, lock
 from scripts.release.canary import Canary, bake
+from scripts.release.checks import Checks
 from scripts.release.engine import CancelledError, Executor, FunctionRun, Status, Step, first_error
 from scripts.release.facts import facts
 from scripts.release.history import FunctionEntry, RecordWriter, ReleaseRecord
@@ -32,6 +35,9 @@ from scripts.release.steps import Switch
 from scripts.release.timing import Timing
 from scripts.stop import Stop
 from scripts.store import Store
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
 
 
 @dataclass
@@ -48,6 +54,9 @@ class Context:
     lock_lost: bool = False
     held: lock.Lock | None = None  # the deploy lock, while `session` holds it
     alarms: Callable[[Sequence[str]], Mapping[str, str]] | None = None
+    # Hooks and smoke checks invoke through this one (no retries, a long read timeout:
+    # scripts.clients.invoke_client); None: the Api's client.
+    invoker: LambdaClient | None = None
 
     @property
     def reason(self) -> str | None:
@@ -132,6 +141,7 @@ def execute(
     prepare: Mapping[str, Sequence[Step]],
     switch: Mapping[str, Sequence[Step]],
     canary: Canary | None = None,
+    checks: Checks | None = None,
 ) -> ReleaseRecord:
     """Run a planned release through the failure paths described above."""
     if ctx.stop.is_set():
@@ -151,9 +161,14 @@ def execute(
     try:
         _phase(ctx, executor, prepare, "prepare")
         _record(writer, functions=entries(runs, writer.record))
+        switched = [name for name, steps in switch.items() if steps]
+        if checks is not None:
+            _before_switch(ctx, writer, checks, runs, switched, canary=canary is not None)
         _phase(ctx, executor, switch, "switch")
         if canary is not None:
             _canary(ctx, executor=executor, runs=runs, canary=canary, writer=writer, switch=switch)
+        if checks is not None:
+            _after_switch(ctx, writer, checks, switched)
         executor.settle_statuses()
         return _record(
             writer,
@@ -175,6 +190,7 @@ def release(
     prepare: Mapping[str, Sequence[Step]],
     switch: Mapping[str, Sequence[Step]],
     canary: Canary | None = None,
+    checks: Checks | None = None,
 ) -> dict[str, Any]:
     """Run a planned release unless it changes nothing, and report each function.
 
@@ -182,7 +198,15 @@ def release(
     of distinct states that rollback can walk.
     """
     final = (
-        execute(ctx, record=record, runs=runs, prepare=prepare, switch=switch, canary=canary)
+        execute(
+            ctx,
+            record=record,
+            runs=runs,
+            prepare=prepare,
+            switch=switch,
+            canary=canary,
+            checks=checks,
+        )
         if prepare or switch
         else None
     )
@@ -193,7 +217,40 @@ def release(
         "release": final.id if final else None,
         "state": final.state if final else "unchanged",
         "functions": {name: run.to_json() for name, run in runs.items()},
+        "checks": final.checks if final else None,
     }
+
+
+def _before_switch(
+    ctx: Context,
+    writer: RecordWriter,
+    checks: Checks,
+    runs: Mapping[str, FunctionRun],
+    switched: Sequence[str],
+    *,
+    canary: bool,
+) -> None:
+    """Hooks on the new versions, then (for a canary) smoke checks on them: callers still
+    get the old versions, so a failure here means nothing was switched."""
+    if ctx.stop.is_set():
+        raise _AbortError(f"stopped before the hooks: {ctx.reason or 'cancelled'}")
+    new = {name: v for name, run in runs.items() if (v := facts(run).target_version)}
+    failed = checks.run_hooks(new)
+    if failed is None and canary:
+        failed = checks.run_smoke({name: new[name] for name in switched if name in new})
+    _record(writer, checks=checks.to_json())
+    if failed is not None:
+        raise _AbortError(f"{failed.line()}: nothing was switched")
+
+
+def _after_switch(
+    ctx: Context, writer: RecordWriter, checks: Checks, switched: Sequence[str]
+) -> None:
+    """Smoke checks through the aliases callers use; a failure switches them all back."""
+    failed = checks.run_smoke({name: ctx.env.alias_name for name in switched})
+    _record(writer, checks=checks.to_json())
+    if failed is not None:
+        raise _AbortError(f"{failed.line()}: switching every alias back")
 
 
 def _record(writer: RecordWriter, **changes: Any) -> ReleaseRecord:
