@@ -133,6 +133,16 @@ class Checks:
             "results": [r.to_json() for r in self.results],
         }
 
+    def before_switch(
+        self, new: Mapping[str, str], switched: Sequence[str], *, canary: bool
+    ) -> CheckResult | None:
+        """Hooks on the new versions (Lambda name -> version), then, for a canary, the smoke
+        checks on them too (no traffic has moved yet); the first failure, or None."""
+        failed = self.run_hooks(new)
+        if failed is None and canary:
+            failed = self.run_smoke({name: new[name] for name in switched if name in new})
+        return failed
+
     def run_hooks(self, qualifiers: Mapping[str, str]) -> CheckResult | None:
         """Each hook in order on `qualifiers[lambda name]`; the first failure, or None."""
         for i, hook in enumerate(self.hooks):

@@ -30,6 +30,7 @@ from scripts.release.engine import CancelledError, Executor, FunctionRun, Status
 from scripts.release.facts import facts
 from scripts.release.history import FunctionEntry, RecordWriter, ReleaseRecord
 from scripts.release.lambda_api import Api, describe
+from scripts.release.logs import error_watch
 from scripts.release.recover import resolve_unfinished
 from scripts.release.steps import Switch
 from scripts.release.timing import Timing
@@ -57,6 +58,8 @@ class Context:
     # Hooks and smoke checks invoke through this one (no retries, a long read timeout:
     # scripts.clients.invoke_client); None: the Api's client.
     invoker: LambdaClient | None = None
+    # Makes a CloudWatch Logs client: a canary's bake prints the new versions' error lines.
+    logs: Callable[[], Any] | None = None
 
     @property
     def reason(self) -> str | None:
@@ -162,13 +165,17 @@ def execute(
         _phase(ctx, executor, prepare, "prepare")
         _record(writer, functions=entries(runs, writer.record))
         switched = [name for name, steps in switch.items() if steps]
-        if checks is not None:
-            _before_switch(ctx, writer, checks, runs, switched, canary=canary is not None)
+        new = {name: v for name, run in runs.items() if (v := facts(run).target_version)}
+        if checks is not None:  # callers still get the old versions: nothing to switch back
+            _not_stopped(ctx, "before the hooks")
+            failed = checks.before_switch(new, switched, canary=canary is not None)
+            _checked(writer, checks, failed, "nothing was switched")
         _phase(ctx, executor, switch, "switch")
         if canary is not None:
             _canary(ctx, executor=executor, runs=runs, canary=canary, writer=writer, switch=switch)
         if checks is not None:
-            _after_switch(ctx, writer, checks, switched)
+            failed = checks.run_smoke({name: ctx.env.alias_name for name in switched})
+            _checked(writer, checks, failed, "switching every alias back")
         executor.settle_statuses()
         return _record(
             writer,
@@ -221,36 +228,16 @@ def release(
     }
 
 
-def _before_switch(
-    ctx: Context,
-    writer: RecordWriter,
-    checks: Checks,
-    runs: Mapping[str, FunctionRun],
-    switched: Sequence[str],
-    *,
-    canary: bool,
-) -> None:
-    """Hooks on the new versions, then (for a canary) smoke checks on them: callers still
-    get the old versions, so a failure here means nothing was switched."""
+def _not_stopped(ctx: Context, when: str) -> None:
     if ctx.stop.is_set():
-        raise _AbortError(f"stopped before the hooks: {ctx.reason or 'cancelled'}")
-    new = {name: v for name, run in runs.items() if (v := facts(run).target_version)}
-    failed = checks.run_hooks(new)
-    if failed is None and canary:
-        failed = checks.run_smoke({name: new[name] for name in switched if name in new})
-    _record(writer, checks=checks.to_json())
-    if failed is not None:
-        raise _AbortError(f"{failed.line()}: nothing was switched")
+        raise _AbortError(f"stopped {when}: {ctx.reason or 'cancelled'}")
 
 
-def _after_switch(
-    ctx: Context, writer: RecordWriter, checks: Checks, switched: Sequence[str]
-) -> None:
-    """Smoke checks through the aliases callers use; a failure switches them all back."""
-    failed = checks.run_smoke({name: ctx.env.alias_name for name in switched})
+def _checked(writer: RecordWriter, checks: Checks, failed: Any, then: str) -> None:
+    """Record what the checks answered; a failure takes the release's failure path."""
     _record(writer, checks=checks.to_json())
     if failed is not None:
-        raise _AbortError(f"{failed.line()}: switching every alias back")
+        raise _AbortError(f"{failed.line()}: {then}")
 
 
 def _record(writer: RecordWriter, **changes: Any) -> ReleaseRecord:
@@ -290,7 +277,11 @@ def _canary(
     writer: RecordWriter,
     switch: Mapping[str, Sequence[Step]],
 ) -> None:
-    verdict = bake(ctx, canary)
+    watch = None
+    if ctx.logs is not None:
+        new = {name: v for name, run in runs.items() if (v := facts(run).target_version)}
+        watch = error_watch(ctx.env, ctx.logs(), new, say=ctx.say)
+    verdict = bake(ctx, canary, watch=watch.poll if watch else None)
     _record(writer, canary={**canary.to_json(), "result": verdict})
     if verdict != "promote":
         raise _AbortError(f"canary switched back: {verdict}")
