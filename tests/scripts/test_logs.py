@@ -5,6 +5,7 @@ printing the new version's error lines as they appear (code really running in th
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -16,7 +17,7 @@ import pytest
 from cli_world import Cli
 from conftest import ONE_ATTEMPT
 from lambda_double import LambdaDouble
-from lambda_world import World, make_world
+from lambda_world import make_world
 from running_code import running_world, upload_running_package
 
 from environments import ENVIRONMENTS
@@ -38,10 +39,8 @@ def _stream(version: str) -> str:
 def _write(logs: Any, group: str, version: str, events: list[tuple[float, str]]) -> None:
     """One stream of `version` with (seconds ago, message) events."""
     stream = _stream(version)
-    try:
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
         logs.create_log_group(logGroupName=group)
-    except logs.exceptions.ResourceAlreadyExistsException:
-        pass
     logs.create_log_stream(logGroupName=group, logStreamName=stream)
     logs.put_log_events(
         logGroupName=group,
