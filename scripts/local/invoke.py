@@ -116,7 +116,9 @@ def invoke(request: InvokeRequest) -> dict[str, Any]:
             f"compiled modules cannot load here: pass --arch {here} (or invoke on {architecture})"
         )
     python = find_interpreter(env.runtime.removeprefix("python"))
-    source = PackageSource.resolve(env.backend_dir, env.backend.package, version=request.version)
+    source = PackageSource.resolve(
+        env.backend_dir, env.backend.package, version=request.version, environment=env.name
+    )
     root = request.build_dir / "invoke"
     layer = build_layer(
         layer_request(

@@ -112,6 +112,13 @@ class Checks:
     smoke_enabled: bool = True
     say: Callable[[str], None] = lambda _line: None
     results: list[CheckResult] = field(default_factory=list)
+    recorded: int = 0  # how many results the record holds already
+
+    @property
+    def unrecorded(self) -> bool:
+        """Whether a result came since the last `to_json` (a release without checks makes
+        no extra record writes)."""
+        return len(self.results) != self.recorded
 
     @property
     def hooks(self) -> tuple[Hook, ...]:
@@ -127,6 +134,7 @@ class Checks:
         return found
 
     def to_json(self) -> dict[str, Any]:
+        self.recorded = len(self.results)
         return {
             "smoke": "on" if self.smoke_enabled else "skipped (--no-smoke)",
             "hooks": len(self.hooks),

@@ -235,7 +235,8 @@ def _not_stopped(ctx: Context, when: str) -> None:
 
 def _checked(writer: RecordWriter, checks: Checks, failed: Any, then: str) -> None:
     """Record what the checks answered; a failure takes the release's failure path."""
-    _record(writer, checks=checks.to_json())
+    if checks.unrecorded:
+        _record(writer, checks=checks.to_json())
     if failed is not None:
         raise _AbortError(f"{failed.line()}: {then}")
 
