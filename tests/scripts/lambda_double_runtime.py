@@ -58,6 +58,7 @@ class FunctionRunner:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _rng: random.Random = field(init=False)
     _logs: dict[str, Any] = field(default_factory=dict)  # region -> client
+    _pythons: dict[str, str | None] = field(default_factory=dict)
     invocations: list[tuple[str, str]] = field(default_factory=list)  # (function, version)
 
     def __post_init__(self) -> None:
@@ -120,7 +121,7 @@ class FunctionRunner:
 
     def _runtime(self, config: Mapping[str, Any], code: bytes) -> Runtime:
         runtime_name = str(config.get("Runtime", "python3.12"))
-        python = self.python_for(runtime_name.removeprefix("python"))
+        python = self._python(runtime_name.removeprefix("python"))
         if python is None:
             raise LambdaError(502, "LambdaDoubleError", f"no {runtime_name} on this host")
         package = self._extracted("code", code)
@@ -159,6 +160,13 @@ class FunctionRunner:
             environ=environ,
             version=str(config.get("Version", "$LATEST")),
         )
+
+    def _python(self, version: str) -> str | None:
+        """Found once per runtime: finding it starts processes (pyenv, version checks)."""
+        with self._lock:
+            if version not in self._pythons:
+                self._pythons[version] = self.python_for(version)
+            return self._pythons[version]
 
     def _extracted(self, kind: str, data: bytes) -> Path:
         digest = hashlib.sha256(data).hexdigest()[:24]
