@@ -87,6 +87,7 @@ class ReleaseFailedError(ToolError):
             "release": self.record.id if self.record else None,
             "state": self.record.state if self.record else None,
             "functions": {name: run.to_json() for name, run in self.runs.items()},
+            "checks": self.record.checks if self.record else None,
         }
 
 

@@ -6,6 +6,7 @@ printing the new version's error lines as they appear (code really running in th
 from __future__ import annotations
 
 import contextlib
+import signal
 import threading
 import time
 import uuid
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from cli_world import Cli
+from cli_world import Cli, wait_until
 from conftest import ONE_ATTEMPT
 from lambda_double import LambdaDouble
 from lambda_world import make_world
@@ -123,6 +124,26 @@ def test_logs_of_a_release_through_the_cli(cli: Cli) -> None:
     ]
     bad = cli.run("logs", "--env", "local", "nope")
     assert bad.code == 2 and "no function nope" in bad.stderr
+
+
+def test_follow_prints_new_lines_until_interrupted(cli: Cli) -> None:
+    logs = cli.world.client("logs")
+    group = "/aws/lambda/bluemoxon-local-cleanup"
+    _write(logs, group, "3", [(5, "before")])
+    running = cli.start("logs", "--env", "local", "cleanup", "--version", "3", "--follow")
+    wait_until(lambda: "before" in running.out.read_text(), "the first line", running=running)
+
+    _write(logs, group, "3", [(0, "after")])
+    _write(logs, group, "4", [(0, "another version")])
+    wait_until(lambda: "after" in running.out.read_text(), "the new line", running=running)
+    running.signal(signal.SIGINT)
+    done = running.wait()
+
+    assert done.code == 0, done.stderr
+    assert [line.split(" ", 1)[1] for line in done.stdout.splitlines()] == [
+        "cleanup [3] before",
+        "cleanup [3] after",
+    ]
 
 
 def test_a_canary_bake_prints_the_new_versions_error_lines_as_they_appear(
