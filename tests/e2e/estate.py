@@ -44,13 +44,18 @@ IMAGE_FUNCTIONS = ("image-processor", "scraper")
 ALIAS = "staging"
 KEEP_VERSIONS = 3
 
-# The estate's handlers, each answering `{"version": true}` with the package's version.
+# The estate's handlers: `{"version": true}` answers with the package's version (the
+# workflow's smoke check), anything else with the function's name.
 _HANDLER = (
-    "import json, pathlib\nimport e2e_alpha\n\n\n"
+    "import json\nimport pathlib\n\nimport e2e_alpha\n\n"
+    "ROOT = pathlib.Path(__file__).resolve().parents[{up}]\n\n\n"
     "def handler(event, context):\n"
-    "    info = json.loads((pathlib.Path(__file__).resolve().parents[{up}] / "
-    "'version_info.json').read_text()) if False else {{}}\n"
-    "    return {{'ok': {name!r}, 'version': info.get('version')}}\n"
+    "    if isinstance(event, dict) and event.get('version'):\n"
+    "        info = ROOT / 'version_info.json'\n"
+    "        if info.exists():\n"
+    "            return {{'function': {name!r}, **json.loads(info.read_text())}}\n"
+    "        return {{'function': {name!r}, 'version': (ROOT / 'VERSION').read_text().strip()}}\n"
+    "    return {{'ok': {name!r}, 'alpha': e2e_alpha.VERSION}}\n"
 )
 ESTATE_MODULES = {
     "app/__init__.py": "",
