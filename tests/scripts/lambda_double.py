@@ -7,7 +7,8 @@ real behaviour, so clients talk to this server instead (boto3 `endpoint_url=doub
 or `AWS_ENDPOINT_URL` for a subprocess). It forwards every request to moto unchanged and, for
 the Lambda REST API only (found by the `lambda` signing scope), applies the rules of
 `lambda_double_rules.py`: revisions and 412, update windows and 409, downloadable code,
-missing S3 objects refused. Everything else (S3, IAM, STS...) passes through untouched.
+missing S3 objects refused; and `Invoke`, which runs the version's own code
+(lambda_double_runtime.py). Everything else (S3, IAM, STS...) passes through untouched.
 
 Faults are injected from the test, thread-safe, each for an operation, optionally one
 function (or layer) name, and a number of times (`times=None`: every time):
