@@ -76,7 +76,7 @@ def checks_figures(ctx: Context) -> list[Figure]:
             skipped("deploy_checks_without", "deploy, no checks (double)", "s", reason),
             skipped("deploy_checks_with", "deploy with hooks and smoke checks", "s", reason),
         ]
-    runs = max(ctx.runs, 3)
+    runs = ctx.runs if ctx.smoke else max(ctx.runs, 3)  # smoke: the code path, once
     double = LambdaDouble.start(upstream=ctx.endpoint, update_window_s=0.2)
     try:
         plain, checked = (
