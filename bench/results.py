@@ -55,6 +55,9 @@ FIGURE_KEYS: tuple[str, ...] = (
     "quota_rollback_16",
     "quota_deploy_64",
     "quota_rollback_64",
+    # bench/checks.py (issue 18)
+    "deploy_checks_without",
+    "deploy_checks_with",
 )
 
 

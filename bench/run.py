@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from bench import say
+from bench.checks import checks_figures
 from bench.deploy_bench import create_bucket, deploy_figures, prime_s3
 from bench.figures import (
     Context,
@@ -263,6 +264,9 @@ def measure(ctx: Context) -> dict[str, Figure]:
     say("== deploy (moto)")
     add(*deploy_figures(ctx))
 
+    say("== hooks and smoke checks (moto behind the Lambda double, code running)")
+    add(*checks_figures(ctx))
+
     say("== releases under Lambda's quota (the double)")
     add(*quota_figures(ctx))
 
@@ -291,9 +295,10 @@ def measure(ctx: Context) -> dict[str, Figure]:
 
 
 def measure_only(ctx: Context, group: str) -> dict[str, Figure]:
-    """`--only GROUP`: that group's figures (realistic, quota); every other one skipped."""
-    found = realistic_figures(ctx) if group == "realistic" else quota_figures(ctx)
-    figures = {figure.key: figure for figure in found}
+    """`--only GROUP`: that group's figures (realistic: bench/realistic.py, checks:
+    bench/checks.py, quota: bench/quota_bench.py); every other one skipped."""
+    groups = {"realistic": realistic_figures, "checks": checks_figures, "quota": quota_figures}
+    figures = {figure.key: figure for figure in groups[group](ctx)}
     for key in FIGURE_KEYS:
         if key not in figures:
             figures[key] = skipped(key, key, "s", f"--only {group}")
@@ -324,7 +329,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--show", metavar="RESULTS_JSON", help="print a saved run's table")
     parser.add_argument(
         "--only",
-        choices=("realistic", "quota"),
+        choices=("realistic", "checks", "quota"),
         help="measure one group (the others reported as skipped; default output in WORK)",
     )
     args = parser.parse_args(argv)
