@@ -17,7 +17,8 @@ from environments.catalog import (
     get_environment,
     legacy_environment,
 )
-from environments.function import MAX_LAYERS, PROTECTED_ATTRIBUTES, TRACING_MODES, FunctionConfig
+from environments.function import MAX_LAYERS, TRACING_MODES, FunctionConfig
+from environments.intended import INTENDED_CHANGES, PROTECTED_ATTRIBUTES, RISKY_CHANGES
 from environments.model import (
     AWS_PROVIDER_BINDINGS_VERSION,
     REPO_ROOT,
@@ -35,10 +36,12 @@ __all__ = [
     "ADOPT_NOTHING",
     "AWS_PROVIDER_BINDINGS_VERSION",
     "ENVIRONMENTS",
+    "INTENDED_CHANGES",
     "LOCAL_ENDPOINT_DEFAULT",
     "MAX_LAYERS",
     "PROTECTED_ATTRIBUTES",
     "REPO_ROOT",
+    "RISKY_CHANGES",
     "SUPPORTED_ARCHITECTURES",
     "SUPPORTED_RUNTIMES",
     "TRACING_MODES",

@@ -204,7 +204,7 @@ def test_without_a_plan_file_it_inits_plans_and_keeps_the_checked_plan(
     assert (stack_dir / ".terraform").is_dir()
     # Apply this file to apply exactly what was checked.
     assert (stack_dir / "plan-check.tfplan").is_file()
-    assert "ok: nothing deleted or replaced" in capsys.readouterr().out
+    assert "ok: nothing deleted, replaced or forgotten" in capsys.readouterr().out
 
 
 def test_a_failing_plan_is_one_line_with_terraforms_error(
