@@ -1,24 +1,37 @@
-"""`plan-check`: refuse a Terraform plan that would take a running function down.
+"""`plan-check`: refuse a Terraform plan that takes a function down, loses messages or cuts
+traffic, unless the configuration says it is intended.
 
 Adopting an existing system is where a plan hurts most: a configuration that forgot one
-setting imports the function and then "fixes" it (memory raised, timeout cut, environment
-deleted, VPC dropped, role swapped). This reads the plan Terraform made and refuses it
-(exit 1, naming resource and attribute) when it would
+setting imports a resource and then "fixes" it. This reads the plan Terraform made and
+refuses it (exit 1; one line per resource: address, word, what it would do) when it would
 
-- delete or replace a function, a role, a log group or an alias; or
-- change in place a protected function attribute (`environments.PROTECTED_ATTRIBUTES`:
-  memory, timeout, environment, VPC, role, handler, runtime, ...) that the configuration
-  did not mark as intended.
+- delete or replace a function, a role, a log group or an alias (never allowed);
+- change in place a protected function attribute (memory, timeout, environment, VPC, role,
+  handler, runtime, ...);
+- lose messages: a mapping that stops reporting partial batch failures (failed messages
+  would be deleted), gets a new filter, is disabled, deleted or sent to another function;
+  a queue deleted or replaced (messages in flight would be lost); a redrive policy
+  removed; asynchronous invocation with fewer retries, a shorter age or no failure
+  destination;
+- cut traffic: a permission deleted or replaced with a gap (callers would get
+  403/AccessDenied); an API Gateway integration (v1 `uri`, v2 `integration_uri`) pointed at
+  another function or deleted; a schedule target deleted or re-pointed, a rule deleted or
+  disabled; an alias's version or weights moved by Terraform, outside a release.
 
-"Intended" is explicit: a function lists the attributes it means to change in
-`FunctionConfig.intended_changes`, or one run passes `--allow RESOURCE.ATTR` (RESOURCE: the
-short name `api`, the function's name, or the Terraform address). Everything else the
-migration changes (publishing versions, the layer, aliases, triggers moving to the alias,
-new permissions and policies) is not a protected attribute, so it passes and is listed.
+Safe by rule: moving a trigger or caller from a function to its own alias (what migrate
+does; an unknown target is followed through the plan's configuration references), a
+permission replaced create-before-destroy that grants the same, more retries, new callers,
+a forget (`removed` with destroy = false). docs/plan-check.md lists every rule and why.
 
-Pure functions over the JSON of `terraform show -json PLAN` (`parse_plan`, `evaluate`; the
-table and JSON in plan_table.py); `check_stack` runs terraform (scripts/infra/terraform.py)
-and is what other commands (the migration runbook) call.
+"Intended" is explicit: the function lists the word in `intended_changes`
+(environments/intended.py: a protected attribute, or the word each refusal names), or one
+run passes `--allow RESOURCE.WORD` (RESOURCE: the Terraform address, the short name `api`,
+or the function's name). Intended risks are listed, not hidden; the summary counts imports,
+creates, updates, replaces, deletes, forgets and refusals.
+
+Pure functions over the JSON of `terraform show -json PLAN` (`parse_plan`, `evaluate`,
+`check_plan`; rules in plan_risks.py, table and JSON in plan_table.py); `check_stack` runs
+terraform (scripts/infra/terraform.py) and is what other commands (migrate) call.
 """
 
 from __future__ import annotations

@@ -43,6 +43,9 @@ class PlanIndex:
     queue_readers: Mapping[str, tuple[str, ...]]
     # EventBridge rule name -> the functions its targets invoke.
     rule_targets: Mapping[str, tuple[str, ...]]
+    # Queues the plan deletes or replaces (by name): their own refusal says what is lost,
+    # so a mapping or redrive policy that goes with them is not refused a second time.
+    queues_going: frozenset[str] = frozenset()
     # Address -> attribute -> the addresses its configuration expression refers to.
     references: Mapping[str, Mapping[str, tuple[str, ...]]]
 
@@ -80,6 +83,7 @@ def queue_name(value: Any) -> str:
 def build_index(changes: Sequence[Change], configuration: Mapping[str, Any]) -> PlanIndex:
     readers: dict[str, list[str]] = {}
     targets: dict[str, list[str]] = {}
+    going: set[str] = set()
     for change in changes:
         values = change.before or change.after
         if change.type == "aws_lambda_event_source_mapping":
@@ -87,11 +91,14 @@ def build_index(changes: Sequence[Change], configuration: Mapping[str, Any]) -> 
             readers.setdefault(queue, []).append(name_of(values.get("function_name")))
         elif change.type == "aws_cloudwatch_event_target":
             targets.setdefault(str(values.get("rule", "")), []).append(name_of(values.get("arn")))
+        elif change.type == "aws_sqs_queue" and change.action in ("delete", "replace"):
+            going.add(queue_name(values.get("name") or values.get("url")))
     return PlanIndex(
         changes={c.address: c for c in changes},
         queue_readers={k: tuple(v) for k, v in readers.items()},
         rule_targets={k: tuple(v) for k, v in targets.items()},
         references=_references(configuration),
+        queues_going=frozenset(going),
     )
 
 

@@ -31,6 +31,8 @@ def mapping(change: Change, index: PlanIndex) -> Iterator[tuple[str, str]]:
     queue = queue_name(before.get("event_source_arn"))
     fn = name_of(before.get("function_name"))
     moved = queue_name(after.get("event_source_arn")) != queue
+    if queue in index.queues_going:
+        return
     if change.action == "delete" or (change.action == "replace" and moved):
         yield (
             "event_source_mapping",
@@ -101,8 +103,9 @@ def queue(change: Change, index: PlanIndex) -> Iterator[tuple[str, str]]:
 
 
 def redrive_resource(change: Change, index: PlanIndex) -> Iterator[tuple[str, str]]:
-    if change.action in ("delete", "replace", "update"):
-        yield from _redrive(change, queue_name(change.before.get("queue_url")))
+    queue = queue_name(change.before.get("queue_url"))
+    if change.action in ("delete", "replace", "update") and queue not in index.queues_going:
+        yield from _redrive(change, queue)
 
 
 def _async_settings(values: Mapping[str, Any] | None) -> tuple[int, int, str]:
