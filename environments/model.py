@@ -211,6 +211,11 @@ class Environment:
     def layer_name(self) -> str:
         return f"{self.name_prefix}-{self.name}-deps"
 
+    @property
+    def deps_layer_names(self) -> tuple[str, ...]:
+        """Every name a function's deps layer may carry: ours, then foreign_deps_layers."""
+        return (self.layer_name, *self.foreign_deps_layers)
+
     def function(self, short_name: str) -> FunctionConfig:
         for config in self.functions:
             if config.name == short_name:
@@ -241,6 +246,16 @@ class Environment:
     @property
     def function_names(self) -> tuple[str, ...]:
         return tuple(self.function_name(f.name) for f in self.functions)
+
+    @property
+    def released_functions(self) -> tuple[FunctionConfig, ...]:
+        """What a release moves: the shared package's functions. One with its own package
+        (`package = "own"`) keeps its code and layers; the stack manages only its settings."""
+        return tuple(f for f in self.functions if f.package == "shared")
+
+    @property
+    def released_function_names(self) -> tuple[str, ...]:
+        return tuple(self.function_name(f.name) for f in self.released_functions)
 
     @property
     def is_local(self) -> bool:
