@@ -199,6 +199,13 @@ class Environment:
                 f"{self.name}.unmanaged_functions: {', '.join(both)} is also in functions; "
                 "keep it in one list"
             )
+        for config in self.functions:
+            if config.package == "own" and not self.adoption(config).function:
+                raise ValueError(
+                    f"{self.name}.functions[{config.name}].package: 'own' describes a function "
+                    "that exists with its own zip; set adopt = true (the stack would create "
+                    "it from the shared package)"
+                )
         for layer in self.foreign_deps_layers:
             if not _LAYER_NAME.match(layer) or layer == self.layer_name:
                 raise ValueError(

@@ -120,6 +120,7 @@ def every_new_field() -> Environment:
     sync = FunctionConfig(name="db-sync", handler="handler.handler", package="own")
     return Environment(
         name="qa",
+        adopt=True,
         functions=(worker, sync),
         unmanaged_functions=(UnmanagedFunction(name="qa-scraper", reason="container image"),),
         foreign_deps_layers=("bluemoxon-production-deps",),
