@@ -20,6 +20,8 @@ _LABEL_PARTS: Mapping[str, tuple[tuple[str, str], ...]] = {
     "aws_cloudwatch_event_target": (("rule", ""), ("target_id", "/")),
     "aws_lambda_event_source_mapping": (("event_source_arn", ""), ("uuid", " ")),
     "aws_lambda_layer_version": (("layer_name", ""),),
+    "aws_sqs_queue_redrive_policy": (("queue_url", ""),),
+    "aws_lambda_function_event_invoke_config": (("function_name", ""), ("qualifier", ":")),
 }
 # Otherwise the first of these that is set.
 _LABELS = ("function_name", "name", "statement_id", "target_id", "policy_arn", "uuid")
@@ -96,9 +98,15 @@ def changed_attributes(
 
 def _label(type_: str, address: str, import_id: str | None, values: Mapping[str, Any]) -> str:
     parts = _LABEL_PARTS.get(type_, ())
-    # ARNs shortened to their last segment: the table is read, the JSON keeps addresses.
+    # ARNs and URLs shortened to their last segment: the table is read, the JSON keeps
+    # addresses.
     shown = [
-        (sep, value.rsplit(":", 1)[-1].rsplit("/", 1)[-1] if value.startswith("arn:") else value)
+        (
+            sep,
+            value.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+            if value.startswith(("arn:", "http"))
+            else value,
+        )
         for key, sep in parts
         if isinstance(value := values.get(key), str) and value
     ]
@@ -140,7 +148,13 @@ def parse_plan(plan: Mapping[str, Any]) -> tuple[Change, ...]:
                 action_reason=str(resource.get("action_reason") or ""),
                 replace_paths=tuple(tuple(p) for p in change.get("replace_paths") or ()),
                 import_id=import_id,
-                label=_label(resource["type"], resource["address"], import_id, after or before),
+                # What is deleted or replaced is named as it is now: the person knows it.
+                label=_label(
+                    resource["type"],
+                    resource["address"],
+                    import_id,
+                    (before or after) if action in ("delete", "replace") else (after or before),
+                ),
                 attributes=attributes,
                 unknown=unknown,
                 before=before,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scripts.infra.plan_check import Refusal, Report
+from scripts.infra.plan_check import Change, Refusal, Report
 
 # Deletions first (they are what refuses a plan), creations last.
 _ORDER = {
@@ -27,12 +27,12 @@ def render_table(report: Report, *, env_name: str) -> str:
         type_width = max(len(c.type) for c in rows)
         label_width = max(len(c.label) for c in rows)
         for c in sorted(rows, key=lambda c: (_ORDER.get(c.action, 9), c.type, c.label)):
-            changed = ", ".join(f"{a}*" if a in c.unknown else a for a in c.attributes)
+            changed = _changed(c)
             lines.append(
                 f"  {c.kind:<{kind_width}}  {c.type:<{type_width}}  "
                 f"{c.label:<{label_width}}  {changed}".rstrip()
             )
-        if any(c.unknown for c in rows):
+        if any(c.unknown and not (c.action == "replace" and c.replace_paths) for c in rows):
             lines.append("  (* known after apply)")
     if report.intended:
         lines.append(f"intended ({len(report.intended)}), by the configuration or --allow:")
@@ -43,6 +43,14 @@ def render_table(report: Report, *, env_name: str) -> str:
         lines.append(f"refused ({len(report.refusals)}):")
         lines.extend(f"  {r.line()}" for r in report.refusals)
     return "\n".join(lines)
+
+
+def _changed(change: Change) -> str:
+    if change.action == "replace" and change.replace_paths:
+        # Every attribute of a replaced resource differs: what forces it is what to read.
+        forced = ", ".join(".".join(map(str, path)) for path in change.replace_paths)
+        return f"forced by {forced}"
+    return ", ".join(f"{a}*" if a in change.unknown else a for a in change.attributes)
 
 
 def verdict(report: Report) -> str:

@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 from fake_terraform import fake_terraform
 
+from environments import ENVIRONMENTS, RISKY_CHANGES, FunctionConfig
 from scripts.cli import main
 from scripts.errors import EXIT_FAILURE, EXIT_OK
-from scripts.infra.plan_check import check_plan, parse_plan
+from scripts.infra.plan_check import check_plan, parse_plan, resolve_allow
 from scripts.infra.plan_table import render_table, to_json
 
 PLANS = Path(__file__).resolve().parent / "plans"
@@ -387,3 +388,41 @@ def test_the_command_refuses_with_exit_1_and_allow_lets_it_pass(
     result = json.loads(capsys.readouterr().out)
     assert result["ok"] is True and result["summary"]["delete"] == 1
     assert [r["attribute"] for r in result["intended"]] == ["event_target"]
+
+
+# ---- the vocabulary ------------------------------------------------------------------------
+
+
+def test_every_word_a_rule_uses_is_in_the_vocabulary_the_model_validates() -> None:
+    words = {word for _, word, _ in REFUSED.values()} | {
+        "filter_criteria",
+        "state",
+        "event_invoke_config",
+        "event_target",
+        "arn",
+    }
+    assert words <= set(RISKY_CHANGES)
+    # And each is documented.
+    documented = (Path(__file__).resolve().parents[2] / "docs" / "plan-check.md").read_text()
+    assert all(f"`{word}`" in documented for word in RISKY_CHANGES)
+
+
+def test_a_function_may_intend_a_risk_and_nothing_else() -> None:
+    worker = FunctionConfig(
+        name="worker",
+        handler="app.worker.handler",
+        intended_changes=("function_response_types", "memory_size"),
+    )
+    assert worker.intended_changes == ("function_response_types", "memory_size")
+    with pytest.raises(ValueError, match=r"intended_changes: drop_everything not protected"):
+        FunctionConfig(name="worker", handler="a.b", intended_changes=("drop_everything",))
+
+
+def test_allow_takes_an_address_with_an_index_and_a_risk_word() -> None:
+    legacy = ENVIRONMENTS["legacy"]
+    assert resolve_allow(legacy, ["aws_lambda_permission.events[0].permission"]) == (
+        ("aws_lambda_permission.events[0]", "permission"),
+    )
+    assert resolve_allow(legacy, ["api.function_response_types"]) == (
+        ("bluemoxon-legacy-api", "function_response_types"),
+    )
