@@ -23,7 +23,11 @@ def permission(change: Change, index: PlanIndex) -> Iterator[tuple[str, str]]:
     target = shown(before.get("function_name"))
     if before.get("qualifier"):
         target = f"{target}:{before['qualifier']}"
-    same = all(before.get(k) == change.after.get(k) and k not in change.unknown for k in _GRANT)
+    # Terraform shows an unset qualifier as "" in state and null in the plan: equal.
+    same = all(
+        (before.get(k) or None) == (change.after.get(k) or None) and k not in change.unknown
+        for k in _GRANT
+    )
     if change.action == "replace" and change.actions[0] == "create" and same:
         # create_before_destroy granting the same callers: the new statement exists before
         # the old one goes, so nobody is refused in between.

@@ -128,7 +128,8 @@ def _async_settings(values: Mapping[str, Any] | None) -> tuple[int, int, str]:
 def invoke_config(change: Change, index: PlanIndex) -> Iterator[tuple[str, str]]:
     before = change.before
     identity = ("function_name", "qualifier")
-    moved = any(before.get(k) != change.after.get(k) for k in identity)
+    # An unset qualifier is "" in state and null in a plan: the same.
+    moved = any((before.get(k) or None) != (change.after.get(k) or None) for k in identity)
     target = shown(before.get("function_name"))
     if before.get("qualifier"):
         target = f"{target}:{before['qualifier']}"
