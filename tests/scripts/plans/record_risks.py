@@ -5,7 +5,8 @@ tests): `TF_PLUGIN_MIRROR=$(.ci/find-tf-mirror) .venv/bin/python -m
 tests.scripts.plans.record_risks`.
 It starts moto, applies risk_world/main.tf with its defaults, then for each case plans
 with that case's variables (`terraform plan -out`, then `show -json`) and writes
-`risk-CASE.json`. It takes a few minutes (a plan refreshes every resource).
+`risk-CASE.json` (name cases as arguments to record only those). It takes a few minutes
+(a plan refreshes every resource).
 A recorded plan keeps what plan-check reads (format_version, terraform_version,
 resource_changes, configuration) and drops prior_state and planned_values, which repeat
 the same values and would triple the files.
@@ -21,6 +22,8 @@ import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+
+import boto3
 
 from scripts.local import aws as local_aws
 
@@ -46,7 +49,27 @@ CASES: Mapping[str, Mapping[str, str]] = {
     "rest-api-to-other": {"rest_target": "other"},
     "schedule-target-deleted": {"schedule_target": "false"},
     "alias-version-changed": {"alias_version": "$LATEST"},
+    "target-forgotten": {},
+    "queue-imported": {},
 }
+# Cases that change the configuration itself, not a variable: the files they add, and the
+# marked block of main.tf they take out.
+FORGET = """removed {
+  from = aws_cloudwatch_event_target.tick
+  lifecycle {
+    destroy = false
+  }
+}
+"""
+IMPORT = """resource "aws_sqs_queue" "extra" {
+  name = "risk-extra"
+}
+
+import {
+  to = aws_sqs_queue.extra
+  id = "%s/123456789012/risk-extra"
+}
+"""
 
 
 def terraform(args: list[str], *, cwd: Path, environ: Mapping[str, str]) -> str:
@@ -61,6 +84,20 @@ def terraform(args: list[str], *, cwd: Path, environ: Mapping[str, str]) -> str:
     if done.returncode != 0:
         sys.exit(f"terraform {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
+
+
+def _configure(work: Path, case: str, main_tf: str, endpoint: str) -> None:
+    """main.tf as the case needs it, and only that case's extra file."""
+    (work / "case.tf").unlink(missing_ok=True)
+    if case == "target-forgotten":
+        start = main_tf.index("# BEGIN forgettable")
+        end = main_tf.index("# END forgettable")
+        (work / "main.tf").write_text(main_tf[:start] + main_tf[end:])
+        (work / "case.tf").write_text(FORGET)
+        return
+    (work / "main.tf").write_text(main_tf)
+    if case == "queue-imported":
+        (work / "case.tf").write_text(IMPORT % endpoint)
 
 
 def main() -> None:
@@ -86,7 +123,19 @@ def main() -> None:
                 cwd=work,
                 environ=environ,
             )
-            for case, variables in CASES.items():
+            # Made outside Terraform, for the import case to adopt.
+            boto3.client(
+                "sqs",
+                endpoint_url=server.endpoint,
+                region_name="us-west-2",
+                aws_access_key_id="test",
+                aws_secret_access_key="test",
+            ).create_queue(QueueName="risk-extra")
+            main_tf = (HERE / "risk_world" / "main.tf").read_text()
+            chosen = sys.argv[1:] or list(CASES)
+            for case in chosen:
+                variables = CASES[case]
+                _configure(work, case, main_tf, server.endpoint)
                 extra = [f"-var={name}={value}" for name, value in variables.items()]
                 terraform(
                     ["plan", "-input=false", "-no-color", "-out=case.tfplan", *base, *extra],
