@@ -29,8 +29,8 @@ RULES: Mapping[str, Callable[[Change, PlanIndex], Iterator[tuple[str, str]]]] = 
     "aws_lambda_permission": callers.permission,
     "aws_api_gateway_integration": callers.integration("uri"),
     "aws_apigatewayv2_integration": callers.integration("integration_uri"),
-    "aws_cloudwatch_event_target": callers.target,
-    "aws_cloudwatch_event_rule": callers.rule,
+    "aws_cloudwatch_event_target": callers.event_target,
+    "aws_cloudwatch_event_rule": callers.event_rule,
     "aws_lambda_alias": callers.alias,
 }
 
@@ -54,7 +54,8 @@ def risks(changes: Sequence[Change], index: PlanIndex) -> list[tuple[Risk, tuple
     found = []
     for change in changes:
         rule = RULES.get(change.type)
-        if rule is None or change.action in ("no-op", "create", "forget", "read"):
+        # A forget leaves the resource running as it is: nothing is lost.
+        if rule is None or change.action in ("no-op", "create", "forget", "create+forget"):
             continue
         owners = _owners(change, index)
         for word, effect in rule(change, index):

@@ -46,7 +46,7 @@ def _source(values: Mapping[str, Any]) -> str:
 
 
 def integration(attribute: str) -> Callable[[Change, PlanIndex], Iterator[tuple[str, str]]]:
-    def rule(change: Change, index: PlanIndex) -> Iterator[tuple[str, str]]:
+    def check(change: Change, index: PlanIndex) -> Iterator[tuple[str, str]]:
         fn = shown(change.before.get(attribute))
         if change.action == "delete" or (
             change.action == "replace" and change.actions[0] == "delete"
@@ -60,14 +60,14 @@ def integration(attribute: str) -> Callable[[Change, PlanIndex], Iterator[tuple[
             if moved:
                 yield (attribute, f"the API would call {moved[1]} instead of {moved[0]}")
 
-    return rule
+    return check
 
 
-def target(change: Change, index: PlanIndex) -> Iterator[tuple[str, str]]:
+def event_target(change: Change, index: PlanIndex) -> Iterator[tuple[str, str]]:
     before = change.before
-    rule, fn = before.get("rule"), shown(before.get("arn"))
+    name, fn = before.get("rule"), shown(before.get("arn"))
     if change.action == "delete":
-        yield "event_target", f"rule {rule} would stop invoking {fn}"
+        yield "event_target", f"rule {name} would stop invoking {fn}"
     elif change.action == "replace":
         same = all(before.get(k) == change.after.get(k) for k in ("rule", "target_id"))
         if change.actions[0] == "delete" or same:
@@ -75,7 +75,7 @@ def target(change: Change, index: PlanIndex) -> Iterator[tuple[str, str]]:
             # just wrote (one target id, one target).
             yield (
                 "event_target",
-                f"rule {rule} would stop invoking {fn}"
+                f"rule {name} would stop invoking {fn}"
                 + (
                     gone(change)
                     if change.actions[0] == "delete"
@@ -85,10 +85,10 @@ def target(change: Change, index: PlanIndex) -> Iterator[tuple[str, str]]:
     if change.action in ("update", "replace") and before:
         moved = retarget(change, "arn", index)
         if moved:
-            yield "arn", f"rule {rule} would invoke {moved[1]} instead of {moved[0]}"
+            yield "arn", f"rule {name} would invoke {moved[1]} instead of {moved[0]}"
 
 
-def rule(change: Change, index: PlanIndex) -> Iterator[tuple[str, str]]:
+def event_rule(change: Change, index: PlanIndex) -> Iterator[tuple[str, str]]:
     name = str(change.before.get("name", ""))
     invoked = ", ".join(f for f in index.rule_targets.get(name, ()) if f) or "its targets"
     if change.action in ("delete", "replace"):
