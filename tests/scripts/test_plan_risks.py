@@ -201,6 +201,28 @@ def test_the_summary_counts_what_the_plan_does_and_never_hides_a_delete() -> Non
     assert refused["summary"]["refused"] == 1 and refused["ok"] is False
 
 
+def test_a_forget_passes_and_is_counted_and_said() -> None:
+    """A `removed` block with destroy = false: the target keeps running, unmanaged."""
+    plan = recorded("target-forgotten")
+    (forgotten,) = [c for c in parse_plan(plan) if c.action != "no-op"]
+    assert forgotten.actions == ("forget",)
+    assert forgotten.action_reason == "delete_because_no_resource_config"
+    report = check_plan(plan, intended={})
+    assert report.ok and report.counts["forget"] == 1 and report.counts["delete"] == 0
+    lines = render_table(report, env_name="risk").splitlines()
+    assert lines[1].split() == ["forget", "aws_cloudwatch_event_target", "risk-worker-tick/worker"]
+    assert lines[-1] == "ok: 1 to forget (listed above), none refused"
+
+
+def test_an_import_is_counted_with_what_it_changes() -> None:
+    plan = recorded("queue-imported")
+    report = check_plan(plan, intended={})
+    assert report.ok
+    assert report.summary.startswith("1 to import, 0 to create, 1 to update in place")
+    (imported,) = [c for c in report.changes if c.import_id]
+    assert imported.kind == "import+update" and imported.label == "risk-extra"
+
+
 # ---- built by hand, from the recorded shapes -----------------------------------------------
 
 
