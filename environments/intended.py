@@ -46,6 +46,8 @@ RISKY_CHANGES = (
     "event_invoke_config",  # deleted: Lambda's defaults (and no destination) apply
     # aws_lambda_permission
     "permission",  # deleted or replaced: callers get 403/AccessDenied
+    # aws_lambda_function_url
+    "function_url",  # deleted or replaced: its URL stops answering (a new one is random)
     # aws_api_gateway_integration, aws_apigatewayv2_integration
     "uri",  # REST API (v1) calls another function
     "integration_uri",  # HTTP API (v2) calls another function

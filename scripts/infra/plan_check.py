@@ -15,8 +15,9 @@ refuses it (exit 1; one line per resource: address, word, what it would do) when
   destination;
 - cut traffic: a permission deleted or replaced with a gap (callers would get
   403/AccessDenied); an API Gateway integration (v1 `uri`, v2 `integration_uri`) pointed at
-  another function or deleted; a schedule target deleted or re-pointed, a rule deleted or
-  disabled; an alias's version or weights moved by Terraform, outside a release.
+  another function or deleted; a function URL deleted or replaced; a schedule target
+  deleted or re-pointed, a rule deleted or disabled; an alias's version or weights moved
+  by Terraform, outside a release.
 
 Safe by rule: moving a trigger or caller from a function to its own alias (what migrate
 does; an unknown target is followed through the plan's configuration references), a

@@ -27,6 +27,7 @@ RULES: Mapping[str, Callable[[Change, PlanIndex], Iterator[tuple[str, str]]]] = 
     "aws_sqs_queue_redrive_policy": messages.redrive_resource,
     "aws_lambda_function_event_invoke_config": messages.invoke_config,
     "aws_lambda_permission": callers.permission,
+    "aws_lambda_function_url": callers.function_url,
     "aws_api_gateway_integration": callers.integration("uri"),
     "aws_apigatewayv2_integration": callers.integration("integration_uri"),
     "aws_cloudwatch_event_target": callers.event_target,

@@ -40,6 +40,21 @@ def permission(change: Change, index: PlanIndex) -> Iterator[tuple[str, str]]:
     )
 
 
+def function_url(change: Change, index: PlanIndex) -> Iterator[tuple[str, str]]:
+    if change.action not in ("delete", "replace"):
+        return
+    before = change.before
+    target = shown(before.get("function_name"))
+    if before.get("qualifier"):
+        target = f"{target}:{before['qualifier']}"
+    # A function URL's host is random: a replacement answers on another one.
+    yield (
+        "function_url",
+        f"callers of {before.get('function_url') or 'the function URL'} ({target}) would "
+        "find nothing there",
+    )
+
+
 def _source(values: Mapping[str, Any]) -> str:
     source = values.get("source_arn")
     return f" from {str(source).rsplit(':', 1)[-1]}" if source else ""

@@ -356,6 +356,23 @@ def test_create_before_destroy_is_safe_only_when_it_grants_or_targets_the_same()
     assert "the delete would remove the target the create wrote" in gone.reason
 
 
+def test_a_replaced_function_url_is_refused() -> None:
+    before = {
+        "function_name": WORKER,
+        "qualifier": "",
+        "function_url": "https://abc123.lambda-url.us-west-2.on.aws/",
+        "authorization_type": "NONE",
+    }
+    after = {**before, "authorization_type": "AWS_IAM", "function_url": None}
+    (refusal,) = check_plan(
+        _one("aws_lambda_function_url", ["delete", "create"], before, after), intended={}
+    ).refusals
+    assert refusal.reason.startswith(
+        "function_url: callers of https://abc123.lambda-url.us-west-2.on.aws/ (risk-worker) "
+        "would find nothing there"
+    )
+
+
 def test_a_deleted_invoke_config_falls_back_to_lambdas_defaults() -> None:
     dlq = "arn:aws:sqs:us-west-2:123456789012:dlq"
     before = {
@@ -422,6 +439,7 @@ def test_every_word_a_rule_uses_is_in_the_vocabulary_the_model_validates() -> No
         "event_invoke_config",
         "event_target",
         "arn",
+        "function_url",
     }
     assert words <= set(RISKY_CHANGES)
     # And each is documented.
