@@ -115,7 +115,7 @@ def bootstrap(ctx: Context, inputs: BuildInputs, *, ready: bool, apply: bool) ->
         source=PackageSource.resolve(env.backend_dir, env.backend.package),
         store=ctx.store,
         build_dir=inputs.build_dir,
-        functions=env.functions,
+        functions=env.released_functions,
     )
     checked.append(f"layer {layer.manifest['hash']} and package {package.hash} in the store")
     checked += check_handlers(ctx, inputs)

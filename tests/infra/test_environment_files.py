@@ -255,7 +255,7 @@ def broken_staging(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Catalog:
     for source in REPO_ROOT.joinpath("environments").glob("*.toml"):
         shutil.copy(source, tmp_path)
     staging = tmp_path / "staging.toml"
-    staging.write_text(staging.read_text().replace("memory_mb = 1024", "memory_mb = 99", 1))
+    staging.write_text(staging.read_text().replace("memory_mb = 512", "memory_mb = 99", 1))
     monkeypatch.setattr(ENVIRONMENTS, "folder", tmp_path)
     return ENVIRONMENTS
 
