@@ -105,7 +105,10 @@ def every_new_field() -> Environment:
                 target="function",
             ),
             ScheduleTrigger(
-                expression="rate(5 minutes)", input='{"warmup":true}', target="function"
+                expression="rate(5 minutes)",
+                input='{"warmup":true}',
+                target="function",
+                exists=True,
             ),
             InvokePermission(
                 principal="apigateway.amazonaws.com", statement_id="AllowApi", target="function"
@@ -247,6 +250,17 @@ def test_schedule_input_must_be_json(text: str, message: str | None) -> None:
         assert message in _error(body)
 
 
+def test_a_new_schedule_cannot_target_the_bare_function() -> None:
+    text = MINIMAL + '\n[[functions.triggers]]\nkind = "schedule"\nexpression = "rate(1 hour)"\n'
+    assert _error(text + 'target = "function"\n') == (
+        "environments/qa.toml: functions[api].triggers[0]: triggers.schedule.target: "
+        "'function' keeps an existing schedule as it runs (exists = true); a new schedule "
+        "invokes the alias: leave target out"
+    )
+    (trigger,) = _read(text + 'target = "function"\nexists = true\n').functions[0].triggers
+    assert isinstance(trigger, ScheduleTrigger) and trigger.target == "function"
+
+
 # ---- a broken file never breaks help, and fails every command in one line -------------
 
 
@@ -267,7 +281,7 @@ def test_help_lists_the_environments_while_a_file_is_broken(
     assert cli_main([command, "--help"]) == 0
     out, err = capsys.readouterr()
     assert "Traceback" not in err
-    if "--env" in out:
+    if "--env ENV" in out:
         assert "staging" in out
 
 
