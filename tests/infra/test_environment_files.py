@@ -18,9 +18,11 @@ from environments import (
     Environment,
     ExternalCaller,
     FunctionConfig,
+    Hook,
     InlinePolicy,
     InvokePermission,
     ScheduleTrigger,
+    SmokeCheck,
     SqsTrigger,
     StateBackend,
     UnmanagedFunction,
@@ -143,6 +145,23 @@ def test_every_new_field_reads_back_equal() -> None:
     assert 'kind = "sqs"' in text and 'kind = "created"' in text
     assert 'requirements_file = "examples/backend/requirements.txt"' in text
     assert str(REPO_ROOT) not in text
+
+
+def test_checks_read_back_equal_as_tables_or_json_text() -> None:
+    api = FunctionConfig(
+        name="api",
+        handler="app.main.handler",
+        smoke=SmokeCheck(event={"rawPath": "/health"}, expect={"statusCode": 200}),
+    )
+    env = Environment(
+        name="qa",
+        functions=(api,),
+        # A JSON null cannot be a TOML value: that event is written as its JSON text.
+        hooks=(Hook(function="api", event={"migrate": True, "since": None}),),
+    )
+    text = environment_text(env)
+    assert _read(text) == env
+    assert "since" in text and "[functions.smoke.event]" in text
 
 
 def test_what_the_constructor_derives_is_not_written() -> None:
