@@ -111,10 +111,14 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
     ),
     "plan-check": (
         "Read a terraform plan of the synthesized stack and refuse it (exit 1, naming "
-        "resource and attribute) if it deletes or replaces a function, role, log group or "
-        "alias, or changes a protected function attribute (memory, timeout, environment, "
-        "VPC, role, handler, runtime, ...) nobody marked as intended; prints imports, "
-        "creates and in-place changes.",
+        "resource, attribute and what it would do) if it deletes or replaces a function, "
+        "role, log group or alias, changes a protected function attribute (memory, timeout, "
+        "environment, VPC, role, ...), or loses messages or cuts traffic (partial batch "
+        "failures dropped, a queue replaced, a mapping deleted or disabled, a redrive policy "
+        "or async-invoke retries removed, a permission deleted, an integration or schedule "
+        "re-pointed or deleted, an alias moved outside a release) unless the configuration's "
+        "intended_changes or --allow RESOURCE.WORD says so. Counts imports, creates, "
+        "updates, replaces, deletes and forgets. Rules: docs/plan-check.md.",
         "python -m scripts plan-check --env staging --plan-file tfplan",
     ),
     "synth-diff": (
