@@ -210,7 +210,15 @@ class Lock:
         try:
             self.store.delete(self.name, if_match=self.etag)
         except ConditionFailedError:
-            return False
+            # Marked by `unlock --force` after our last renewal (the run had just ended):
+            # still ours to remove.
+            seen = _look(self.store, self.name)
+            if seen is None or seen.holder is None or seen.holder.token != self.holder.token:
+                return False
+            try:
+                self.store.delete(self.name, if_match=seen.etag)
+            except ConditionFailedError:
+                return False
         return True
 
 

@@ -36,7 +36,7 @@ import artifacts
 from environments import REPO_ROOT
 from scripts.release import history
 from scripts.release.history import ReleaseRecord
-from scripts.release.lock import Holder, look, read_holder
+from scripts.release.lock import Holder, read_holder
 
 ENV = "local"
 # The client the in-process code gets (setup releases): one attempt, quick timeouts.
@@ -192,6 +192,8 @@ class Cli:
 
     def wait_lock_expired(self) -> None:
         """Until the lock's lease has expired by the store's (moto's) clock."""
+        from scripts.release.lock import look
+
         lease = float(TIMING_ENV["LAYERS_LOCK_LEASE"])
         wait_until(
             lambda: (seen := look(self.world.store, ENV)) is not None and seen.expired(lease),
