@@ -256,7 +256,7 @@ def _canary(
     try:
         verdict = bake(ctx, canary)
     except Exception as err:  # CloudWatch 500, throttling, a bug: never leave it weighted
-        verdict = f"the bake failed: {describe(err)}"
+        verdict = f"the bake failed ({type(err).__name__}): {describe(err)}"
     _record(writer, canary={**canary.to_json(), "result": verdict})
     if verdict != "promote":
         raise _AbortError(f"canary switched back: {verdict}")

@@ -256,7 +256,11 @@ class LambdaDouble:
             with self._passed_lock:
                 other = next((f for f in self._other_faults if f.take(request)), None)
             if other is not None:
-                return _Reply.error(other.error)
+                # The JSON protocols (CloudWatch's among them) name the error in `__type`.
+                err = other.error
+                body = json.dumps({"__type": err.code, "message": err.message}).encode()
+                kind = [("Content-Type", "application/x-amz-json-1.0")]
+                return _Reply(err.status, [*kind, ("x-amzn-ErrorType", err.code)], body)
             reply = self._forward(request)
             with self._passed_lock:
                 self._passed.append((request.method, request.target, reply.status))
