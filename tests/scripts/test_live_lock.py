@@ -195,6 +195,7 @@ def test_prune_versions_during_a_rollback_is_refused_or_queued_and_keeps_its_tar
     assert world.served() == target_of(r1)
     raw = world.raw_lambda()
     for name, entry in r1.functions.items():
+        assert entry.target.version is not None
         version = raw.get_function_configuration(FunctionName=name, Qualifier=entry.target.version)
         assert version["CodeSha256"] == entry.target.code_sha256
     # It did prune, after the rollback: versions neither release serves nor names.
