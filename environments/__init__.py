@@ -17,6 +17,7 @@ from environments.catalog import (
     get_environment,
     legacy_environment,
 )
+from environments.checks import Hook, SmokeCheck
 from environments.function import MAX_LAYERS, PROTECTED_ATTRIBUTES, TRACING_MODES, FunctionConfig
 from environments.model import (
     AWS_PROVIDER_BINDINGS_VERSION,
@@ -48,10 +49,12 @@ __all__ = [
     "Environment",
     "ExistingRole",
     "FunctionConfig",
+    "Hook",
     "InvokePermission",
     "PackageSpec",
     "PolicyStatement",
     "ScheduleTrigger",
+    "SmokeCheck",
     "SqsTrigger",
     "StateBackend",
     "VpcConfig",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from environments import Environment
 from scripts import args as common
 from scripts import progress
-from scripts.clients import cloudwatch_client, lambda_client
+from scripts.clients import cloudwatch_client, invoke_client, lambda_client, logs_client
 from scripts.errors import BadInputError
 from scripts.release.canary import alarm_reader
 from scripts.release.lambda_api import Api
@@ -76,4 +76,9 @@ def release_context(args: argparse.Namespace, *, s3_only: bool = True) -> Contex
         alarms=_alarms(env),
         # On a terminal the canary's countdown and alarm states rewrite one line.
         live=progress.live if progress.is_terminal() else None,
+        # A hook may run as long as its function may (a migration): wait that long, plus.
+        logs=lambda: logs_client(env),
+        invoker=invoke_client(
+            env, read_timeout=max(f.timeout_s for f in env.functions) + timing.read_timeout_s
+        ),
     )

@@ -134,9 +134,11 @@ def _states_text(states: Mapping[str, str]) -> str:
     return ", ".join(f"{n} {s}" for n, s in sorted(states.items())) or "no alarms"
 
 
-def bake(ctx: Context, canary: Canary) -> str:
+def bake(ctx: Context, canary: Canary, *, watch: Callable[[], None] | None = None) -> str:
     """Watch until the bake time is over: "promote", or why the canary must switch back.
-    Errors (an alarm read failing) propagate: the release switches back on them too."""
+    Errors (an alarm read failing) propagate: the release switches back on them too.
+
+    `watch` runs on every poll (the new versions' error lines, scripts.release.logs)."""
     deadline = ctx.timing.clock() + canary.bake_s
     reader = ctx.alarms if canary.alarms else None
     ctx.say(
@@ -151,9 +153,11 @@ def bake(ctx: Context, canary: Canary) -> str:
     try:
         while True:
             now = ctx.timing.clock()
-            if reader is not None and now >= next_read:
-                states = reader(canary.alarms)
+            if now >= next_read:
                 next_read = now + ctx.timing.alarm_poll_s
+                if watch is not None:
+                    watch()
+                states = reader(canary.alarms) if reader is not None else {}
                 firing = sorted(n for n, state in states.items() if state == "ALARM")
                 missing = sorted(n for n, state in states.items() if state == "MISSING")
                 if firing:
