@@ -18,7 +18,7 @@ from environments import Environment
 from scripts.build import identity
 from scripts.errors import BadInputError
 from scripts.release import plan
-from scripts.release.canary import Canary
+from scripts.release.canary import Canary, preflight
 from scripts.release.checks import Checks
 from scripts.release.engine import FunctionRun, Step
 from scripts.release.facts import CodeSource
@@ -133,6 +133,8 @@ def deploy(
     sources = Sources(ctx.store)
     for warning in target.warnings:
         ctx.say(warning)
+    if canary is not None:
+        preflight(ctx, canary)  # a missing or unreadable alarm: refused, nothing changed
     with session(ctx, command=kind, wait_s=wait_s):
         befores = plan.read_before(ctx.api, env, env.released_function_names)
         changing = [
