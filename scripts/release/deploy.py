@@ -18,7 +18,7 @@ from environments import Environment
 from scripts.build import identity
 from scripts.errors import BadInputError
 from scripts.release import plan
-from scripts.release.canary import Canary
+from scripts.release.canary import Canary, preflight
 from scripts.release.checks import Checks
 from scripts.release.engine import FunctionRun, Step
 from scripts.release.facts import CodeSource
@@ -133,10 +133,12 @@ def deploy(
     sources = Sources(ctx.store)
     for warning in target.warnings:
         ctx.say(warning)
+    if canary is not None:
+        preflight(ctx, canary)  # a missing or unreadable alarm: refused, nothing changed
     with session(ctx, command=kind, wait_s=wait_s):
         # The served version's configuration only matters where `$LATEST` already holds the
         # target (it may be served already): read there only, below.
-        befores = plan.read_before(ctx.api, env, env.function_names, served=False)
+        befores = plan.read_before(ctx.api, env, env.released_function_names, served=False)
         changing = [
             name
             for name, b in befores.items()
@@ -159,7 +161,12 @@ def deploy(
         for name, read in befores.items():
             code = target.package.code_sha256 if target.package else read.latest.code_sha256
             layers = (
-                replace_deps_layer(read.latest.layers, layer_name=env.layer_name, new_arn=layer_arn)
+                replace_deps_layer(
+                    read.latest.layers,
+                    layer_name=env.layer_name,
+                    new_arn=layer_arn,
+                    foreign=env.foreign_deps_layers,
+                )
                 if layer_arn
                 else read.latest.layers
             )
