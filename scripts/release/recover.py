@@ -7,9 +7,14 @@ known good state, so it is decided from what is there:
 
 - every alias already serves the record's target versions: the run died after its last
   write, so the record is completed as `succeeded`;
-- otherwise every function is put back to the before-state (aliases first, then
-  `$LATEST` from the recorded code copy), verified by reading, and the record ends
-  `failed`, naming who resolved it.
+- otherwise every function is put back to the before-state (aliases to the versions
+  callers were served, then `$LATEST` to the recorded `latest` from its code copy),
+  verified by reading, and the record ends `failed`, naming who resolved it.
+
+`Resolution.callers_moved` says whether callers had been served some of the dead run's
+target (a switch or a canary died midway): they were then served a mixture, and the last
+release they were all served is the one this put back (what `rollback --previous`
+returns to).
 
 The dead run's own revisions are unknown, so the guards here are the revisions read now;
 the lock guarantees no deploy of ours runs meanwhile.
@@ -17,6 +22,7 @@ the lock guarantees no deploy of ours runs meanwhile.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import artifacts
@@ -34,8 +40,14 @@ if TYPE_CHECKING:
 RECENT = 10
 
 
-def resolve_unfinished(ctx: Context, *, resolver: str) -> ReleaseRecord | None:
-    """Resolve the newest record if it is `started`; returns it as resolved (or None)."""
+@dataclass(frozen=True)
+class Resolution:
+    record: ReleaseRecord  # as resolved: `succeeded` or `failed`
+    callers_moved: bool  # some alias served the dead run's target, and was put back
+
+
+def resolve_unfinished(ctx: Context, *, resolver: str) -> Resolution | None:
+    """Resolve the newest record if it is `started`; returns how (None: nothing to do)."""
     records = history.load_releases(ctx.store, ctx.env.name, limit=RECENT, warn=ctx.say)
     if not records or records[0].state != history.STARTED:
         return None
@@ -58,7 +70,22 @@ def _serves_target(ctx: Context, record: ReleaseRecord, befores: dict[str, plan.
     return bool(record.functions)
 
 
-def resolve(ctx: Context, record: ReleaseRecord, *, resolver: str) -> ReleaseRecord:
+def _partly_served(entry: history.FunctionEntry, before: plan.Before) -> bool:
+    """Callers of this function got some of the dead run's target (alone or weighted).
+    An alias the run created on the baseline serves what `$LATEST` served: not a move."""
+    target = entry.target.version
+    if before.alias is None or target is None or target == entry.before.version:
+        return False
+    return target in {before.alias.version, *before.alias.weights}
+
+
+def _alias_before(entry: history.FunctionEntry) -> tuple[str, tuple[tuple[str, float], ...]] | None:
+    if entry.alias_version is None:
+        return None
+    return entry.alias_version, tuple(sorted(entry.alias_weights.items()))
+
+
+def resolve(ctx: Context, record: ReleaseRecord, *, resolver: str) -> Resolution:
     names = [n for n in record.functions if n in ctx.env.function_names]
     # A dead run may have left an update Failed: that is what this puts right.
     befores = plan.read_before(ctx.api, ctx.env, names, failed_ok=True)
@@ -66,36 +93,34 @@ def resolve(ctx: Context, record: ReleaseRecord, *, resolver: str) -> ReleaseRec
     note = f"resolved by a later {resolver} ({history.who().get('host', '?')})"
     if _serves_target(ctx, record, befores):
         ctx.say(f"  every alias serves release {record.id}'s target: recorded as succeeded")
-        return writer.write(
+        done = writer.write(
             state=history.SUCCEEDED,
             ended_at=history.now(),
             resolves=None,
             error=f"completed after its run died; {note}",
         )
+        return Resolution(done, callers_moved=False)
+    moved = any(_partly_served(record.functions[n], befores[n]) for n in names)
     sources = Sources(ctx.store)
     runs: dict[str, FunctionRun] = {}
     aliases: dict[str, list[Step]] = {}
     latest: dict[str, list[Step]] = {}
     for name in names:
         entry, before = record.functions[name], befores[name]
-        copy = sources.find(entry.before.code_sha256)
+        wanted = entry.latest  # `$LATEST` as the dead run found it
+        copy = sources.find(wanted.code_sha256)
         facts = plan.facts_for(ctx.env, before, description=f"restore {record.id}", restore=copy)
-        if before.latest.code_sha256 != entry.before.code_sha256:
+        if before.latest.code_sha256 != wanted.code_sha256:
             if copy is None:
                 raise ToolError(
                     f"cannot resolve release {record.id}: no copy of {name}'s code "
-                    f"{entry.before.code_sha256} is in the store; restore it by hand"
+                    f"{wanted.code_sha256} is in the store; restore it by hand"
                 )
             facts.target_code = copy
-        if before.latest.layers != entry.before.layers:
-            facts.target_layers = entry.before.layers
+        if before.latest.layers != wanted.layers:
+            facts.target_layers = wanted.layers
         runs[name] = plan.new_run(ctx.api, name, facts)
-        serves = (
-            None
-            if entry.alias_version is None
-            else (entry.alias_version, tuple(sorted(entry.alias_weights.items())))
-        )
-        aliases[name] = [RestoreAlias(serves)]
+        aliases[name] = [RestoreAlias(_alias_before(entry))]
         latest[name] = [
             step
             for step, wanted in ((Code(), facts.target_code), (Layers(), facts.target_layers))
@@ -115,12 +140,13 @@ def resolve(ctx: Context, record: ReleaseRecord, *, resolver: str) -> ReleaseRec
         )
     restored = [r.name for r in runs.values() if r.status is Status.CHANGED]
     ctx.say(f"  put back {len(restored)} function(s) to the state before release {record.id}")
-    return writer.write(
+    done = writer.write(
         state=history.FAILED,
         ended_at=history.now(),
         error=f"its run died mid-release; {note}: "
         + (f"restored {', '.join(restored)}" if restored else "nothing had changed"),
     )
+    return Resolution(done, callers_moved=moved)
 
 
 def _etag(ctx: Context, record: ReleaseRecord) -> str | None:
