@@ -32,7 +32,7 @@ from scripts.release.engine import Executor, FunctionRun, Status, Step, first_er
 from scripts.release.history import RecordWriter, ReleaseRecord
 from scripts.release.lambda_api import describe
 from scripts.release.sources import Sources
-from scripts.release.steps import Code, Layers, RestoreAlias
+from scripts.release.steps import RestoreAlias, latest_steps
 
 if TYPE_CHECKING:
     from scripts.release.release import Context
@@ -121,11 +121,7 @@ def resolve(ctx: Context, record: ReleaseRecord, *, resolver: str) -> Resolution
             facts.target_layers = wanted.layers
         runs[name] = plan.new_run(ctx.api, name, facts)
         aliases[name] = [RestoreAlias(_alias_before(entry))]
-        latest[name] = [
-            step
-            for step, wanted in ((Code(), facts.target_code), (Layers(), facts.target_layers))
-            if wanted
-        ]
+        latest[name] = latest_steps(facts)
     executor = Executor(runs, say=ctx.say)
     failures = executor.phase(aliases) or executor.phase(latest)
     executor.settle_statuses()

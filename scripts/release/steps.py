@@ -10,6 +10,11 @@ Prepare (callers see nothing change):
             expected CodeSha256 and the RevisionId our writes left).
 Switch (callers move):
   switch    the alias to the target version (or weighted to it, for a canary).
+Crash recovery: `alias back`, then the `$LATEST` steps towards the recorded `latest`.
+
+The Lambda calls each step makes (read, write, undo) and the IAM scope of each are
+declared under the step's name in environments/release_calls.py, which the deployer
+policy is built from; tests/scripts/test_step_calls.py holds every step to it.
 """
 
 from __future__ import annotations
@@ -62,6 +67,10 @@ def _healthy(latest: Latest) -> bool:
 class Code(_LatestStep):
     name = "code"
 
+    @staticmethod
+    def targeted(f: Facts) -> bool:
+        return f.target_code is not None
+
     def read(self, run: FunctionRun) -> Any:
         latest = _latest(run)
         return (latest.code_sha256, _healthy(latest))
@@ -92,6 +101,10 @@ class Code(_LatestStep):
 
 class Layers(_LatestStep):
     name = "layers"
+
+    @staticmethod
+    def targeted(f: Facts) -> bool:
+        return f.target_layers is not None
 
     def read(self, run: FunctionRun) -> Any:
         latest = _latest(run)
@@ -253,6 +266,15 @@ class Switch(_AliasStep):
         return self._move(run, version, dict(weights))
 
 
+# The `$LATEST` steps in the order a release applies them; crash recovery runs the same
+# list towards the record's `latest`. Each runs only when its target is set.
+LATEST_STEPS: tuple[type[Code] | type[Layers], ...] = (Code, Layers)
+
+
+def latest_steps(f: Facts) -> list[Step]:
+    return [cls() for cls in LATEST_STEPS if cls.targeted(f)]
+
+
 def needs_pin(alias: Alias | None) -> bool:
     """A missing alias, or one on `$LATEST`, must first hold the state before the release."""
     return alias is None or alias.version == LATEST
@@ -262,10 +284,7 @@ def prepare_steps(f: Facts) -> list[Step]:
     steps: list[Step] = []
     if needs_pin(f.before_alias):
         steps += [Baseline(), Pin()]
-    if f.target_code is not None:
-        steps.append(Code())
-    if f.target_layers is not None:
-        steps.append(Layers())
+    steps += latest_steps(f)
     # Always: the switch needs the version holding the target (found, else published).
     steps.append(Publish())
     return steps

@@ -63,13 +63,13 @@ def test_rollback_after_rolling_back_to_the_state_before_the_first_release(
     assert dworld.served() == first
 
 
-def test_rollback_after_a_torn_run(dworld: World) -> None:
-    """A run whose switch failed and whose undo was throttled on one alias: that function
-    is left on the new version while its `$LATEST` went back. The next release finds it
-    so; rolling that release back returns callers to exactly what they had."""
-    _release(dworld, "v1")
-    r2 = _release(dworld, "v2")
-    names = dworld.env.function_names
+def _torn_run(world: World) -> tuple[ReleaseRecord, str, dict[str, Any]]:
+    """R1, R2, then R3 whose switch failed on one function and whose undo was throttled
+    on another: that one is left on R3's version while its `$LATEST` went back.
+    Returns (R2, the torn function, what every alias serves now)."""
+    _release(world, "v1")
+    r2 = _release(world, "v2")
+    names = world.env.function_names
     torn, failing = names[0], names[-1]
     seen: dict[str, int] = {}
     active = [True]
@@ -81,15 +81,22 @@ def test_rollback_after_a_torn_run(dworld: World) -> None:
             return client_error("TooManyRequestsException", "UpdateAlias", 429, "Rate exceeded")
         return None
 
-    fail_calls(dworld.lam, "UpdateAlias", throttle)
+    fail_calls(world.lam, "UpdateAlias", throttle)
     with pytest.raises(ReleaseFailedError):
-        deploy(dworld.context(), dworld.target("v3", "v3"))
+        deploy(world.context(), world.target("v3", "v3"))
     active[0] = False
-    torn_state = dworld.served()
+    torn_state = world.served()
     assert torn_state[torn] != target_of(r2)[torn]  # left on R3's version
     assert {n: s for n, s in torn_state.items() if n != torn} == {
         n: s for n, s in target_of(r2).items() if n != torn
     }
+    return r2, torn, torn_state
+
+
+def test_rollback_after_a_torn_run(dworld: World) -> None:
+    """The next release finds the torn state; rolling that release back returns callers
+    to exactly what they had."""
+    _, _, torn_state = _torn_run(dworld)
     r4 = _release(dworld, "v4")
     assert before_of(r4) == torn_state
 
@@ -97,6 +104,17 @@ def test_rollback_after_a_torn_run(dworld: World) -> None:
 
     assert result["state"] == "succeeded"
     assert dworld.served() == torn_state
+
+
+def test_rollback_right_after_a_torn_run_returns_to_what_callers_all_had(dworld: World) -> None:
+    """Before: "the aliases serve no recorded release". Callers are on a mixture of the
+    failed run's before-state and its target: the last state they were all served is R2."""
+    r2, _, _ = _torn_run(dworld)
+
+    result = rollback(dworld.context(), PREVIOUS)
+
+    assert (result["state"], result["serves"]) == ("succeeded", r2.id)
+    assert dworld.served() == target_of(r2)
 
 
 def test_rollback_after_a_killed_run_whose_record_was_deleted(cli: Cli) -> None:
