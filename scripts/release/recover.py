@@ -11,10 +11,9 @@ known good state, so it is decided from what is there:
   callers were served, then `$LATEST` to the recorded `latest` from its code copy),
   verified by reading, and the record ends `failed`, naming who resolved it.
 
-`Resolution.callers_moved` says whether callers had been served some of the dead run's
-target (a switch or a canary died midway): they were then served a mixture, and the last
-release they were all served is the one this put back (what `rollback --previous`
-returns to).
+When callers had been served some of the dead run's target (a switch or a canary died
+midway), they were on a mixture, and the last release they were all served is the one
+this puts back: `ctx.put_back` names the record then (`rollback --previous` stops there).
 
 The dead run's own revisions are unknown, so the guards here are the revisions read now;
 the lock guarantees no deploy of ours runs meanwhile.
@@ -22,7 +21,6 @@ the lock guarantees no deploy of ours runs meanwhile.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import artifacts
@@ -40,14 +38,8 @@ if TYPE_CHECKING:
 RECENT = 10
 
 
-@dataclass(frozen=True)
-class Resolution:
-    record: ReleaseRecord  # as resolved: `succeeded` or `failed`
-    callers_moved: bool  # some alias served the dead run's target, and was put back
-
-
-def resolve_unfinished(ctx: Context, *, resolver: str) -> Resolution | None:
-    """Resolve the newest record if it is `started`; returns how (None: nothing to do)."""
+def resolve_unfinished(ctx: Context, *, resolver: str) -> ReleaseRecord | None:
+    """Resolve the newest record if it is `started`; returns it as resolved (or None)."""
     records = history.load_releases(ctx.store, ctx.env.name, limit=RECENT, warn=ctx.say)
     if not records or records[0].state != history.STARTED:
         return None
@@ -85,7 +77,7 @@ def _alias_before(entry: history.FunctionEntry) -> tuple[str, tuple[tuple[str, f
     return entry.alias_version, tuple(sorted(entry.alias_weights.items()))
 
 
-def resolve(ctx: Context, record: ReleaseRecord, *, resolver: str) -> Resolution:
+def resolve(ctx: Context, record: ReleaseRecord, *, resolver: str) -> ReleaseRecord:
     names = [n for n in record.functions if n in ctx.env.function_names]
     # A dead run may have left an update Failed: that is what this puts right.
     befores = plan.read_before(ctx.api, ctx.env, names, failed_ok=True)
@@ -93,13 +85,12 @@ def resolve(ctx: Context, record: ReleaseRecord, *, resolver: str) -> Resolution
     note = f"resolved by a later {resolver} ({history.who().get('host', '?')})"
     if _serves_target(ctx, record, befores):
         ctx.say(f"  every alias serves release {record.id}'s target: recorded as succeeded")
-        done = writer.write(
+        return writer.write(
             state=history.SUCCEEDED,
             ended_at=history.now(),
             resolves=None,
             error=f"completed after its run died; {note}",
         )
-        return Resolution(done, callers_moved=False)
     moved = any(_partly_served(record.functions[n], befores[n]) for n in names)
     sources = Sources(ctx.store)
     runs: dict[str, FunctionRun] = {}
@@ -142,7 +133,9 @@ def resolve(ctx: Context, record: ReleaseRecord, *, resolver: str) -> Resolution
         error=f"its run died mid-release; {note}: "
         + (f"restored {', '.join(restored)}" if restored else "nothing had changed"),
     )
-    return Resolution(done, callers_moved=moved)
+    if moved:
+        ctx.put_back = done  # callers were moved back: `rollback --previous` stops here
+    return done
 
 
 def _etag(ctx: Context, record: ReleaseRecord) -> str | None:

@@ -27,7 +27,7 @@ from scripts.release.engine import CancelledError, Executor, FunctionRun, Status
 from scripts.release.facts import facts
 from scripts.release.history import FunctionEntry, RecordWriter, ReleaseRecord
 from scripts.release.lambda_api import Api, describe
-from scripts.release.recover import Resolution, resolve_unfinished
+from scripts.release.recover import resolve_unfinished
 from scripts.release.steps import Switch
 from scripts.release.timing import Timing
 from scripts.stop import Stop
@@ -48,8 +48,9 @@ class Context:
     lock_lost: bool = False
     held: lock.Lock | None = None  # the deploy lock, while `session` holds it
     alarms: Callable[[Sequence[str]], Mapping[str, str]] | None = None
-    # What this command's session found a dead run had left, and how it was resolved.
-    resolved: Resolution | None = None
+    # The release a dead run left `started` that `session` just put back after callers
+    # had been served some of it (a switch or a canary midway), if any.
+    put_back: ReleaseRecord | None = None
 
     @property
     def reason(self) -> str | None:
@@ -100,7 +101,7 @@ def session(ctx: Context, *, command: str, wait_s: float = 0.0) -> Iterator[lock
     ctx.held = held
     try:
         with lock.Renewer(held, on_lost=lost):
-            ctx.resolved = resolve_unfinished(ctx, resolver=command)
+            resolve_unfinished(ctx, resolver=command)
             yield held
     finally:
         ctx.held = None

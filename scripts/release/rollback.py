@@ -119,8 +119,8 @@ def rollback(ctx: Context, request: RollbackRequest, *, wait_s: float = 0.0) -> 
                 raise BadInputError(f"--to {request.to}: a release of {chosen.env}, not {env.name}")
             target = {name: entry.target for name, entry in chosen.functions.items()}
             serves = chosen.serves
-        elif ctx.resolved is not None and ctx.resolved.callers_moved:
-            return _settled_by_resolution(ctx, ctx.resolved.record.id, records, befores)
+        elif ctx.put_back is not None:
+            return _settled_by_resolution(ctx, ctx.put_back.id, records, befores)
         else:
             target, serves, base = previous_target(records, befores)
             if base.legacy_before and serves.startswith(BEFORE):
