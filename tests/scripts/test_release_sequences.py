@@ -36,7 +36,7 @@ from scripts.release.rollback import RollbackRequest, rollback
 
 Content = tuple[str, tuple[str, ...]]  # code, layers
 SEEDS = (11, 23, 37)
-STEPS = 9
+STEPS = 10
 KILLS = ("prepare", "mixture", "all", "canary", "deleted")
 
 
@@ -255,7 +255,7 @@ class Walk:
             assert not self.cli.lock_present(), self.log
 
 
-def _step(walk: Walk, kill: str | None) -> str:
+def _step(walk: Walk, kill: str | None, faults: list[str], left: int) -> str:
     if kill is not None:
         walk.kill(kill)
         return f"kill:{kill}"
@@ -265,6 +265,12 @@ def _step(walk: Walk, kill: str | None) -> str:
         # The next command first resolves the killed run: faults go to later steps.
         choices = {k: v for k, v in choices.items() if k in ("deploy", "previous", "to")}
     pick = walk.rng.choices(list(choices), list(choices.values()))[0]
+    # Every sequence has a failed deploy and a failed rollback (one with somewhere to go).
+    usable = faults and walk.pending is None
+    if usable and faults[0] == "previous-fail" and walk.current.parent is None:
+        usable = False
+    if usable and (left <= len(faults) or walk.rng.random() < 0.3):
+        pick = faults.pop(0)
     if pick == "to" and not walk.deployed:
         pick = "deploy"
     if pick in ("deploy", "fail", "lose"):
@@ -285,8 +291,10 @@ def test_random_release_sequences_serve_what_the_model_says(cli: Cli, index: int
     # Two kills per sequence, never adjacent; over the seeds every kind comes up.
     kinds = [KILLS[(2 * index + k) % len(KILLS)] for k in range(2)]
     at = dict(zip(sorted(rng.sample(range(1, STEPS, 2), 2)), kinds, strict=True))
+    faults = ["fail", "previous-fail"]
     for number in range(STEPS):
-        walk.log.append(_step(walk, at.get(number)))
+        left = STEPS - number - sum(1 for k in at if k >= number)
+        walk.log.append(_step(walk, at.get(number), faults, left))
         walk.check()
     walk.deploy()  # whatever the last step left, a deploy afterwards ends whole
     walk.check()
