@@ -124,6 +124,13 @@ def served_state(before: Before, *, code_key: str | None = None) -> FunctionStat
     baseline a release publishes). `code_key` names a copy of `$LATEST`'s code."""
     served = before.served
     if served is None:
+        if before.alias is not None and before.alias.version != LATEST:
+            # Recording `$LATEST` beside the alias's version is the defect of issue 16.5:
+            # a plan that skipped reading the served version must fail, not record that.
+            raise RuntimeError(
+                f"release plan error: {before.latest.name}: the version its alias serves "
+                f"({before.alias.version}) was not read"
+            )
         return FunctionState(
             code_sha256=before.latest.code_sha256, layers=before.latest.layers, code_key=code_key
         )

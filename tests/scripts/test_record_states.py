@@ -19,10 +19,10 @@ from crash_points import HELD_S, aliases, crash
 from lambda_world import World, client_error, fail_calls
 
 import artifacts
-from scripts.release import history
+from scripts.release import history, plan
 from scripts.release.deploy import deploy
 from scripts.release.history import ReleaseRecord
-from scripts.release.lambda_api import Api
+from scripts.release.lambda_api import Alias, Api, Latest, Version
 from scripts.release.release import ReleaseFailedError
 from scripts.release.rollback import RollbackRequest, rollback
 from scripts.release.status import status
@@ -196,3 +196,21 @@ def test_a_format_1_record_is_still_read_and_rolled_back_with_a_warning(dworld: 
     assert (result["state"], result["serves"]) == ("succeeded", f"before:{r2.id}")
     assert dworld.served() == first
     assert any("record format 1" in line for line in dworld.said)
+
+
+def test_a_plan_that_did_not_read_the_served_version_cannot_record_latest_instead() -> None:
+    latest = Latest(
+        name="fn",
+        arn="arn:aws:lambda:us-west-2:1:function:fn",
+        code_sha256="a=",
+        layers=("arn:l:2",),
+        revision_id="r",
+    )
+    alias = Alias(name="live", version="3")
+
+    with pytest.raises(RuntimeError, match=r"fn: the version its alias serves \(3\) was not"):
+        plan.served_state(plan.Before(latest=latest, alias=alias, served=None))
+
+    served = Version(version="3", code_sha256="b=", layers=("arn:l:1",))
+    state = plan.served_state(plan.Before(latest=latest, alias=alias, served=served))
+    assert (state.version, state.code_sha256, state.layers) == ("3", "b=", ("arn:l:1",))
