@@ -10,6 +10,7 @@ the deps layer) must be declared outside the steps.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import threading
@@ -25,9 +26,10 @@ from test_policy_coverage import deployer_statements
 import artifacts
 from environments import release_calls
 from environments.release_calls import ALIAS, FUNCTION, LAYER, QUALIFIED, Call
-from scripts.release import history, steps
+from scripts.release import history, plan, steps
 from scripts.release.deploy import deploy
-from scripts.release.engine import Step
+from scripts.release.engine import Step, StepError, run_step
+from scripts.release.facts import Facts
 from scripts.release.release import ReleaseFailedError
 
 OUTSIDE = "(no step)"
@@ -156,3 +158,30 @@ def test_a_call_must_name_a_known_operation_and_scope() -> None:
         Call("DeleteFunctionUrlConfig", FUNCTION)
     with pytest.raises(ValueError, match="scope one of"):
         Call("GetAlias", "account")
+
+
+def test_every_step_needs_only_facts_that_exist() -> None:
+    fields = {f.name for f in dataclasses.fields(Facts)}
+    for cls in step_classes():
+        assert set(cls.needs) <= fields, cls.name
+    assert steps.Switch.needs == ("target_version",)
+
+
+def test_a_step_whose_fact_the_plan_left_unset_fails_before_its_write_naming_it(
+    dworld: World, lambda_double: LambdaDouble
+) -> None:
+    dworld.add_aliases()
+    name = dworld.env.function_names[0]
+    before = plan.read_before(dworld.context().api, dworld.env, [name])[name]
+    run = plan.new_run(
+        dworld.context().api,
+        name,
+        plan.facts_for(dworld.env, before, description="test", restore=None),
+    )
+    lambda_double.clear_calls()
+
+    with pytest.raises(StepError, match="release plan error: switch needs target_version"):
+        run_step(run, steps.Switch(), threading.Event())
+
+    assert not [c for c in lambda_double.calls if c.operation == "UpdateAlias"]
+    assert dworld.served()[name][0] == before.alias_version
