@@ -42,6 +42,7 @@ ORDER = (
     "ListAliases",
     "DeleteAlias",
     "DeleteFunction",
+    "InvokeFunction",
     "PublishLayerVersion",
     "ListLayerVersions",
     "GetLayerVersion",
@@ -131,6 +132,8 @@ OTHER: Mapping[str, tuple[Call, ...]] = {
         Call("GetLayerVersion", LAYER),
         Call("DeleteLayerVersion", LAYER),
     ),
+    # Hooks invoke each new version before the switch; smoke checks invoke the alias after.
+    "hooks and smoke checks": (Call("InvokeFunction", QUALIFIED),),
     "prune-versions": (
         Call("ListVersionsByFunction", ALIAS),
         Call("ListAliases", ALIAS),

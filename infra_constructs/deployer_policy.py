@@ -26,12 +26,15 @@ ALIAS_ACTIONS = release_calls.actions(release_calls.ALIAS)
 # On qualified ARNs only (FUNCTION:*): reading a published version or what the alias
 # serves (IAM matches a qualified call against the qualified ARN), and pruning old
 # versions. DeleteFunction on the bare ARN would delete the function itself: never granted.
+# Hooks invoke a new version before the switch; smoke checks invoke the alias after.
 VERSION_ACTIONS = release_calls.actions(release_calls.QUALIFIED)
 OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject")
 # The deploy lock is created with a conditional put and removed when the release ends.
 LOCK_ACTIONS = ("s3:DeleteObject",)
 # A canary release watches the alarms configured for each function.
 ALARM_ACTIONS = ("cloudwatch:DescribeAlarms",)
+# ... and prints the new versions' error lines from the functions' log groups (`logs`).
+LOG_ACTIONS = ("logs:FilterLogEvents",)
 
 
 class DeployerPolicy(Construct):
@@ -51,6 +54,7 @@ class DeployerPolicy(Construct):
         alias_name: str,
         lock_key: str,
         alarm_arns: Sequence[str] = (),
+        log_group_arns: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id_)
         if not function_arns:
@@ -70,6 +74,19 @@ class DeployerPolicy(Construct):
                 )
             ]
             if alarm_arns
+            else []
+        )
+        logs = (
+            [
+                statement(
+                    sid="FunctionLogs",
+                    effect="Allow",
+                    actions=list(LOG_ACTIONS),
+                    # FilterLogEvents is authorised on the group's ARN with `:*`.
+                    resources=[f"{arn}:*" for arn in log_group_arns],
+                )
+            ]
+            if log_group_arns
             else []
         )
         document = _aws.DataAwsIamPolicyDocument(
@@ -129,6 +146,7 @@ class DeployerPolicy(Construct):
                     resources=[f"{bucket_arn}/{lock_key}"],
                 ),
                 *alarms,
+                *logs,
             ],
         )
         self.policy = _aws.IamPolicy(

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from typing import Any
 
-from environments import REPO_ROOT
+from environments import REPO_ROOT, ConfigFileError
 from scripts import helptext, progress
 from scripts.build.cache_key import FORMAT_VERSION
 from scripts.clients import explain_aws_error, raised_aws_errors
@@ -64,6 +64,7 @@ COMMANDS: Mapping[str, str] = {
     "rollback": "scripts.commands.rollback",
     "status": "scripts.commands.status",
     "history": "scripts.commands.history",
+    "logs": "scripts.commands.logs",
     "unlock": "scripts.commands.unlock",
     "prune-layers": "scripts.commands.prune_layers",
     "prune-versions": "scripts.commands.prune_versions",
@@ -123,6 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = handler(args)
     except ToolError as err:
         return _failed(args, str(err), err.exit_code, getattr(err, "result", None))
+    except ConfigFileError as err:
+        # An environment file: one line naming the file, the key and the fix.
+        return _failed(args, str(err), EXIT_BAD_INPUT)
     except ValueError as err:
         # Configuration validation (environments) names the field and allowed values.
         return _failed(args, str(err), EXIT_BAD_INPUT)

@@ -17,6 +17,7 @@ environment plus a small function package, behind a per-environment alias.
   deploy                        release them: prepare versions, then move the aliases
   rollback                      move the aliases back to an earlier release
   status / history              what runs now; what ran before
+  logs                          one version's (or release's) logs, merged by time
   prune-layers / prune-versions delete what no release can still need (dry run first)
 
 AWS credentials and endpoint come from the usual places (AWS_PROFILE, the CI role,
@@ -78,6 +79,12 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
         "The environment's releases, newest first, with their outcome.",
         "python -m scripts history --env prod --limit 10",
     ),
+    "logs": (
+        "Print the functions' CloudWatch Logs merged by time, only one version's streams "
+        "(--version N) or the versions a release made (--release ID); --follow keeps "
+        "printing new lines.",
+        "python -m scripts logs --env staging api --release 20261204T101500.000000Z-1a2b3c4d",
+    ),
     "unlock": (
         "Remove the environment's deploy lock when you know its holder is gone (a lock "
         "whose lease expired is taken over by the next deploy anyway).",
@@ -104,10 +111,14 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
     ),
     "plan-check": (
         "Read a terraform plan of the synthesized stack and refuse it (exit 1, naming "
-        "resource and attribute) if it deletes or replaces a function, role, log group or "
-        "alias, or changes a protected function attribute (memory, timeout, environment, "
-        "VPC, role, handler, runtime, ...) nobody marked as intended; prints imports, "
-        "creates and in-place changes.",
+        "resource, attribute and what it would do) if it deletes or replaces a function, "
+        "role, log group or alias, changes a protected function attribute (memory, timeout, "
+        "environment, VPC, role, ...), or loses messages or cuts traffic (partial batch "
+        "failures dropped, a queue replaced, a mapping deleted or disabled, a redrive policy "
+        "or async-invoke retries removed, a permission deleted, an integration or schedule "
+        "re-pointed or deleted, an alias moved outside a release) unless the configuration's "
+        "intended_changes or --allow RESOURCE.WORD says so. Counts imports, creates, "
+        "updates, replaces, deletes and forgets. Rules: docs/plan-check.md.",
         "python -m scripts plan-check --env staging --plan-file tfplan",
     ),
     "synth-diff": (

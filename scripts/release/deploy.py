@@ -19,6 +19,7 @@ from scripts.build import identity
 from scripts.errors import BadInputError
 from scripts.release import plan
 from scripts.release.canary import Canary
+from scripts.release.checks import Checks
 from scripts.release.engine import FunctionRun, Step
 from scripts.release.facts import CodeSource
 from scripts.release.history import FunctionEntry, new_release_id
@@ -122,14 +123,18 @@ def deploy(
     kind: str = "deploy",
     canary: Canary | None = None,
     wait_s: float = 0.0,
+    smoke: bool = True,
 ) -> dict[str, Any]:
-    """Prepare a version of every function holding the target, then switch the aliases."""
+    """Prepare a version of every function holding the target, then switch the aliases.
+
+    The environment's hooks run on the new versions before the switch and the functions'
+    smoke checks after it (`smoke=False`: skipped, and the record says so)."""
     env = ctx.env
     sources = Sources(ctx.store)
     for warning in target.warnings:
         ctx.say(warning)
     with session(ctx, command=kind, wait_s=wait_s):
-        befores = plan.read_before(ctx.api, env, env.function_names)
+        befores = plan.read_before(ctx.api, env, env.released_function_names)
         changing = [
             name
             for name, b in befores.items()
@@ -140,6 +145,9 @@ def deploy(
         if target.layer is not None:
             layer_arn, published = ensure_layer_version(ctx.api.client, env, target.layer)
             ctx.say(f"  layer: {'published' if published else 'reusing'} {layer_arn}")
+        checks = Checks(
+            env=env, client=ctx.invoker or ctx.api.client, smoke_enabled=smoke, say=ctx.say
+        )
         record_id = new_release_id()
         description = f"release {record_id}"
         runs: dict[str, FunctionRun] = {}
@@ -150,7 +158,10 @@ def deploy(
             code = target.package.code_sha256 if target.package else before.latest.code_sha256
             layers = (
                 replace_deps_layer(
-                    before.latest.layers, layer_name=env.layer_name, new_arn=layer_arn
+                    before.latest.layers,
+                    layer_name=env.layer_name,
+                    new_arn=layer_arn,
+                    foreign=env.foreign_deps_layers,
                 )
                 if layer_arn
                 else before.latest.layers
@@ -186,9 +197,16 @@ def deploy(
             package_key=target.package_name,
             app_version=target.app_version,
             canary=canary.to_json() if canary else None,
+            checks=checks.to_json(),
         )
         result = release(
-            ctx, record=record, runs=runs, prepare=prepare, switch=switch, canary=canary
+            ctx,
+            record=record,
+            runs=runs,
+            prepare=prepare,
+            switch=switch,
+            canary=canary,
+            checks=checks,
         )
     return {
         **result,

@@ -11,6 +11,7 @@ from infra_constructs.deployer_policy import (
     FUNCTION_ACTIONS,
     LAYER_ACTIONS,
     LOCK_ACTIONS,
+    LOG_ACTIONS,
     OBJECT_ACTIONS,
     VERSION_ACTIONS,
 )
@@ -51,23 +52,38 @@ def test_deployer_policy_is_scoped_to_this_environment(synth: Synth, env_name: s
             "ArtifactObjects",
             "ArtifactListing",
             "DeployLock",
+            "FunctionLogs",
         ]
     )
     assert all(s["effect"] == "Allow" for s in statements.values())
+    # A canary's bake reads the functions' own log groups, nothing else (FilterLogEvents
+    # is authorised on `GROUP_ARN:*`). An existing log group is a data source's ARN.
+    assert statements["FunctionLogs"]["actions"] == list(LOG_ACTIONS)
+    groups = statements["FunctionLogs"]["resources"]
+    assert len(groups) == len(resources(stack, "aws_lambda_function"))
+    assert all(g.startswith("${") and g.endswith(".arn}:*") and "log_group" in g for g in groups)
 
     layer_id, _ = only(resources(stack, "aws_lambda_layer_version"))
     layer_arn = ref("aws_lambda_layer_version", layer_id, "layer_arn")
     assert statements["LayerVersions"]["actions"] == list(LAYER_ACTIONS)
     assert statements["LayerVersions"]["resources"] == [layer_arn, f"{layer_arn}:*"]
 
-    function_ids = sorted(resources(stack, "aws_lambda_function"))
+    env = ENVIRONMENTS[env_name]
+    # Only what releases move: staging's db-sync has its own package and gets no rights.
+    released = set(env.released_function_names)
+    function_ids = sorted(
+        fid
+        for fid, fn in resources(stack, "aws_lambda_function").items()
+        if fn["function_name"] in released
+    )
+    assert len(function_ids) == len(released)
     function_arns = [ref("aws_lambda_function", fid, "arn") for fid in function_ids]
     assert statements["FunctionCodeAndConfiguration"]["actions"] == list(FUNCTION_ACTIONS)
     assert sorted(statements["FunctionCodeAndConfiguration"]["resources"]) == function_arns
     # Versions and the one alias of this environment's functions.
     assert statements["VersionsAndAlias"]["actions"] == list(ALIAS_ACTIONS)
     assert sorted(statements["VersionsAndAlias"]["resources"]) == sorted(
-        [*function_arns, *(f"{arn}:live" for arn in function_arns)]
+        [*function_arns, *(f"{arn}:{env.alias_name}" for arn in function_arns)]
     )
     # Deleting is granted on qualified ARNs only: old versions, never the function itself.
     assert statements["PublishedVersions"]["actions"] == list(VERSION_ACTIONS)
