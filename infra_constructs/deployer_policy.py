@@ -2,7 +2,9 @@
 
 It replaces the hand-made policy (design, migration phase 4). Every statement is scoped to
 one environment's layer, functions, alias, artifact prefix, deploy lock and alarms, so a
-staging credential cannot publish to, update or delete anything in prod.
+staging credential cannot publish to, update or delete anything in prod. The Lambda
+actions are the ones the release steps and the other release code declare they call
+(environments/release_calls.py): a new call is declared there once and granted here.
 """
 
 from __future__ import annotations
@@ -11,41 +13,21 @@ from collections.abc import Sequence
 
 from constructs import Construct
 
+from environments import release_calls
 from infra_constructs import _aws
 
-LAYER_ACTIONS = (
-    "lambda:PublishLayerVersion",
-    "lambda:ListLayerVersions",
-    "lambda:GetLayerVersion",
-    "lambda:DeleteLayerVersion",
-)
-FUNCTION_ACTIONS = (
-    "lambda:GetFunction",
-    "lambda:GetFunctionConfiguration",
-    "lambda:UpdateFunctionCode",
-    "lambda:UpdateFunctionConfiguration",
-)
-# A release publishes a version and moves the alias to it (weighted, for a canary).
-ALIAS_ACTIONS = (
-    "lambda:PublishVersion",
-    "lambda:ListVersionsByFunction",
-    "lambda:GetAlias",
-    "lambda:CreateAlias",
-    "lambda:UpdateAlias",
-    "lambda:ListAliases",
-    # Undoing a release that created the alias (a legacy function had none) removes it.
-    "lambda:DeleteAlias",
-)
+# The Lambda actions come from what the release steps, the planning reads, the deps layer
+# and pruning declare they call (environments/release_calls.py), one statement per scope.
+LAYER_ACTIONS = release_calls.actions(release_calls.LAYER)
+FUNCTION_ACTIONS = release_calls.actions(release_calls.FUNCTION)
+# A release publishes a version and moves the alias to it (weighted, for a canary); undoing
+# one that created the alias (a legacy function had none) removes it.
+ALIAS_ACTIONS = release_calls.actions(release_calls.ALIAS)
 # On qualified ARNs only (FUNCTION:*): reading a published version or what the alias
 # serves (IAM matches a qualified call against the qualified ARN), and pruning old
 # versions. DeleteFunction on the bare ARN would delete the function itself: never granted.
-VERSION_ACTIONS = (
-    "lambda:GetFunction",
-    "lambda:GetFunctionConfiguration",
-    "lambda:DeleteFunction",
-    # Hooks invoke a new version before the switch; smoke checks invoke the alias after.
-    "lambda:InvokeFunction",
-)
+# Hooks invoke a new version before the switch; smoke checks invoke the alias after.
+VERSION_ACTIONS = release_calls.actions(release_calls.QUALIFIED)
 OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject")
 # The deploy lock is created with a conditional put and removed when the release ends.
 LOCK_ACTIONS = ("s3:DeleteObject",)

@@ -58,8 +58,8 @@ class Context:
     alarms: Callable[[Sequence[str]], Mapping[str, str]] | None = None
     # A line rewritten in place on a terminal (the canary's countdown); None: plain lines.
     live: Callable[[str], None] | None = None
-    # The release a dead run left `started` that `session` just put back (its aliases
-    # moved back to what they served before it), if any.
+    # The release a dead run left `started` that `session` just put back after callers
+    # had been served some of it (a switch or a canary midway), if any.
     put_back: ReleaseRecord | None = None
     # Set by `session`: turns a revocation a renewal found into a stop (once).
     notice_revocation: Callable[[], None] = field(default=lambda: None, repr=False)

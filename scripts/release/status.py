@@ -13,9 +13,9 @@ from scripts.release import history, lock, plan
 from scripts.release.history import ReleaseRecord
 from scripts.release.lambda_api import Api
 from scripts.release.layers import deps_layer_of, layer_versions
-from scripts.release.rollback import serving_release
 from scripts.release.sources import Sources
 from scripts.release.timing import Timing
+from scripts.release.walk import serving_release
 from scripts.store import Store
 
 HISTORY = 50
@@ -127,6 +127,13 @@ def status(
             f"warning: {old} record(s) of the previous format under "
             f"{store.location}deployments/{env.name}/ are not read: they predate releases "
             "behind aliases (rollback cannot return to them)"
+        )
+    legacy = sum(1 for r in records if r.legacy_before)
+    if legacy:
+        say(
+            f"warning: {legacy} release record(s) of format 1 (written before issue 16): their "
+            "before-states name each alias's version beside $LATEST's code; rollback takes "
+            "those versions' code and layers from Lambda"
         )
     result = {
         "env": env.name,
