@@ -9,7 +9,6 @@ written with a message that names the field and what is allowed.
 """
 
 from environments.adoption import ADOPT_ALL_BUT_ALIAS, ADOPT_NOTHING, Adopt
-from environments.backend import BackendSpec, PackageSpec
 from environments.catalog import (
     ENVIRONMENTS,
     LOCAL_ENDPOINT_DEFAULT,
@@ -27,6 +26,7 @@ from environments.model import (
     StateBackend,
 )
 from environments.network import VpcConfig
+from environments.packaging import BackendSpec, PackageSpec
 from environments.roles import CreatedRole, ExistingRole, PolicyStatement
 from environments.triggers import InvokePermission, ScheduleTrigger, SqsTrigger
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from types import MappingProxyType
 
 from environments.adoption import ADOPT_ALL_BUT_ALIAS, ADOPT_NOTHING, Adopt
-from environments.backend import BackendSpec, detect_lock_file
 from environments.function import LOG_RETENTION_DAYS, FunctionConfig, check_tags
+from environments.packaging import BackendSpec, detect_lock_file
 from environments.roles import CreatedRole
 from environments.triggers import ScheduleTrigger
 
@@ -86,7 +86,7 @@ class Environment:
     provider_version: str = AWS_PROVIDER_BINDINGS_VERSION
     # Local (moto) targets only: the endpoint Terraform and the scripts talk to.
     endpoint_url: str | None = None
-    # The lock format, layer bytecode and function package shape (environments/backend.py).
+    # The lock format, layer bytecode and function package shape (environments/packaging.py).
     backend: BackendSpec = field(default_factory=BackendSpec)
 
     def __post_init__(self) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from environments import ENVIRONMENTS, Environment, get_environment
-from environments.backend import detect_lock_file
+from environments.packaging import detect_lock_file
 from scripts.clients import lambda_client, s3_client
 from scripts.errors import BadInputError
 from scripts.store import Store, store_for

@@ -1,7 +1,7 @@
 """`build-backend`: the function package, app code only, content-addressed.
 
 All functions run the same package with different handlers, so one zip serves them all.
-What it holds is configured (environments/backend.py: include roots, exclude globs,
+What it holds is configured (environments/packaging.py: include roots, exclude globs,
 generated files); every handler is checked to exist in it. Its name carries the first 16
 hex characters of its own sha256: the zip is byte-identical for identical sources,
 version and commit, so deploy can recompute the name without the build directory.
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import artifacts
-from environments.backend import PackageSpec
+from environments.packaging import PackageSpec
 from scripts import progress
 from scripts.build.handlers import HasHandler, check_handlers
 from scripts.build.package_files import VERSION_INFO, package_entries
