@@ -9,8 +9,8 @@ from typing import Any
 
 from scripts import args as common
 from scripts import progress
+from scripts.build.install_requests import layer_request
 from scripts.build.layer import DEFAULT_MANIFEST, build_layer, scratch_root
-from scripts.build.requests import layer_request
 
 
 def run(args: argparse.Namespace) -> Mapping[str, Any]:

@@ -27,8 +27,8 @@ from scripts import progress
 from scripts.build.backend import PackageSource, zip_package
 from scripts.build.bytecode import find_interpreter
 from scripts.build.handlers import check_handlers
+from scripts.build.install_requests import layer_request
 from scripts.build.layer import build_layer
-from scripts.build.requests import layer_request
 from scripts.errors import BadInputError, ToolError
 from scripts.local.import_hints import missing_distribution
 from scripts.store import LocalStore

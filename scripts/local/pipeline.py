@@ -36,8 +36,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from environments import REPO_ROOT, Environment
 from scripts.build.backend import PackageSource, build_backend
+from scripts.build.install_requests import layer_request
 from scripts.build.layer import build_layer, scratch_root
-from scripts.build.requests import layer_request
 from scripts.errors import ToolError
 from scripts.local import aws as local_aws
 from scripts.local.report import Reporter, format_table, function_rows

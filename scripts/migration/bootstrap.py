@@ -16,8 +16,8 @@ from pathlib import Path
 
 import artifacts
 from scripts.build.backend import PackageSource, build_backend
+from scripts.build.install_requests import layer_request
 from scripts.build.layer import build_layer
-from scripts.build.requests import layer_request
 from scripts.local.invoke import InvokeRequest, invoke
 from scripts.migration.phases import Phase, State
 from scripts.release import plan
