@@ -16,8 +16,8 @@ from scripts import args as common
 from scripts import progress
 from scripts.clients import cloudwatch_client, lambda_client
 from scripts.release.canary import alarm_reader
+from scripts.release.context import Context
 from scripts.release.lambda_api import Api
-from scripts.release.release import Context
 from scripts.release.timing import Timing
 from scripts.stop import Stop
 

@@ -41,9 +41,9 @@ from scripts.build.layer import build_layer, scratch_root
 from scripts.errors import ToolError
 from scripts.local import aws as local_aws
 from scripts.local.report import Reporter, format_table, function_rows
+from scripts.release.context import Context
 from scripts.release.deploy import current_hashes, deploy, target_from_store
 from scripts.release.lambda_api import Api
-from scripts.release.release import Context
 from scripts.release.sources import Sources
 from scripts.release.timing import Timing
 from scripts.store import S3Store

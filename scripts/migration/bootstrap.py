@@ -21,9 +21,9 @@ from scripts.build.layer import build_layer
 from scripts.local.invoke import InvokeRequest, invoke
 from scripts.migration.phases import Phase, State
 from scripts.release import plan
+from scripts.release.context import Context
 from scripts.release.deploy import current_hashes, deploy, target_from_store
 from scripts.release.layers import deps_layer_of
-from scripts.release.release import Context
 from scripts.release.sources import Sources
 from scripts.store import LocalStore
 

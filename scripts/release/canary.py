@@ -19,7 +19,7 @@ from scripts.errors import BadInputError
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
 
-    from scripts.release.release import Context
+    from scripts.release.context import Context
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,11 +19,12 @@ from scripts.build import identity
 from scripts.errors import BadInputError
 from scripts.release import plan
 from scripts.release.canary import Canary
+from scripts.release.context import Context
 from scripts.release.engine import FunctionRun, Step
 from scripts.release.facts import CodeSource
 from scripts.release.history import FunctionEntry, new_release_id
 from scripts.release.layers import LayerSource, ensure_layer_version, replace_deps_layer
-from scripts.release.release import Context, release, session
+from scripts.release.release import release, session
 from scripts.release.sources import Sources, manifest_code_sha256, s3_source
 from scripts.release.steps import Switch, prepare_steps
 from scripts.store.publish import read_manifest

@@ -15,46 +15,20 @@ once and leaves the release to whoever took the lock (it resolves the `started` 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, NoReturn
 
-from environments import Environment
 from scripts.errors import ConditionFailedError, ToolError
 from scripts.release import history, lock
 from scripts.release.canary import Canary, bake
+from scripts.release.context import Context
 from scripts.release.engine import CancelledError, Executor, FunctionRun, Status, Step, first_error
 from scripts.release.facts import facts
 from scripts.release.history import FunctionEntry, RecordWriter, ReleaseRecord
-from scripts.release.lambda_api import Api, describe
+from scripts.release.lambda_api import describe
 from scripts.release.recover import resolve_unfinished
 from scripts.release.steps import Switch
-from scripts.release.timing import Timing
-from scripts.stop import Stop
-from scripts.store import Store
-
-
-@dataclass
-class Context:
-    """One command's view of an environment: its Lambda, its store, its clock, its stop."""
-
-    env: Environment
-    api: Api
-    store: Store
-    timing: Timing
-    say: Callable[[str], None] = lambda _line: None
-    # Set by a signal handler or a lost lock: no further writes.
-    stop: Stop = field(default_factory=Stop)
-    lock_lost: bool = False
-    held: lock.Lock | None = None  # the deploy lock, while `session` holds it
-    alarms: Callable[[Sequence[str]], Mapping[str, str]] | None = None
-
-    @property
-    def reason(self) -> str | None:
-        return self.stop.reason
-
-    def cancel(self, reason: str) -> None:
-        self.stop.set(reason)
 
 
 class ReleaseFailedError(ToolError):

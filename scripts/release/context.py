@@ -1,0 +1,41 @@
+"""What one release command works with: its environment, Lambda, store, clock and stop.
+
+Its own module so the release modules that only take a context (recover, canary) import it
+without importing `release.py`, which imports them: that was an import circle, kept alive
+by `TYPE_CHECKING` imports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from environments import Environment
+from scripts.release import lock
+from scripts.release.lambda_api import Api
+from scripts.release.timing import Timing
+from scripts.stop import Stop
+from scripts.store import Store
+
+
+@dataclass
+class Context:
+    """One command's view of an environment: its Lambda, its store, its clock, its stop."""
+
+    env: Environment
+    api: Api
+    store: Store
+    timing: Timing
+    say: Callable[[str], None] = lambda _line: None
+    # Set by a signal handler or a lost lock: no further writes.
+    stop: Stop = field(default_factory=Stop)
+    lock_lost: bool = False
+    held: lock.Lock | None = None  # the deploy lock, while `session` holds it
+    alarms: Callable[[Sequence[str]], Mapping[str, str]] | None = None
+
+    @property
+    def reason(self) -> str | None:
+        return self.stop.reason
+
+    def cancel(self, reason: str) -> None:
+        self.stop.set(reason)
