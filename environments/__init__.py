@@ -16,6 +16,7 @@ from environments.catalog import (
     get_environment,
     legacy_environment,
 )
+from environments.errors import ConfigError
 from environments.function import MAX_LAYERS, PROTECTED_ATTRIBUTES, TRACING_MODES, FunctionConfig
 from environments.model import (
     AWS_PROVIDER_BINDINGS_VERSION,
@@ -44,6 +45,7 @@ __all__ = [
     "TRACING_MODES",
     "Adopt",
     "BackendSpec",
+    "ConfigError",
     "CreatedRole",
     "Environment",
     "ExistingRole",

@@ -9,6 +9,7 @@ from dataclasses import replace
 from types import MappingProxyType
 
 from environments.adoption import Adopt
+from environments.errors import ConfigError
 from environments.function import FunctionConfig
 from environments.model import Environment, StateBackend
 from environments.network import VpcConfig
@@ -239,7 +240,7 @@ def get_environment(name: str, *, endpoint_url: str | None = None) -> Environmen
     try:
         env = ENVIRONMENTS[name]
     except KeyError:
-        raise ValueError(
+        raise ConfigError(
             f"environment: unknown {name!r}; allowed: {', '.join(sorted(ENVIRONMENTS))}"
         ) from None
     if endpoint_url is not None and env.is_local:

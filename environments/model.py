@@ -13,6 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from environments.adoption import ADOPT_ALL_BUT_ALIAS, ADOPT_NOTHING, Adopt
+from environments.errors import ConfigError
 from environments.function import LOG_RETENTION_DAYS, FunctionConfig, check_tags
 from environments.packaging import BackendSpec, detect_lock_file
 from environments.roles import CreatedRole
@@ -33,7 +34,7 @@ AWS_PROVIDER_BINDINGS_VERSION = "6.25.0"
 
 def _choice(field_name: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise ValueError(f"{field_name}: got {value!r}; allowed: {', '.join(allowed)}")
+        raise ConfigError(f"{field_name}: got {value!r}; allowed: {', '.join(allowed)}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,7 +50,7 @@ class StateBackend:
 
     def __post_init__(self) -> None:
         if not self.bucket or not self.key:
-            raise ValueError("state_backend: bucket and key are both required")
+            raise ConfigError("state_backend: bucket and key are both required")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,24 +92,24 @@ class Environment:
 
     def __post_init__(self) -> None:
         if not _ENV_NAME.match(self.name):
-            raise ValueError(
+            raise ConfigError(
                 f"environment.name: got {self.name!r}; use lowercase letters, digits and hyphens"
             )
         _choice("runtime", self.runtime, SUPPORTED_RUNTIMES)
         _choice("architecture", self.architecture, SUPPORTED_ARCHITECTURES)
         if not self.key_prefix.endswith("/") or self.key_prefix.startswith("/"):
-            raise ValueError(
+            raise ConfigError(
                 f"key_prefix: got {self.key_prefix!r}; use a relative prefix ending in '/'"
             )
         if not self.functions:
-            raise ValueError(f"{self.name}.functions: at least one function is required")
+            raise ConfigError(f"{self.name}.functions: at least one function is required")
         names = [f.name for f in self.functions]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise ValueError(f"{self.name}.functions: duplicate names {', '.join(duplicates)}")
+            raise ConfigError(f"{self.name}.functions: duplicate names {', '.join(duplicates)}")
         too_long = [n for n in names if len(self.function_name(n)) > 64]
         if too_long:
-            raise ValueError(
+            raise ConfigError(
                 f"{self.name}.functions: {', '.join(too_long)} make names over 64 characters"
             )
         self._check_migration_settings()
@@ -119,32 +120,32 @@ class Environment:
 
     def _check_migration_settings(self) -> None:
         if not _ALIAS_NAME.match(self.alias_name):
-            raise ValueError(
+            raise ConfigError(
                 f"{self.name}.alias_name: got {self.alias_name!r}; use letters, digits, '-', '_' "
                 "(not only digits: those are versions)"
             )
         check_tags(f"{self.name}.tags", self.tags)
         object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
         if self.log_retention_days not in LOG_RETENTION_DAYS:
-            raise ValueError(
+            raise ConfigError(
                 f"{self.name}.log_retention_days: got {self.log_retention_days}; "
                 f"allowed: {', '.join(map(str, LOG_RETENTION_DAYS))}"
             )
         policy = self.legacy_deployer_policy
         if policy is not None and not _POLICY.match(policy):
-            raise ValueError(f"{self.name}.legacy_deployer_policy: got {policy!r}; a name or ARN")
+            raise ConfigError(f"{self.name}.legacy_deployer_policy: got {policy!r}; a name or ARN")
         if not self.provider_version.strip():
-            raise ValueError(f"{self.name}.provider_version: empty; e.g. '~> 5.100' or '6.25.0'")
+            raise ConfigError(f"{self.name}.provider_version: empty; e.g. '~> 5.100' or '6.25.0'")
         real = [self.function_name(f.name) for f in self.functions]
         if len(set(real)) != len(real):
-            raise ValueError(f"{self.name}.functions: two functions named alike in {real}")
+            raise ConfigError(f"{self.name}.functions: two functions named alike in {real}")
         for config in self.functions:
             role = config.role
             if (
                 isinstance(role, CreatedRole)
                 and len(role.role_name(self.function_name(config.name))) > 64
             ):
-                raise ValueError(
+                raise ConfigError(
                     f"{self.name}.functions[{config.name}].role.name: the default "
                     f"{role.role_name(self.function_name(config.name))!r} is over 64 characters; "
                     "give a shorter one"
@@ -156,7 +157,7 @@ class Environment:
             if isinstance(t, ScheduleTrigger)
         ]
         if len(set(rules)) != len(rules):
-            raise ValueError(f"{self.name}.functions: two schedules share a rule name in {rules}")
+            raise ConfigError(f"{self.name}.functions: two schedules share a rule name in {rules}")
 
     # Derived names: one definition each, used by Terraform and the scripts alike.
     @property

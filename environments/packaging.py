@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from environments.errors import ConfigError
+
 # Lock formats the layer builder reads directly; "auto" picks by file name.
 LOCK_FORMATS = ("auto", "poetry", "uv", "requirements")
 # Looked for in this order when no lock file is configured: the first that exists wins.
@@ -27,7 +29,7 @@ DEFAULT_MAX_UNZIPPED_BYTES = 5 * 1024 * 1024
 def _relative(field_name: str, value: str) -> None:
     path = PurePosixPath(value.rstrip("/"))
     if not value or path.is_absolute() or ".." in path.parts:
-        raise ValueError(f"{field_name}: got {value!r}; use a path relative to the backend")
+        raise ConfigError(f"{field_name}: got {value!r}; use a path relative to the backend")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,12 +60,12 @@ class PackageSpec:
 
     def __post_init__(self) -> None:
         if not self.include:
-            raise ValueError("package.include: at least one directory or file is required")
+            raise ConfigError("package.include: at least one directory or file is required")
         for root in self.include:
             _relative("package.include", root)
         for name in self.generated:
             if name not in GENERATED_FILES:
-                raise ValueError(
+                raise ConfigError(
                     f"package.generated: got {name!r}; allowed: {', '.join(GENERATED_FILES)}"
                 )
         for name, value in (
@@ -71,7 +73,7 @@ class PackageSpec:
             ("max_unzipped_bytes", self.max_unzipped_bytes),
         ):
             if value <= 0:
-                raise ValueError(f"package.{name}: got {value}; must be positive")
+                raise ConfigError(f"package.{name}: got {value}; must be positive")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,7 +91,7 @@ class BackendSpec:
 
     def __post_init__(self) -> None:
         if self.lock_format not in LOCK_FORMATS:
-            raise ValueError(
+            raise ConfigError(
                 f"backend.lock_format: got {self.lock_format!r}; allowed: {', '.join(LOCK_FORMATS)}"
             )
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from environments.errors import ConfigError
+
 _SQS_ARN = re.compile(r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$")
@@ -36,26 +38,26 @@ class SqsTrigger:
 
     def __post_init__(self) -> None:
         if not _SQS_ARN.match(self.queue_arn):
-            raise ValueError(
+            raise ConfigError(
                 f"triggers.sqs.queue_arn: got {self.queue_arn!r}; "
                 "use arn:aws:sqs:REGION:ACCOUNT:QUEUE"
             )
         if not 1 <= self.batch_size <= MAX_SQS_BATCH:
-            raise ValueError(
+            raise ConfigError(
                 f"triggers.sqs.batch_size: got {self.batch_size}; allowed: 1-{MAX_SQS_BATCH}"
             )
         if not 0 <= self.batching_window_s <= MAX_BATCHING_WINDOW_S:
-            raise ValueError(
+            raise ConfigError(
                 f"triggers.sqs.batching_window_s: got {self.batching_window_s}; "
                 f"allowed: 0-{MAX_BATCHING_WINDOW_S}"
             )
         if self.batch_size > 10 and self.batching_window_s == 0:
-            raise ValueError(
+            raise ConfigError(
                 f"triggers.sqs.batch_size: {self.batch_size} needs batching_window_s >= 1 "
                 "(Lambda refuses batches over 10 without a window)"
             )
         if self.existing_uuid is not None and not _UUID.match(self.existing_uuid):
-            raise ValueError(
+            raise ConfigError(
                 f"triggers.sqs.existing_uuid: got {self.existing_uuid!r}; use the mapping's "
                 "UUID from `aws lambda list-event-source-mappings`"
             )
@@ -78,17 +80,17 @@ class ScheduleTrigger:
 
     def __post_init__(self) -> None:
         if not _SCHEDULE.match(self.expression):
-            raise ValueError(
+            raise ConfigError(
                 f"triggers.schedule.expression: got {self.expression!r}; "
                 "use rate(N unit) or cron(...)"
             )
         if self.rule_name and not _RULE_NAME.match(self.rule_name):
-            raise ValueError(
+            raise ConfigError(
                 f"triggers.schedule.rule_name: got {self.rule_name!r}; use 1-64 of letters, "
                 "digits, '.', '-', '_'"
             )
         if not _RULE_NAME.match(self.target_id):
-            raise ValueError(f"triggers.schedule.target_id: got {self.target_id!r}")
+            raise ConfigError(f"triggers.schedule.target_id: got {self.target_id!r}")
 
     def rule(self, function_name: str) -> str:
         return self.rule_name or f"{function_name}-schedule"
@@ -111,17 +113,17 @@ class InvokePermission:
 
     def __post_init__(self) -> None:
         if not _PRINCIPAL.match(self.principal):
-            raise ValueError(
+            raise ConfigError(
                 f"triggers.permission.principal: got {self.principal!r}; use a service "
                 "principal (apigateway.amazonaws.com), an account id or an IAM ARN"
             )
         if not _STATEMENT_ID.match(self.statement_id):
-            raise ValueError(
+            raise ConfigError(
                 f"triggers.permission.statement_id: got {self.statement_id!r}; "
                 "use 1-100 of letters, digits, '-', '_'"
             )
         if self.source_arn is not None and not _ARN.match(self.source_arn):
-            raise ValueError(f"triggers.permission.source_arn: got {self.source_arn!r}")
+            raise ConfigError(f"triggers.permission.source_arn: got {self.source_arn!r}")
 
 
 Trigger = SqsTrigger | ScheduleTrigger | InvokePermission
