@@ -17,18 +17,35 @@ from environments.packaging import detect_lock_file
 from scripts.clients import lambda_client, s3_client
 from scripts.errors import BadInputError
 from scripts.store import Store, store_for
+from scripts.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
 
 
+def env_name(name: str) -> str:
+    """`--env`'s type: a configured environment, else the closest one suggested."""
+    if name not in ENVIRONMENTS:
+        raise argparse.ArgumentTypeError(
+            f"unknown environment {name!r}{did_you_mean(name, ENVIRONMENTS)} "
+            f"(configured: {', '.join(ENVIRONMENTS)})"
+        )
+    return name
+
+
 def add_env(parser: argparse.ArgumentParser, *, default: str | None = None) -> None:
     names = ", ".join(ENVIRONMENTS)
     if default is None:
-        parser.add_argument("--env", required=True, metavar="ENV", help=f"environment: {names}")
+        parser.add_argument(
+            "--env", required=True, type=env_name, metavar="ENV", help=f"environment: {names}"
+        )
     else:
         parser.add_argument(
-            "--env", default=default, metavar="ENV", help=f"environment: {names} ({default})"
+            "--env",
+            default=default,
+            type=env_name,
+            metavar="ENV",
+            help=f"environment: {names} ({default})",
         )
 
 

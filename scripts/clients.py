@@ -16,10 +16,11 @@ then botocore is loaded and resolving the class costs a dictionary lookup.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
+
+from scripts import settings
 
 if TYPE_CHECKING:
     from botocore.exceptions import ClientError
@@ -32,10 +33,7 @@ if TYPE_CHECKING:
 
 
 def endpoint_for(env: Environment) -> str | None:
-    configured = os.environ.get("AWS_ENDPOINT_URL")
-    if configured:
-        return configured
-    return env.endpoint_url
+    return settings.AWS_ENDPOINT_URL.read() or env.endpoint_url
 
 
 def s3_client(env: Environment) -> S3Client:
@@ -92,11 +90,11 @@ _CREDENTIALS_FIX = (
 )
 
 
-def explain_aws_error(err: Exception, environ: Mapping[str, str]) -> tuple[str, int]:
+def explain_aws_error(err: Exception, environ: Mapping[str, str] | None = None) -> tuple[str, int]:
     """One line naming the fix for an AWS error that escaped a command, and its exit code:
     2 when the setup is wrong (credentials, endpoint), 1 otherwise."""
     name = type(err).__name__
-    endpoint = environ.get("AWS_ENDPOINT_URL")
+    endpoint = settings.AWS_ENDPOINT_URL.read(environ)
     if name in {"NoCredentialsError", "PartialCredentialsError", "NoAuthTokenError"}:
         return f"no AWS credentials: {_CREDENTIALS_FIX}", 2
     if name in {"EndpointConnectionError", "ConnectTimeoutError"}:

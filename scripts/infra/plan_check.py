@@ -129,7 +129,7 @@ def _action(actions: Sequence[str]) -> str:
         return "replace"
     if len(kinds) == 1:
         return kinds[0]
-    raise ValueError(f"plan: unexpected actions {kinds}")
+    raise BadInputError(f"plan: unexpected actions {kinds}")
 
 
 def _has_unknown(value: Any) -> bool:
@@ -172,7 +172,7 @@ def _label(type_: str, address: str, import_id: str | None, values: Mapping[str,
 def parse_plan(plan: Mapping[str, Any]) -> tuple[Change, ...]:
     """Every managed resource change in a `terraform show -json` plan (data reads left out)."""
     if "resource_changes" not in plan and "format_version" not in plan:
-        raise ValueError("plan: not the JSON of `terraform show -json PLANFILE`")
+        raise BadInputError("plan: not the JSON of `terraform show -json PLANFILE`")
     found = []
     for resource in plan.get("resource_changes") or ():
         if resource.get("mode") != "managed":
@@ -278,7 +278,7 @@ def resolve_allow(env: Environment, values: Sequence[str]) -> tuple[tuple[str, s
     for value in values:
         resource, _, attribute = value.rpartition(".")
         if not resource or attribute not in PROTECTED_ATTRIBUTES:
-            raise ValueError(
+            raise BadInputError(
                 f"--allow {value!r}: use RESOURCE.ATTRIBUTE with ATTRIBUTE one of "
                 f"{', '.join(PROTECTED_ATTRIBUTES)}"
             )
