@@ -87,10 +87,17 @@ class Environment:
     provider_version: str = AWS_PROVIDER_BINDINGS_VERSION
     # Local (moto) targets only: the endpoint Terraform and the scripts talk to.
     endpoint_url: str | None = None
+    # The AWS account the environment lives in (12 digits): commands that build or release
+    # refuse credentials of another account before doing anything. None: not checked.
+    account_id: str | None = None
     # The lock format, layer bytecode and function package shape (environments/packaging.py).
     backend: BackendSpec = field(default_factory=BackendSpec)
 
     def __post_init__(self) -> None:
+        if self.account_id is not None and not re.fullmatch(r"\d{12}", self.account_id):
+            raise ConfigError(
+                f"environment.account_id: got {self.account_id!r}; use the 12-digit account id"
+            )
         if not _ENV_NAME.match(self.name):
             raise ConfigError(
                 f"environment.name: got {self.name!r}; use lowercase letters, digits and hyphens"

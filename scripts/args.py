@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 
 from environments import ENVIRONMENTS, Environment, get_environment
 from environments.packaging import detect_lock_file
-from scripts.clients import lambda_client, s3_client
+from scripts import preflight
+from scripts.clients import lambda_client, s3_client, sts_client
 from scripts.errors import BadInputError
-from scripts.store import Store, store_for
+from scripts.store import S3Store, Store, store_for
 from scripts.suggest import did_you_mean
 
 if TYPE_CHECKING:
@@ -136,6 +137,12 @@ def store(args: argparse.Namespace, env: Environment, *, s3_only: bool = False) 
     if s3_only and spec and not spec.startswith("s3://"):
         raise BadInputError(f"--store {spec!r}: Lambda reads code from S3; use s3://BUCKET/PREFIX")
     return store_for(env, spec, s3_client_factory=lambda: s3_client(env))
+
+
+def check_account(env: Environment, store: Store) -> None:
+    """Preflight: credentials of the environment's account, when the store is in AWS."""
+    if isinstance(store, S3Store):
+        preflight.check_account(env, lambda: sts_client(env))
 
 
 def lambda_for(env: Environment) -> LambdaClient:

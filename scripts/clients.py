@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sts import STSClient
 
     from environments import Environment
 
@@ -56,6 +57,12 @@ def lambda_client(
     return boto3.client(
         "lambda", region_name=env.region, endpoint_url=endpoint_for(env), config=config
     )
+
+
+def sts_client(env: Environment) -> STSClient:
+    import boto3
+
+    return boto3.client("sts", region_name=env.region, endpoint_url=endpoint_for(env))
 
 
 def cloudwatch_client(env: Environment) -> CloudWatchClient:

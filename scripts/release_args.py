@@ -8,18 +8,22 @@ botocore with it): a local cache hit stays an import-light process.
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from environments import Environment
 from scripts import args as common
-from scripts import progress
-from scripts.clients import cloudwatch_client, lambda_client
+from scripts import preflight, progress
+from scripts.clients import cloudwatch_client, lambda_client, sts_client
+from scripts.errors import BusyError
+from scripts.release import lock
 from scripts.release.canary import alarm_reader
 from scripts.release.context import Context
 from scripts.release.lambda_api import Api
 from scripts.release.timing import Timing
 from scripts.stop import Stop
+from scripts.store import Store
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -50,6 +54,43 @@ def _alarms(env: Environment) -> Callable[[Sequence[str]], Mapping[str, str]]:
         return alarm_reader(cloudwatch_client(env))(names)
 
     return read
+
+
+def summary(command: str, result: Mapping[str, Any]) -> str:
+    """The closing line of a deploy or rollback: which release, and what each function did."""
+    functions = result.get("functions", {})
+    counts = Counter(str(f.get("status")) for f in functions.values())
+    tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    if result.get("release") is None:
+        return f"{command} {result.get('env')}: nothing to change ({tally}); no release recorded"
+    return (
+        f"{command} {result.get('env')}: release {result['release']} {result.get('state')} "
+        f"({len(functions)} functions: {tally})"
+    )
+
+
+def preflight_release(ctx: Context, *, wait_s: float | None) -> None:
+    """Before a release: the account, the store, and (unless `wait_s` is None: a dry run
+    takes no lock) the lock."""
+    preflight.check(ctx.env, ctx.store, sts=lambda: sts_client(ctx.env))
+    if wait_s is not None:
+        check_lock_free(ctx.store, ctx.env.name, timing=ctx.timing, wait_s=wait_s)
+
+
+def check_lock_free(store: Store, env_name: str, *, timing: Timing, wait_s: float) -> None:
+    """Busy (exit 3) now rather than after the checks, when a live run holds the lock and
+    the command will not wait for it. A stale lock passes: the command takes it over."""
+    if wait_s > 0:
+        return
+    holder, _etag, present = lock.read_holder(store, env_name)
+    if not present or holder is None:
+        return
+    if holder.expires_at < timing.clock() or lock.is_gone(holder):
+        return
+    raise BusyError(
+        f"the {env_name} lock is held: {holder.describe(timing.clock)}: wait for it "
+        f"(--wait SECONDS), or if its holder is gone: unlock --env {env_name}"
+    )
 
 
 def release_context(args: argparse.Namespace, *, s3_only: bool = True) -> Context:

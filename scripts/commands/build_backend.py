@@ -17,6 +17,7 @@ def run(args: argparse.Namespace) -> Mapping[str, Any]:
     # The version first: a missing one fails before anything is zipped or uploaded.
     source = PackageSource.resolve(env.backend_dir, env.backend.package, version=args.version)
     store = common.store(args, env)
+    common.check_account(env, store)
     progress.say(f"build-backend {env.name}: {env.backend_dir} -> {store.location}")
     result = build_backend(
         source=source,

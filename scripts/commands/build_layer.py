@@ -16,6 +16,7 @@ from scripts.build.layer import DEFAULT_MANIFEST, build_layer, scratch_root
 def run(args: argparse.Namespace) -> Mapping[str, Any]:
     env = common.environment(args)
     store = common.store(args, env)
+    common.check_account(env, store)
     request = layer_request(
         env,
         build_dir=Path(args.build_dir),

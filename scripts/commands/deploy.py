@@ -15,6 +15,7 @@ from scripts.release.sources import Sources
 
 def run(args: argparse.Namespace) -> Mapping[str, Any]:
     ctx = release_args.release_context(args)
+    release_args.preflight_release(ctx, wait_s=args.wait)
     canary = None
     if args.canary is not None:
         alarms = tuple(a for f in ctx.env.functions for a in f.alarm_names)
@@ -28,7 +29,9 @@ def run(args: argparse.Namespace) -> Mapping[str, Any]:
     target = target_from_store(
         Sources(ctx.store), ctx.env, layer_hash=layer_hash, package_hash=package_hash
     )
-    return deploy(ctx, target, canary=canary, wait_s=args.wait)
+    result = deploy(ctx, target, canary=canary, wait_s=args.wait)
+    progress.say(release_args.summary("deploy", result))
+    return result
 
 
 def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse.ArgumentParser:

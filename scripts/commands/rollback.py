@@ -19,8 +19,11 @@ def run(args: argparse.Namespace) -> Mapping[str, Any]:
         package_key=args.package_key,
     )
     ctx = release_args.release_context(args)
+    release_args.preflight_release(ctx, wait_s=args.wait)
     progress.say(f"rollback {ctx.env.name}")
-    return rollback(ctx, request, wait_s=args.wait)
+    result = rollback(ctx, request, wait_s=args.wait)
+    progress.say(release_args.summary("rollback", result))
+    return result
 
 
 def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse.ArgumentParser:

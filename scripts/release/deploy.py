@@ -16,7 +16,7 @@ from typing import Any
 import artifacts
 from environments import Environment
 from scripts.build import identity
-from scripts.errors import BadInputError
+from scripts.errors import BadInputError, ChecksumMismatchError
 from scripts.release import plan
 from scripts.release.canary import Canary
 from scripts.release.context import Context
@@ -89,7 +89,7 @@ def _layer_source(
         raise BadInputError(f"{sources.store.location}{name}: its manifest has no sha256: rebuild")
     info = sources.store.head(name)
     if info is not None and info.sha256_b64 is not None and info.sha256_b64 != code_sha256:
-        raise BadInputError(
+        raise ChecksumMismatchError(
             f"{sources.store.location}{name}: stored SHA-256 {info.sha256_b64} differs from "
             f"its manifest's {code_sha256}: delete both and run build-layer"
         )
