@@ -47,6 +47,15 @@ def add_wait(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_dry_run(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what would move (per function: alias, code, layer, callers, calls) "
+        "and change nothing: no lock, no write",
+    )
+
+
 def _alarms(env: Environment) -> Callable[[Sequence[str]], Mapping[str, str]]:
     """Reads alarm states; the CloudWatch client is made on the first read only."""
 

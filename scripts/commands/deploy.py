@@ -15,7 +15,8 @@ from scripts.release.sources import Sources
 
 def run(args: argparse.Namespace) -> Mapping[str, Any]:
     ctx = release_args.release_context(args)
-    release_args.preflight_release(ctx, wait_s=args.wait)
+    ctx.dry_run = args.dry_run
+    release_args.preflight_release(ctx, wait_s=None if args.dry_run else args.wait)
     canary = None
     if args.canary is not None:
         alarms = tuple(a for f in ctx.env.functions for a in f.alarm_names)
@@ -30,7 +31,8 @@ def run(args: argparse.Namespace) -> Mapping[str, Any]:
         Sources(ctx.store), ctx.env, layer_hash=layer_hash, package_hash=package_hash
     )
     result = deploy(ctx, target, canary=canary, wait_s=args.wait)
-    progress.say(release_args.summary("deploy", result))
+    if not args.dry_run:
+        progress.say(release_args.summary("deploy", result))
     return result
 
 
@@ -44,6 +46,7 @@ def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse
     # The same backend the build used: deploy recomputes its hashes to find the artifacts.
     common.add_backend_dir(parser)
     release_args.add_wait(parser)
+    release_args.add_dry_run(parser)
     parser.add_argument(
         "--layer-hash",
         metavar="HASH",

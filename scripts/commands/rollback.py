@@ -19,10 +19,12 @@ def run(args: argparse.Namespace) -> Mapping[str, Any]:
         package_key=args.package_key,
     )
     ctx = release_args.release_context(args)
-    release_args.preflight_release(ctx, wait_s=args.wait)
+    ctx.dry_run = args.dry_run
+    release_args.preflight_release(ctx, wait_s=None if args.dry_run else args.wait)
     progress.say(f"rollback {ctx.env.name}")
     result = rollback(ctx, request, wait_s=args.wait)
-    progress.say(release_args.summary("rollback", result))
+    if not args.dry_run:
+        progress.say(release_args.summary("rollback", result))
     return result
 
 
@@ -34,6 +36,7 @@ def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse
     common.add_env(parser)
     common.add_store(parser, s3_only=True)
     release_args.add_wait(parser)
+    release_args.add_dry_run(parser)
     parser.add_argument(
         "--previous",
         action="store_true",

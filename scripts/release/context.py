@@ -32,6 +32,8 @@ class Context:
     lock_lost: bool = False
     held: lock.Lock | None = None  # the deploy lock, while `session` holds it
     alarms: Callable[[Sequence[str]], Mapping[str, str]] | None = None
+    # Plan and report only: no lock, no write (scripts.release.dry_run).
+    dry_run: bool = False
 
     @property
     def reason(self) -> str | None:

@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any, NoReturn
 
 from scripts.errors import ConditionFailedError, ToolError
-from scripts.release import history, lock
+from scripts.release import dry_run, history, lock
 from scripts.release.canary import Canary, bake
 from scripts.release.context import Context
 from scripts.release.engine import CancelledError, Executor, FunctionRun, Status, Step, first_error
@@ -53,8 +53,12 @@ class ReleaseFailedError(ToolError):
 
 
 @contextlib.contextmanager
-def session(ctx: Context, *, command: str, wait_s: float = 0.0) -> Iterator[lock.Lock]:
-    """Hold the environment's lock for the body; resolve what a dead run left first."""
+def session(ctx: Context, *, command: str, wait_s: float = 0.0) -> Iterator[lock.Lock | None]:
+    """Hold the environment's lock for the body; resolve what a dead run left first.
+    A dry run takes no lock and resolves nothing: it writes nothing."""
+    if ctx.dry_run:
+        yield None
+        return
     held = lock.acquire(
         ctx.store,
         ctx.env.name,
@@ -155,6 +159,8 @@ def release(
     Nothing to change is not a release: no record is written, so the history stays a list
     of distinct states that rollback can walk.
     """
+    if ctx.dry_run:
+        return dry_run.report(ctx, record=record, runs=runs, prepare=prepare, switch=switch)
     final = (
         execute(ctx, record=record, runs=runs, prepare=prepare, switch=switch, canary=canary)
         if prepare or switch
