@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> Mapping[str, Any]:
         allow_unhashed=args.allow_unhashed,
         index_args=common.index_args(args),
         scratch_dir=scratch_root(),
+        own_backend=not args.backend_dir,
     )
     progress.say(f"build-layer {env.name}: {env.lock_file} -> {store.location}")
     result = build_layer(request, store)

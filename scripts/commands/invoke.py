@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> Mapping[str, Any]:
             architecture=args.arch,
             version=args.version,
             index_args=common.index_args(args),
+            own_backend=not args.backend_dir,
         )
     )
     if not args.json:

@@ -100,6 +100,9 @@ class InvokeRequest:
     # Import the handler's module and find the function, without calling it (a migration
     # checks every function this way before any of them runs the new package).
     import_only: bool = False
+    # False for another backend than the environment's (--backend-dir): its layer is
+    # stored under its content-addressed key only, `layer.zip` is left alone.
+    own_backend: bool = True
 
 
 def function_config(env: Environment, name: str) -> FunctionConfig:
@@ -189,6 +192,7 @@ def invoke(request: InvokeRequest) -> dict[str, Any]:
             manifest_path=root / "layer-manifest.json",
             architecture=architecture,
             index_args=request.index_args,
+            own_backend=request.own_backend,
         ),
         request.store,
     )
