@@ -187,3 +187,14 @@ def test_the_readme_says_which_commands_take_a_local_store(tmp_path: Path) -> No
         )
         assert done.returncode == 2, (name, done.stderr)
         assert "use s3://BUCKET/PREFIX" in done.stderr
+
+
+def test_every_example_function_has_a_sample_event() -> None:
+    """There was no sample event for `invoke --event` (the network test in
+    test_example_layer.py runs each through its handler)."""
+    events = REPO_ROOT / "examples" / "events"
+    for function in ENVIRONMENTS["staging"].functions:
+        event = json.loads((events / f"{function.name}.json").read_text(encoding="utf-8"))
+        assert isinstance(event, dict)
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert "--event examples/events/api.json" in readme
