@@ -5,10 +5,11 @@ checks it, and that the README's table and `--help` are generated from `SETTINGS
 modules copy the whole environment only to hand it to a child process (terraform, moto,
 the runtime's Python), and name no variable themselves.
 
-Adding a knob is one line here, `NAME = _knob(Setting(name=..., default=..., parse=...,
-description=...))`, then `NAME.read()` (or `NAME.read(environ)`) where it is used; the
-README table is regenerated with `python -m scripts.settings`. A value that does not parse
-is bad input: one line naming the variable and what it takes, exit 2.
+Adding a knob is one line here, e.g. `LAYERS_X = _seconds("LAYERS_X", 5.0, "what it does")`
+(or `_text(...)`, or `_knob(Setting(...))` with a parser of its own), then `LAYERS_X.read()`
+(or `.read(environ)`) where it is used; `python -m scripts.settings` prints the README
+table. A value that does not parse is bad input: one line naming the variable and what it
+takes, exit 2.
 """
 
 from __future__ import annotations
@@ -95,36 +96,49 @@ def flag_01(name: str, value: str) -> bool:
     return value == "1"
 
 
+def _seconds(name: str, default: float, description: str) -> Setting[float]:
+    return _knob(
+        Setting(name=name, default=default, parse=seconds, type="seconds", description=description)
+    )
+
+
+def _text(
+    name: str,
+    description: str,
+    *,
+    type: str = "text",
+    shown: str | None = None,
+    read_by: str = "layers",
+) -> Setting[str | None]:
+    return _knob(
+        Setting[str | None](
+            name=name,
+            default=None,
+            parse=text,
+            type=type,
+            shown_default=shown,
+            description=description,
+            read_by=read_by,
+        )
+    )
+
+
 # --- AWS (boto3 reads its other standard variables itself: AWS_PROFILE, AWS_REGION, ...)
-AWS_ENDPOINT_URL = _knob(
-    Setting[str | None](
-        name="AWS_ENDPOINT_URL",
-        default=None,
-        parse=text,
-        type="URL",
-        shown_default="unset (AWS; a local environment: its own endpoint)",
-        description="send every AWS call here (a local moto server); also re-points the "
-        "local stacks' provider at synth",
-        read_by="layers, cdktf synth",
-    )
+AWS_ENDPOINT_URL = _text(
+    "AWS_ENDPOINT_URL",
+    "send every AWS call here (a local moto server); also re-points the local stacks' "
+    "provider at synth",
+    type="URL",
+    shown="unset (AWS; a local environment: its own endpoint)",
+    read_by="layers, cdktf synth",
 )
-LAYERS_AWS_READ_TIMEOUT = _knob(
-    Setting(
-        name="LAYERS_AWS_READ_TIMEOUT",
-        default=60.0,
-        parse=seconds,
-        type="seconds",
-        description="an AWS response slower than this counts as lost (then read back)",
-    )
+LAYERS_AWS_READ_TIMEOUT = _seconds(
+    "LAYERS_AWS_READ_TIMEOUT",
+    60.0,
+    "an AWS response slower than this counts as lost (then read back)",
 )
-LAYERS_AWS_CONNECT_TIMEOUT = _knob(
-    Setting(
-        name="LAYERS_AWS_CONNECT_TIMEOUT",
-        default=10.0,
-        parse=seconds,
-        type="seconds",
-        description="time to connect to an AWS endpoint",
-    )
+LAYERS_AWS_CONNECT_TIMEOUT = _seconds(
+    "LAYERS_AWS_CONNECT_TIMEOUT", 10.0, "time to connect to an AWS endpoint"
 )
 # --- The release engine (scripts/release/timing.py)
 LAYERS_CONFLICT_DELAYS = _knob(
@@ -136,52 +150,24 @@ LAYERS_CONFLICT_DELAYS = _knob(
         description="waits between retries while Lambda answers 'update in progress'",
     )
 )
-LAYERS_POLL_DELAY = _knob(
-    Setting(
-        name="LAYERS_POLL_DELAY",
-        default=1.0,
-        parse=seconds,
-        type="seconds",
-        description="time between reads while a function update settles",
-    )
+LAYERS_POLL_DELAY = _seconds(
+    "LAYERS_POLL_DELAY", 1.0, "time between reads while a function update settles"
 )
-LAYERS_SETTLE_TIMEOUT = _knob(
-    Setting(
-        name="LAYERS_SETTLE_TIMEOUT",
-        default=600.0,
-        parse=seconds,
-        type="seconds",
-        description="how long a function update may take to settle",
-    )
+LAYERS_SETTLE_TIMEOUT = _seconds(
+    "LAYERS_SETTLE_TIMEOUT", 600.0, "how long a function update may take to settle"
 )
-LAYERS_LOCK_LEASE = _knob(
-    Setting(
-        name="LAYERS_LOCK_LEASE",
-        default=120.0,
-        parse=seconds,
-        type="seconds",
-        description="a deploy lock not renewed for this long belongs to a dead run",
-    )
+LAYERS_LOCK_LEASE = _seconds(
+    "LAYERS_LOCK_LEASE", 120.0, "a deploy lock not renewed for this long belongs to a dead run"
 )
-LAYERS_ALARM_POLL = _knob(
-    Setting(
-        name="LAYERS_ALARM_POLL",
-        default=10.0,
-        parse=seconds,
-        type="seconds",
-        description="time between alarm reads during a canary bake",
-    )
+LAYERS_ALARM_POLL = _seconds(
+    "LAYERS_ALARM_POLL", 10.0, "time between alarm reads during a canary bake"
 )
 # --- The build
-LAYERS_CACHE_DIR = _knob(
-    Setting[str | None](
-        name="LAYERS_CACHE_DIR",
-        default=None,
-        parse=text,
-        type="path or off",
-        shown_default="$XDG_CACHE_HOME/bluemoxon-layers",
-        description="cache of deflated files and bytecode for layer builds; off disables it",
-    )
+LAYERS_CACHE_DIR = _text(
+    "LAYERS_CACHE_DIR",
+    "cache of deflated files and bytecode for layer builds; off disables it",
+    type="path or off",
+    shown="$XDG_CACHE_HOME/bluemoxon-layers",
 )
 XDG_CACHE_HOME = _knob(
     Setting(
@@ -193,16 +179,11 @@ XDG_CACHE_HOME = _knob(
         description="where the build cache lives unless LAYERS_CACHE_DIR says",
     )
 )
-LAYERS_PYTHON = _knob(
-    Setting[str | None](
-        name="LAYERS_PYTHON_3_X",
-        default=None,
-        parse=text,
-        type="path",
-        shown_default="found on PATH, pyenv, /usr/bin",
-        description="the python3.X that compiles the layer's bytecode "
-        "(one per minor: LAYERS_PYTHON_3_12)",
-    )
+LAYERS_PYTHON = _text(
+    "LAYERS_PYTHON_3_X",
+    "the python3.X that compiles the layer's bytecode (one per minor: LAYERS_PYTHON_3_12)",
+    type="path",
+    shown="found on PATH, pyenv, /usr/bin",
 )
 PYENV_ROOT = _knob(
     Setting(
@@ -215,50 +196,22 @@ PYENV_ROOT = _knob(
     )
 )
 # --- Local runs, output and records
-TF_PLUGIN_MIRROR = _knob(
-    Setting[str | None](
-        name="TF_PLUGIN_MIRROR",
-        default=None,
-        parse=text,
-        type="path",
-        description="terraform provider mirror for offline applies (pipeline, e2e tests)",
-    )
+TF_PLUGIN_MIRROR = _text(
+    "TF_PLUGIN_MIRROR",
+    "terraform provider mirror for offline applies (pipeline, e2e tests)",
+    type="path",
 )
-NO_COLOR = _knob(
-    Setting[str | None](
-        name="NO_COLOR",
-        default=None,
-        parse=text,
-        type="any",
-        description="set: no colour on stderr (colour is only ever used on a terminal)",
-    )
+NO_COLOR = _text(
+    "NO_COLOR", "set: no colour on stderr (colour is only ever used on a terminal)", type="any"
 )
-TERM = _knob(
-    Setting[str | None](
-        name="TERM",
-        default=None,
-        parse=text,
-        description="dumb: no colour on stderr",
-    )
-)
-GITHUB_ACTOR = _knob(
-    Setting[str | None](
-        name="GITHUB_ACTOR",
-        default=None,
-        parse=text,
-        shown_default="unset (the login name)",
-        description="who holds the deploy lock and ran a release (CI sets it)",
-    )
+TERM = _text("TERM", "dumb: no colour on stderr")
+GITHUB_ACTOR = _text(
+    "GITHUB_ACTOR",
+    "who holds the deploy lock and ran a release (CI sets it)",
+    shown="unset (the login name)",
 )
 GITHUB_RUN = tuple(
-    _knob(
-        Setting[str | None](
-            name=name,
-            default=None,
-            parse=text,
-            description=f"recorded in each release record ({what}; CI sets it)",
-        )
-    )
+    _text(name, f"recorded in each release record ({what}; CI sets it)")
     for name, what in (
         ("GITHUB_RUN_ID", "the workflow run"),
         ("GITHUB_REPOSITORY", "the repository"),
