@@ -2,8 +2,8 @@
 
 Shared by build-layer, build-backend, demo, pipeline and invoke, so every entry point
 builds exactly what deploy will look for (scripts/build/identity.py) unless told otherwise,
-and a build told otherwise (--runtime, --arch, --no-bytecode, --backend-dir) never moves
-`layer.zip`.
+and a build told otherwise (--runtime, --arch, --no-bytecode; invoke's --backend-dir) never
+moves `layer.zip`.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from environments import REPO_ROOT
 from scripts import args as common
 from scripts import progress
 from scripts.build.install_requests import layer_request
@@ -27,7 +28,6 @@ def run(args: argparse.Namespace) -> Mapping[str, Any]:
         allow_unhashed=args.allow_unhashed,
         index_args=common.index_args(args),
         scratch_dir=scratch_root(),
-        own_backend=not args.backend_dir,
     )
     progress.say(f"build-layer {env.name}: {env.lock_file} -> {store.location}")
     result = build_layer(request, store)
@@ -59,7 +59,11 @@ def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse
     parser.add_argument(
         "--arch", choices=("x86_64", "arm64"), help="architecture (default: the environment's)"
     )
-    parser.add_argument("--build-dir", default="build", help="local output directory")
+    parser.add_argument(
+        "--build-dir",
+        default=str(REPO_ROOT / "build"),
+        help="local output directory (default: build/ in the checkout)",
+    )
     parser.add_argument("--manifest", default=str(DEFAULT_MANIFEST), help="local manifest path")
     common.add_layer_options(parser)
     common.add_index(parser)
