@@ -96,9 +96,10 @@ def check_lock_free(store: Store, env_name: str, *, timing: Timing, wait_s: floa
         return
     if holder.expires_at < timing.clock() or lock.is_gone(holder):
         return
+    # The words lock.acquire says when it finds the same holder.
     raise BusyError(
-        f"the {env_name} lock is held: {holder.describe(timing.clock)}: wait for it "
-        f"(--wait SECONDS), or if its holder is gone: unlock --env {env_name}"
+        f"{env_name} is busy: {holder.describe(timing.clock)}; wait with --wait SECONDS, or "
+        f"if you know that run is gone: python -m scripts unlock --env {env_name}"
     )
 
 

@@ -71,7 +71,7 @@ def test_a_live_lock_is_busy_before_anything_is_read(cli: Cli) -> None:
     before = _served(cli)
     done = cli.run(*cli.deploy_args("v1", "v1"), "--json")
     assert done.code == 3, done
-    assert "lock is held: deploy by ci-bot@ci-runner-7" in done.stderr
+    assert "local is busy: deploy by ci-bot@ci-runner-7" in done.stderr
     assert "unlock --env local" in done.stderr
     assert _served(cli) == before
     records: list[ReleaseRecord] = cli.records()
