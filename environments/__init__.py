@@ -16,6 +16,7 @@ from environments.catalog import (
     get_environment,
     legacy_environment,
 )
+from environments.checks import Hook, SmokeCheck
 from environments.errors import ConfigError
 from environments.function import MAX_LAYERS, PROTECTED_ATTRIBUTES, TRACING_MODES, FunctionConfig
 from environments.model import (
@@ -50,10 +51,12 @@ __all__ = [
     "Environment",
     "ExistingRole",
     "FunctionConfig",
+    "Hook",
     "InvokePermission",
     "PackageSpec",
     "PolicyStatement",
     "ScheduleTrigger",
+    "SmokeCheck",
     "SqsTrigger",
     "StateBackend",
     "VpcConfig",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from environments.adoption import Adopt
+from environments.checks import SmokeCheck
 from environments.errors import ConfigError
 from environments.network import VpcConfig
 from environments.roles import CreatedRole, Role
@@ -110,6 +111,9 @@ class FunctionConfig:
     intended_changes: tuple[str, ...] = ()
     # CloudWatch alarms a canary release of this function watches; none means it only waits.
     alarm_names: tuple[str, ...] = ()
+    # Invoked through the alias after a release switched it (the new version before a
+    # canary moves traffic); a failing answer switches every alias back.
+    smoke: SmokeCheck | None = None
 
     def __post_init__(self) -> None:
         where = f"functions[{self.name}]"
@@ -140,6 +144,8 @@ class FunctionConfig:
                     "(arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION)"
                 )
         self._check_existing_settings(where)
+        if self.smoke is not None:
+            object.__setattr__(self, "smoke", self.smoke.checked(f"{where}.smoke"))
         # Freeze the mappings so a shared default can never be mutated through one function.
         object.__setattr__(self, "environment", _frozen(self.environment))
         object.__setattr__(self, "tags", _frozen(self.tags))

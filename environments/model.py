@@ -13,6 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from environments.adoption import ADOPT_ALL_BUT_ALIAS, ADOPT_NOTHING, Adopt
+from environments.checks import Hook
 from environments.errors import ConfigError
 from environments.function import LOG_RETENTION_DAYS, FunctionConfig, check_tags
 from environments.packaging import BackendSpec, detect_lock_file
@@ -92,6 +93,9 @@ class Environment:
     account_id: str | None = None
     # The lock format, layer bytecode and function package shape (environments/packaging.py).
     backend: BackendSpec = field(default_factory=BackendSpec)
+    # Run in order on the NEW versions after prepare, before any alias moves (a database
+    # migration is one); a failing answer means nothing is switched.
+    hooks: tuple[Hook, ...] = ()
 
     def __post_init__(self) -> None:
         if self.account_id is not None and not re.fullmatch(r"\d{12}", self.account_id):
@@ -120,6 +124,14 @@ class Environment:
                 f"{self.name}.functions: {', '.join(too_long)} make names over 64 characters"
             )
         self._check_migration_settings()
+        object.__setattr__(
+            self,
+            "hooks",
+            tuple(
+                hook.checked(f"{self.name}.hooks[{i}]", tuple(names))
+                for i, hook in enumerate(self.hooks)
+            ),
+        )
         if not self.artifact_bucket:
             object.__setattr__(self, "artifact_bucket", f"{self.name_prefix}-frontend-{self.name}")
         if self.lock_file is None:

@@ -8,7 +8,6 @@ staging credential cannot publish to, update or delete anything in prod.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from constructs import Construct
 
@@ -44,12 +43,16 @@ VERSION_ACTIONS = (
     "lambda:GetFunction",
     "lambda:GetFunctionConfiguration",
     "lambda:DeleteFunction",
+    # Hooks invoke a new version before the switch; smoke checks invoke the alias after.
+    "lambda:InvokeFunction",
 )
 OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject")
 # The deploy lock is created with a conditional put and removed when the release ends.
 LOCK_ACTIONS = ("s3:DeleteObject",)
 # A canary release watches the alarms configured for each function.
 ALARM_ACTIONS = ("cloudwatch:DescribeAlarms",)
+# ... and prints the new versions' error lines from the functions' log groups (`logs`).
+LOG_ACTIONS = ("logs:FilterLogEvents",)
 
 
 class DeployerPolicy(Construct):
@@ -69,6 +72,7 @@ class DeployerPolicy(Construct):
         alias_name: str,
         lock_key: str,
         alarm_arns: Sequence[str] = (),
+        log_group_arns: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id_)
         if not function_arns:
@@ -77,18 +81,91 @@ class DeployerPolicy(Construct):
             raise ValueError(f"key_prefix: got {key_prefix!r}; use a prefix ending in '/'")
         if not lock_key.startswith(key_prefix) or lock_key.endswith("*"):
             raise ValueError(f"lock_key: got {lock_key!r}; one object under {key_prefix!r}")
+        statement = _aws.DataAwsIamPolicyDocumentStatement
+        alarms = (
+            [
+                statement(
+                    sid="CanaryAlarms",
+                    effect="Allow",
+                    actions=list(ALARM_ACTIONS),
+                    resources=list(alarm_arns),
+                )
+            ]
+            if alarm_arns
+            else []
+        )
+        logs = (
+            [
+                statement(
+                    sid="FunctionLogs",
+                    effect="Allow",
+                    actions=list(LOG_ACTIONS),
+                    # FilterLogEvents is authorised on the group's ARN with `:*`.
+                    resources=[f"{arn}:*" for arn in log_group_arns],
+                )
+            ]
+            if log_group_arns
+            else []
+        )
         document = _aws.DataAwsIamPolicyDocument(
             self,
             "document",
-            statement=_statements(
-                layer_arn=layer_arn,
-                function_arns=function_arns,
-                alias_name=alias_name,
-                bucket_arn=bucket_arn,
-                key_prefix=key_prefix,
-                lock_key=lock_key,
-                alarm_arns=alarm_arns,
-            ),
+            statement=[
+                statement(
+                    sid="LayerVersions",
+                    effect="Allow",
+                    actions=list(LAYER_ACTIONS),
+                    # The layer itself (publish, list) and its numbered versions (get, delete).
+                    resources=[layer_arn, f"{layer_arn}:*"],
+                ),
+                statement(
+                    sid="FunctionCodeAndConfiguration",
+                    effect="Allow",
+                    actions=list(FUNCTION_ACTIONS),
+                    resources=list(function_arns),
+                ),
+                statement(
+                    sid="VersionsAndAlias",
+                    effect="Allow",
+                    actions=list(ALIAS_ACTIONS),
+                    # Lambda authorises alias calls on the function; the alias ARN covers
+                    # callers that pass it qualified. No other alias is reachable.
+                    resources=[arn for f in function_arns for arn in (f, f"{f}:{alias_name}")],
+                ),
+                statement(
+                    sid="PublishedVersions",
+                    effect="Allow",
+                    actions=list(VERSION_ACTIONS),
+                    resources=[f"{f}:*" for f in function_arns],
+                ),
+                statement(
+                    sid="ArtifactObjects",
+                    effect="Allow",
+                    actions=list(OBJECT_ACTIONS),
+                    resources=[f"{bucket_arn}/{key_prefix}*"],
+                ),
+                statement(
+                    sid="ArtifactListing",
+                    effect="Allow",
+                    actions=["s3:ListBucket"],
+                    resources=[bucket_arn],
+                    condition=[
+                        _aws.DataAwsIamPolicyDocumentStatementCondition(
+                            test="StringLike",
+                            variable="s3:prefix",
+                            values=[f"{key_prefix}*"],
+                        )
+                    ],
+                ),
+                statement(
+                    sid="DeployLock",
+                    effect="Allow",
+                    actions=list(LOCK_ACTIONS),
+                    resources=[f"{bucket_arn}/{lock_key}"],
+                ),
+                *alarms,
+                *logs,
+            ],
         )
         self.policy = _aws.IamPolicy(
             self,
@@ -107,92 +184,3 @@ class DeployerPolicy(Construct):
             if ci_role_name
             else None
         )
-
-
-def _statements(
-    *,
-    layer_arn: str,
-    function_arns: Sequence[str],
-    alias_name: str,
-    bucket_arn: str,
-    key_prefix: str,
-    lock_key: str,
-    alarm_arns: Sequence[str],
-) -> list[Any]:
-    """Every right a release needs, each scoped to this environment's resources."""
-    statement = _aws.DataAwsIamPolicyDocumentStatement
-    alarms = (
-        [
-            statement(
-                sid="CanaryAlarms",
-                effect="Allow",
-                actions=list(ALARM_ACTIONS),
-                resources=list(alarm_arns),
-            )
-        ]
-        if alarm_arns
-        else []
-    )
-    return [
-        statement(
-            sid="LayerVersions",
-            effect="Allow",
-            actions=list(LAYER_ACTIONS),
-            # The layer itself (publish, list) and its numbered versions (get, delete).
-            resources=[layer_arn, f"{layer_arn}:*"],
-        ),
-        statement(
-            sid="FunctionCodeAndConfiguration",
-            effect="Allow",
-            actions=list(FUNCTION_ACTIONS),
-            resources=list(function_arns),
-        ),
-        statement(
-            sid="VersionsAndAlias",
-            effect="Allow",
-            actions=list(ALIAS_ACTIONS),
-            # Lambda authorises alias calls on the function; the alias ARN covers
-            # callers that pass it qualified. No other alias is reachable.
-            resources=[arn for f in function_arns for arn in (f, f"{f}:{alias_name}")],
-        ),
-        statement(
-            sid="PublishedVersions",
-            effect="Allow",
-            actions=list(VERSION_ACTIONS),
-            resources=[f"{f}:*" for f in function_arns],
-        ),
-        *_store_statements(bucket_arn=bucket_arn, key_prefix=key_prefix, lock_key=lock_key),
-        *alarms,
-    ]
-
-
-def _store_statements(*, bucket_arn: str, key_prefix: str, lock_key: str) -> list[Any]:
-    """The artifact store: objects and listing under the prefix, the lock's delete."""
-    statement = _aws.DataAwsIamPolicyDocumentStatement
-    return [
-        statement(
-            sid="ArtifactObjects",
-            effect="Allow",
-            actions=list(OBJECT_ACTIONS),
-            resources=[f"{bucket_arn}/{key_prefix}*"],
-        ),
-        statement(
-            sid="ArtifactListing",
-            effect="Allow",
-            actions=["s3:ListBucket"],
-            resources=[bucket_arn],
-            condition=[
-                _aws.DataAwsIamPolicyDocumentStatementCondition(
-                    test="StringLike",
-                    variable="s3:prefix",
-                    values=[f"{key_prefix}*"],
-                )
-            ],
-        ),
-        statement(
-            sid="DeployLock",
-            effect="Allow",
-            actions=list(LOCK_ACTIONS),
-            resources=[f"{bucket_arn}/{lock_key}"],
-        ),
-    ]

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scripts import settings
 
 if TYPE_CHECKING:
+    from botocore.config import Config
     from botocore.exceptions import ClientError
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_iam import IAMClient
@@ -37,38 +38,73 @@ def endpoint_for(env: Environment) -> str | None:
     return settings.AWS_ENDPOINT_URL.read() or env.endpoint_url
 
 
-def s3_client(env: Environment) -> S3Client:
+# moto accepts any credentials. A local environment gets these when none are configured,
+# so a command against the sandbox (`local up`) needs no set-up; they are never used for an
+# environment without a local endpoint, so they cannot reach AWS.
+_LOCAL_KEY = "test"
+
+
+def _client(service: str, env: Environment, config: Config | None = None) -> Any:
+    """boto3's client for `service`; a local environment without credentials gets moto's."""
     import boto3
+
+    local = env.is_local and not settings.aws_credentials_configured()
+    return boto3.client(  # type: ignore[call-overload]
+        service,
+        region_name=env.region,
+        endpoint_url=endpoint_for(env),
+        config=config,
+        aws_access_key_id=_LOCAL_KEY if local else None,
+        aws_secret_access_key=_LOCAL_KEY if local else None,
+    )
+
+
+def s3_client(env: Environment) -> S3Client:
     from botocore.config import Config
 
-    endpoint = endpoint_for(env)
-    config = Config(s3={"addressing_style": "path"}) if endpoint else None
-    return boto3.client("s3", region_name=env.region, endpoint_url=endpoint, config=config)
+    config = Config(s3={"addressing_style": "path"}) if endpoint_for(env) else None
+    client: S3Client = _client("s3", env, config)
+    return client
 
 
 def lambda_client(
     env: Environment, *, read_timeout: float = 60.0, connect_timeout: float = 10.0
 ) -> LambdaClient:
-    import boto3
     from botocore.config import Config
 
     # Retries (mode, attempts) stay boto3's standard settings (AWS_RETRY_MODE, ...).
     config = Config(read_timeout=read_timeout, connect_timeout=connect_timeout)
+    client: LambdaClient = _client("lambda", env, config)
+    return client
+
+
+def invoke_client(env: Environment, *, read_timeout: float) -> LambdaClient:
+    """For hooks and smoke checks: one attempt (a retried invocation runs a migration
+    twice) and a read timeout that outlasts the function's own timeout."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(read_timeout=read_timeout, retries={"total_max_attempts": 1})
     return boto3.client(
         "lambda", region_name=env.region, endpoint_url=endpoint_for(env), config=config
     )
 
 
 def sts_client(env: Environment) -> STSClient:
+    client: STSClient = _client("sts", env)
+    return client
+
+
+def logs_client(env: Environment) -> Any:
+    """CloudWatch Logs (typed Any: the project installs no stubs for it)."""
     import boto3
 
-    return boto3.client("sts", region_name=env.region, endpoint_url=endpoint_for(env))
+    return boto3.client("logs", region_name=env.region, endpoint_url=endpoint_for(env))
 
 
 def cloudwatch_client(env: Environment) -> CloudWatchClient:
-    import boto3
-
-    return boto3.client("cloudwatch", region_name=env.region, endpoint_url=endpoint_for(env))
+    client: CloudWatchClient = _client("cloudwatch", env)
+    return client
 
 
 def client_error() -> type[ClientError]:
@@ -135,6 +171,5 @@ def explain_aws_error(err: Exception, environ: Mapping[str, str] | None = None) 
 
 
 def iam_client(env: Environment) -> IAMClient:
-    import boto3
-
-    return boto3.client("iam", region_name=env.region, endpoint_url=endpoint_for(env))
+    client: IAMClient = _client("iam", env)
+    return client

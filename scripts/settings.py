@@ -132,6 +132,14 @@ AWS_ENDPOINT_URL = _text(
     shown="unset (AWS; a local environment: its own endpoint)",
     read_by="layers, cdktf synth",
 )
+AWS_CREDENTIAL_SOURCES = tuple(
+    _text(
+        name,
+        "set: a local environment uses the configured credentials, not moto's dummy ones "
+        "(boto3 reads them)",
+    )
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE")
+)
 LAYERS_AWS_READ_TIMEOUT = _seconds(
     "LAYERS_AWS_READ_TIMEOUT",
     60.0,
@@ -266,6 +274,10 @@ def color_allowed(environ: Mapping[str, str] | None = None) -> bool:
     environ = os.environ if environ is None else environ
     # no-color.org: present at all turns colour off (`"NO_COLOR" in`, not a value test).
     return NO_COLOR.name not in environ and TERM.read(environ) != "dumb"
+
+
+def aws_credentials_configured(environ: Mapping[str, str] | None = None) -> bool:
+    return any(setting.read(environ) for setting in AWS_CREDENTIAL_SOURCES)
 
 
 def child_environ() -> dict[str, str]:

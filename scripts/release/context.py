@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from environments import Environment
 from scripts.release import lock
@@ -16,6 +17,9 @@ from scripts.release.lambda_api import Api
 from scripts.release.timing import Timing
 from scripts.stop import Stop
 from scripts.store import Store
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
 
 
 @dataclass
@@ -32,6 +36,11 @@ class Context:
     lock_lost: bool = False
     held: lock.Lock | None = None  # the deploy lock, while `session` holds it
     alarms: Callable[[Sequence[str]], Mapping[str, str]] | None = None
+    # Hooks and smoke checks invoke through this one (no retries, a long read timeout:
+    # scripts.clients.invoke_client); None: the Api's client.
+    invoker: LambdaClient | None = None
+    # Makes a CloudWatch Logs client: a canary's bake prints the new versions' error lines.
+    logs: Callable[[], Any] | None = None
     # Plan and report only: no lock, no write (scripts.release.dry_run).
     dry_run: bool = False
 

@@ -19,6 +19,7 @@ from scripts.build import identity
 from scripts.errors import BadInputError, ChecksumMismatchError
 from scripts.release import dry_run, plan
 from scripts.release.canary import Canary
+from scripts.release.checks import Checks
 from scripts.release.context import Context
 from scripts.release.engine import FunctionRun, Step
 from scripts.release.facts import CodeSource
@@ -128,8 +129,12 @@ def deploy(
     kind: str = "deploy",
     canary: Canary | None = None,
     wait_s: float = 0.0,
+    smoke: bool = True,
 ) -> dict[str, Any]:
-    """Prepare a version of every function holding the target, then switch the aliases."""
+    """Prepare a version of every function holding the target, then switch the aliases.
+
+    The environment's hooks run on the new versions before the switch and the functions'
+    smoke checks after it (`smoke=False`: skipped, and the record says so)."""
     env = ctx.env
     sources = Sources(ctx.store)
     for warning in target.warnings:
@@ -153,6 +158,9 @@ def deploy(
         elif target.layer is not None:
             layer_arn, published = ensure_layer_version(ctx.api.client, env, target.layer)
             ctx.say(f"  layer: {'published' if published else 'reusing'} {layer_arn}")
+        checks = Checks(
+            env=env, client=ctx.invoker or ctx.api.client, smoke_enabled=smoke, say=ctx.say
+        )
         record_id = new_release_id()
         description = f"release {record_id}"
         runs: dict[str, FunctionRun] = {}
@@ -199,9 +207,16 @@ def deploy(
             package_key=target.package_name,
             app_version=target.app_version,
             canary=canary.to_json() if canary else None,
+            checks=checks.to_json(),
         )
         result = release(
-            ctx, record=record, runs=runs, prepare=prepare, switch=switch, canary=canary
+            ctx,
+            record=record,
+            runs=runs,
+            prepare=prepare,
+            switch=switch,
+            canary=canary,
+            checks=checks,
         )
     return {
         **result,

@@ -100,6 +100,8 @@ class ReleaseRecord:
     package_key: str | None = None
     app_version: str | None = None
     canary: Mapping[str, Any] | None = None
+    # Hooks and smoke checks: whether smoke ran (--no-smoke) and every answer (checks.py).
+    checks: Mapping[str, Any] | None = None
     resolves: str | None = None
     error: str | None = None
 
@@ -156,6 +158,7 @@ def _check(record: ReleaseRecord) -> ReleaseRecord:
         _text(value, "by")
     _require(isinstance(record.layer_published, bool), "layer_published: not a boolean")
     _require(record.canary is None or isinstance(record.canary, dict), "canary: not an object")
+    _require(record.checks is None or isinstance(record.checks, dict), "checks: not an object")
     for entry in record.functions.values():
         _require(entry.outcome is None or isinstance(entry.outcome, dict), "outcome: not an object")
     return record

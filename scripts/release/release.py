@@ -5,7 +5,9 @@
     record `started`: target + every function's exact before-state
     prepare: $LATEST, versions (callers see nothing)   -> on failure: undo, `failed`
     record the versions prepare found or made
+    hooks on the new versions (scripts.release.checks) -> on failure: undo, `failed`
     switch: aliases (a canary bakes against alarms)    -> on failure: undo, `failed`
+    smoke checks through the aliases                   -> on failure: undo, `failed`
     record `succeeded`, release the lock
 
 A signal stops further writes and takes the failure path; a lost lock stops everything at
@@ -22,11 +24,13 @@ from typing import Any, NoReturn
 from scripts.errors import ConditionFailedError, ToolError
 from scripts.release import dry_run, history, lock
 from scripts.release.canary import Canary, bake
+from scripts.release.checks import Checks
 from scripts.release.context import Context
 from scripts.release.engine import CancelledError, Executor, FunctionRun, Status, Step, first_error
 from scripts.release.facts import facts
 from scripts.release.history import FunctionEntry, RecordWriter, ReleaseRecord
 from scripts.release.lambda_api import describe
+from scripts.release.logs import error_watch
 from scripts.release.recover import resolve_unfinished
 from scripts.release.steps import Switch
 
@@ -49,6 +53,7 @@ class ReleaseFailedError(ToolError):
             "release": self.record.id if self.record else None,
             "state": self.record.state if self.record else None,
             "functions": {name: run.to_json() for name, run in self.runs.items()},
+            "checks": self.record.checks if self.record else None,
         }
 
 
@@ -110,6 +115,7 @@ def execute(
     prepare: Mapping[str, Sequence[Step]],
     switch: Mapping[str, Sequence[Step]],
     canary: Canary | None = None,
+    checks: Checks | None = None,
 ) -> ReleaseRecord:
     """Run a planned release through the failure paths described above."""
     if ctx.stop.is_set():
@@ -129,9 +135,18 @@ def execute(
     try:
         _phase(ctx, executor, prepare, "prepare")
         _record(writer, functions=entries(runs, writer.record))
+        switched = [name for name, steps in switch.items() if steps]
+        new = {name: v for name, run in runs.items() if (v := facts(run).target_version)}
+        if checks is not None:  # callers still get the old versions: nothing to switch back
+            _not_stopped(ctx, "before the hooks")
+            failed = checks.before_switch(new, switched, canary=canary is not None)
+            _checked(writer, checks, failed, "nothing was switched")
         _phase(ctx, executor, switch, "switch")
         if canary is not None:
             _canary(ctx, executor=executor, runs=runs, canary=canary, writer=writer, switch=switch)
+        if checks is not None:
+            failed = checks.run_smoke({name: ctx.env.alias_name for name in switched})
+            _checked(writer, checks, failed, "switching every alias back")
         executor.settle_statuses()
         return _record(
             writer,
@@ -153,6 +168,7 @@ def release(
     prepare: Mapping[str, Sequence[Step]],
     switch: Mapping[str, Sequence[Step]],
     canary: Canary | None = None,
+    checks: Checks | None = None,
 ) -> dict[str, Any]:
     """Run a planned release unless it changes nothing, and report each function.
 
@@ -162,7 +178,15 @@ def release(
     if ctx.dry_run:
         return dry_run.report(ctx, record=record, runs=runs, prepare=prepare, switch=switch)
     final = (
-        execute(ctx, record=record, runs=runs, prepare=prepare, switch=switch, canary=canary)
+        execute(
+            ctx,
+            record=record,
+            runs=runs,
+            prepare=prepare,
+            switch=switch,
+            canary=canary,
+            checks=checks,
+        )
         if prepare or switch
         else None
     )
@@ -173,7 +197,21 @@ def release(
         "release": final.id if final else None,
         "state": final.state if final else "unchanged",
         "functions": {name: run.to_json() for name, run in runs.items()},
+        "checks": final.checks if final else None,
     }
+
+
+def _not_stopped(ctx: Context, when: str) -> None:
+    if ctx.stop.is_set():
+        raise _AbortError(f"stopped {when}: {ctx.reason or 'cancelled'}")
+
+
+def _checked(writer: RecordWriter, checks: Checks, failed: Any, then: str) -> None:
+    """Record what the checks answered; a failure takes the release's failure path."""
+    if checks.unrecorded:
+        _record(writer, checks=checks.to_json())
+    if failed is not None:
+        raise _AbortError(f"{failed.line()}: {then}")
 
 
 def _record(writer: RecordWriter, **changes: Any) -> ReleaseRecord:
@@ -213,7 +251,11 @@ def _canary(
     writer: RecordWriter,
     switch: Mapping[str, Sequence[Step]],
 ) -> None:
-    verdict = bake(ctx, canary)
+    watch = None
+    if ctx.logs is not None:
+        new = {name: v for name, run in runs.items() if (v := facts(run).target_version)}
+        watch = error_watch(ctx.env, ctx.logs(), new, say=ctx.say)
+    verdict = bake(ctx, canary, watch=watch.poll if watch else None)
     _record(writer, canary={**canary.to_json(), "result": verdict})
     if verdict != "promote":
         raise _AbortError(f"canary switched back: {verdict}")
