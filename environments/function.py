@@ -11,10 +11,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Literal
 
 from environments.adoption import Adopt
+from environments.callers import AsyncInvoke, ExternalCaller
 from environments.checks import SmokeCheck
 from environments.errors import ConfigError
+from environments.intended import INTENDED_CHANGES
 from environments.network import VpcConfig
 from environments.roles import CreatedRole, Role
 from environments.triggers import Trigger, statement_ids
@@ -33,25 +36,6 @@ LOG_RETENTION_DAYS = (
     *(1827, 2192, 2557, 2922, 3288, 3653),
 )
 MAX_TAGS = 50
-# Function attributes whose change can take a running function down or lose its settings.
-# `scripts plan-check` refuses an in-place change to one of them unless the function lists
-# it in `intended_changes` (or the run passes `--allow`). Terraform's attribute names.
-PROTECTED_ATTRIBUTES = (
-    "memory_size",
-    "timeout",
-    "environment",
-    "vpc_config",
-    "role",
-    "handler",
-    "runtime",
-    "architectures",
-    "tracing_config",
-    "tags",
-    "ephemeral_storage",
-    "dead_letter_config",
-    "reserved_concurrent_executions",
-    "logging_config",
-)
 
 _SHORT_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 _FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -59,6 +43,9 @@ _LAYER_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Z
 _HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _DLQ_ARN = re.compile(r"^arn:aws[a-z-]*:(sqs|sns):[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+$")
 _LOG_GROUP = re.compile(r"^[\w#/.-]{1,512}$")
+# "shared": the backend package and the deps layer; "own": a zip of its own and no deps
+# layer (the stack adopts its configuration; releases leave its code and layers alone).
+PACKAGES = ("shared", "own")
 
 
 def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
@@ -107,10 +94,17 @@ class FunctionConfig:
     triggers: tuple[Trigger, ...] = ()
     # None: everything but the alias exists while the environment adopts.
     adopt: Adopt | None = None
-    # Protected attributes (PROTECTED_ATTRIBUTES) this configuration means to change.
+    # What this configuration means to change that plan-check would otherwise refuse:
+    # words of environments.intended.INTENDED_CHANGES (protected attributes, risky changes).
     intended_changes: tuple[str, ...] = ()
     # CloudWatch alarms a canary release of this function watches; none means it only waits.
     alarm_names: tuple[str, ...] = ()
+    package: Literal["shared", "own"] = "shared"
+    # On the alias (aws_lambda_provisioned_concurrency_config); None: none provisioned.
+    provisioned_concurrency: int | None = None
+    async_invoke: AsyncInvoke | None = None
+    # Callers another Terraform root owns (callers.py): recorded, never synthesized.
+    external_callers: tuple[ExternalCaller, ...] = ()
     # Invoked through the alias after a release switched it (the new version before a
     # canary moves traffic); a failing answer switches every alias back.
     smoke: SmokeCheck | None = None
@@ -194,14 +188,31 @@ class FunctionConfig:
                 f"{where}.log_retention_days: the existing log group is managed elsewhere; "
                 "set its retention there"
             )
-        unknown = sorted(set(self.intended_changes) - set(PROTECTED_ATTRIBUTES))
+        unknown = sorted(set(self.intended_changes) - set(INTENDED_CHANGES))
         if unknown:
             raise ConfigError(
                 f"{where}.intended_changes: {', '.join(unknown)} not protected; "
-                f"allowed: {', '.join(PROTECTED_ATTRIBUTES)}"
+                f"allowed: {', '.join(INTENDED_CHANGES)}"
             )
         if len(set(self.alarm_names)) != len(self.alarm_names) or not all(self.alarm_names):
             raise ConfigError(f"{where}.alarm_names: names must be non-empty and distinct")
         ids = statement_ids(self.function_name or self.name, self.triggers)
         if len(set(ids)) != len(ids):
             raise ConfigError(f"{where}.triggers: duplicate permission statement ids {ids}")
+        self._check_invocation(where)
+
+    def _check_invocation(self, where: str) -> None:
+        if self.package not in PACKAGES:
+            raise ConfigError(f"{where}.package: got {self.package!r}; allowed: shared, own")
+        provisioned = self.provisioned_concurrency
+        if provisioned is not None and provisioned < 1:
+            raise ConfigError(
+                f"{where}.provisioned_concurrency: got {provisioned}; use 1 or more "
+                "(leave it out for none)"
+            )
+        reserved = self.reserved_concurrency
+        if provisioned is not None and reserved is not None and provisioned > reserved:
+            raise ConfigError(
+                f"{where}.provisioned_concurrency: {provisioned} exceeds reserved_concurrency "
+                f"{reserved}; Lambda refuses it: lower it or raise the reservation"
+            )

@@ -28,6 +28,8 @@ SUPPORTED_ARCHITECTURES = ("x86_64", "arm64")
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 # An alias name Lambda accepts: not a version number, not $LATEST.
 _ALIAS_NAME = re.compile(r"^(?!\d+$)[A-Za-z0-9_-]{1,128}$")
+_FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_LAYER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,140}$")
 _POLICY = re.compile(r"^([\w+=,.@-]{1,128}|arn:aws[a-z-]*:iam::\d{12}:policy/[\w+=,.@/-]+)$")
 # The hashicorp/aws release the provider bindings were generated for: the default constraint.
 AWS_PROVIDER_BINDINGS_VERSION = "6.25.0"
@@ -52,6 +54,25 @@ class StateBackend:
     def __post_init__(self) -> None:
         if not self.bucket or not self.key:
             raise ConfigError("state_backend: bucket and key are both required")
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnmanagedFunction:
+    """A function under the prefix that the stack knows and leaves alone (a container
+    image, say): never synthesized, skipped by releases, listed by status as unmanaged."""
+
+    name: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not _FUNCTION_NAME.match(self.name):
+            raise ConfigError(
+                f"unmanaged_functions.name: got {self.name!r}; the function's real name"
+            )
+        if not self.reason.strip():
+            raise ConfigError(
+                f"unmanaged_functions[{self.name}].reason: empty; say why (e.g. container image)"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,6 +114,13 @@ class Environment:
     account_id: str | None = None
     # The lock format, layer bytecode and function package shape (environments/packaging.py).
     backend: BackendSpec = field(default_factory=BackendSpec)
+    unmanaged_functions: tuple[UnmanagedFunction, ...] = ()
+    # Layer names whose versions on a function are the deps layer under another name (a
+    # workflow published it so): releases and adoption replace it with ours, never add a
+    # second copy of every dependency next to it.
+    foreign_deps_layers: tuple[str, ...] = ()
+    # The provider's default_tags: on every resource the stack manages that takes tags.
+    default_tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     # Run in order on the NEW versions after prepare, before any alias moves (a database
     # migration is one); a failing answer means nothing is switched.
     hooks: tuple[Hook, ...] = ()
@@ -169,6 +197,7 @@ class Environment:
                     f"{role.role_name(self.function_name(config.name))!r} is over 64 characters; "
                     "give a shorter one"
                 )
+        self._check_estate_settings(real)
         rules = [
             t.rule(self.function_name(f.name))
             for f in self.functions
@@ -178,10 +207,41 @@ class Environment:
         if len(set(rules)) != len(rules):
             raise ConfigError(f"{self.name}.functions: two schedules share a rule name in {rules}")
 
+    def _check_estate_settings(self, managed: list[str]) -> None:
+        check_tags(f"{self.name}.default_tags", self.default_tags)
+        object.__setattr__(self, "default_tags", MappingProxyType(dict(self.default_tags)))
+        unmanaged = [u.name for u in self.unmanaged_functions]
+        if len(set(unmanaged)) != len(unmanaged):
+            raise ConfigError(f"{self.name}.unmanaged_functions: a name is listed twice")
+        both = sorted(set(unmanaged) & set(managed))
+        if both:
+            raise ConfigError(
+                f"{self.name}.unmanaged_functions: {', '.join(both)} is also in functions; "
+                "keep it in one list"
+            )
+        for config in self.functions:
+            if config.package == "own" and not self.adoption(config).function:
+                raise ConfigError(
+                    f"{self.name}.functions[{config.name}].package: 'own' describes a function "
+                    "that exists with its own zip; set adopt = true (the stack would create "
+                    "it from the shared package)"
+                )
+        for layer in self.foreign_deps_layers:
+            if not _LAYER_NAME.match(layer) or layer == self.layer_name:
+                raise ConfigError(
+                    f"{self.name}.foreign_deps_layers: got {layer!r}; a layer name (not the "
+                    f"version ARN) other than this environment's own {self.layer_name!r}"
+                )
+
     # Derived names: one definition each, used by Terraform and the scripts alike.
     @property
     def layer_name(self) -> str:
         return f"{self.name_prefix}-{self.name}-deps"
+
+    @property
+    def deps_layer_names(self) -> tuple[str, ...]:
+        """Every name a function's deps layer may carry: ours, then foreign_deps_layers."""
+        return (self.layer_name, *self.foreign_deps_layers)
 
     def function(self, short_name: str) -> FunctionConfig:
         for config in self.functions:
@@ -213,6 +273,16 @@ class Environment:
     @property
     def function_names(self) -> tuple[str, ...]:
         return tuple(self.function_name(f.name) for f in self.functions)
+
+    @property
+    def released_functions(self) -> tuple[FunctionConfig, ...]:
+        """What a release moves: the shared package's functions. One with its own package
+        (`package = "own"`) keeps its code and layers; the stack manages only its settings."""
+        return tuple(f for f in self.functions if f.package == "shared")
+
+    @property
+    def released_function_names(self) -> tuple[str, ...]:
+        return tuple(self.function_name(f.name) for f in self.released_functions)
 
     @property
     def is_local(self) -> bool:

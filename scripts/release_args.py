@@ -8,6 +8,7 @@ botocore with it): a local cache hit stays an import-light process.
 from __future__ import annotations
 
 import argparse
+import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ from scripts.clients import (
     logs_client,
     sts_client,
 )
-from scripts.errors import BusyError
+from scripts.errors import BadInputError, BusyError
 from scripts.release import lock
 from scripts.release.canary import alarm_reader
 from scripts.release.context import Context
@@ -94,18 +95,16 @@ def preflight_release(ctx: Context, *, wait_s: float | None) -> None:
 
 def check_lock_free(store: Store, env_name: str, *, timing: Timing, wait_s: float) -> None:
     """Busy (exit 3) now rather than after the checks, when a live run holds the lock and
-    the command will not wait for it. A stale lock passes: the command takes it over."""
+    the command will not wait for it. A lock `acquire` would take over passes."""
     if wait_s > 0:
         return
-    holder, _etag, present = lock.read_holder(store, env_name)
-    if not present or holder is None:
-        return
-    if holder.expires_at < timing.clock() or lock.is_gone(holder):
+    seen = lock.look(store, env_name)
+    if seen is None or seen.takeable(timing.lock_lease_s):
         return
     # The words lock.acquire says when it finds the same holder.
     raise BusyError(
-        f"{env_name} is busy: {holder.describe(timing.clock)}; wait with --wait SECONDS, or "
-        f"if you know that run is gone: python -m scripts unlock --env {env_name}"
+        f"{env_name} is busy: {seen.describe(timing.lock_lease_s)}; wait with --wait SECONDS, "
+        f"or see who holds it and whether it is alive: python -m scripts unlock --env {env_name}"
     )
 
 
@@ -115,6 +114,9 @@ def release_context(args: argparse.Namespace, *, s3_only: bool = True) -> Contex
     `args.timing` and `args.stop` come from the CLI entry (the process environment and the
     signal handlers); tests calling a command directly get the defaults.
     """
+    wait = getattr(args, "wait", 0.0)
+    if not math.isfinite(wait) or wait < 0:
+        raise BadInputError(f"--wait {wait:g}: use a finite number of seconds >= 0, e.g. 600")
     env = common.environment(args)
     timing: Timing = getattr(args, "timing", None) or Timing()
     stop: Stop = getattr(args, "stop", None) or Stop()
@@ -126,6 +128,8 @@ def release_context(args: argparse.Namespace, *, s3_only: bool = True) -> Contex
         say=progress.say,
         stop=stop,
         alarms=_alarms(env),
+        # On a terminal the canary's countdown and alarm states rewrite one line.
+        live=progress.live if progress.is_terminal() else None,
         # A hook may run as long as its function may (a migration): wait that long, plus.
         logs=lambda: logs_client(env),
         invoker=invoke_client(

@@ -65,7 +65,7 @@ def build_artifacts(
         )
     with reporter.step("build function package") as note:
         package = build_backend(
-            source=source, store=store, build_dir=build_dir, functions=env.functions
+            source=source, store=store, build_dir=build_dir, functions=env.released_functions
         )
         note["text"] = f"{package.hash}, {'uploaded' if package.uploaded else 'in the bucket'}"
     return Built(

@@ -21,6 +21,8 @@ from scripts.store import Store
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
 
+    from scripts.release.history import ReleaseRecord
+
 
 @dataclass
 class Context:
@@ -36,6 +38,13 @@ class Context:
     lock_lost: bool = False
     held: lock.Lock | None = None  # the deploy lock, while `session` holds it
     alarms: Callable[[Sequence[str]], Mapping[str, str]] | None = None
+    # A line rewritten in place on a terminal (the canary's countdown); None: plain lines.
+    live: Callable[[str], None] | None = None
+    # The release a dead run left `started` that `session` just put back (its aliases
+    # moved back to what they served before it), if any.
+    put_back: ReleaseRecord | None = None
+    # Set by `session`: turns a revocation a renewal found into a stop (once).
+    notice_revocation: Callable[[], None] = field(default=lambda: None, repr=False)
     # Hooks and smoke checks invoke through this one (no retries, a long read timeout:
     # scripts.clients.invoke_client); None: the Api's client.
     invoker: LambdaClient | None = None

@@ -18,7 +18,7 @@ from environments import Environment
 from scripts.build import identity
 from scripts.errors import BadInputError, ChecksumMismatchError
 from scripts.release import dry_run, plan
-from scripts.release.canary import Canary
+from scripts.release.canary import Canary, preflight
 from scripts.release.checks import Checks
 from scripts.release.context import Context
 from scripts.release.engine import FunctionRun, Step
@@ -139,8 +139,10 @@ def deploy(
     sources = Sources(ctx.store)
     for warning in target.warnings:
         ctx.say(warning)
+    if canary is not None:
+        preflight(ctx, canary)  # a missing or unreadable alarm: refused, nothing changed
     with session(ctx, command=kind, wait_s=wait_s):
-        befores = plan.read_before(ctx.api, env, env.function_names)
+        befores = plan.read_before(ctx.api, env, env.released_function_names)
         changing = [
             name
             for name, b in befores.items()
@@ -171,7 +173,10 @@ def deploy(
             code = target.package.code_sha256 if target.package else before.latest.code_sha256
             layers = (
                 replace_deps_layer(
-                    before.latest.layers, layer_name=env.layer_name, new_arn=layer_arn
+                    before.latest.layers,
+                    layer_name=env.layer_name,
+                    new_arn=layer_arn,
+                    foreign=env.foreign_deps_layers,
                 )
                 if layer_arn
                 else before.latest.layers

@@ -55,7 +55,7 @@ def _serves_target(ctx: Context, record: ReleaseRecord, befores: dict[str, plan.
 
 
 def resolve(ctx: Context, record: ReleaseRecord, *, resolver: str) -> ReleaseRecord:
-    names = [n for n in record.functions if n in ctx.env.function_names]
+    names = [n for n in record.functions if n in ctx.env.released_function_names]
     # A dead run may have left an update Failed: that is what this puts right.
     befores = plan.read_before(ctx.api, ctx.env, names, failed_ok=True)
     writer = RecordWriter(ctx.store, record, etag=_etag(ctx, record))
@@ -111,6 +111,8 @@ def resolve(ctx: Context, record: ReleaseRecord, *, resolver: str) -> ReleaseRec
         )
     restored = [r.name for r in runs.values() if r.status is Status.CHANGED]
     ctx.say(f"  put back {len(restored)} function(s) to the state before release {record.id}")
+    if any(isinstance(a.step, RestoreAlias) for r in runs.values() for a in r.applied):
+        ctx.put_back = record  # callers were moved back: `rollback --previous` stops here
     return writer.write(
         state=history.FAILED,
         ended_at=history.now(),

@@ -137,14 +137,21 @@ def validate(
 ) -> None:
     """Refuse a target naming other functions, layers elsewhere, or versions that changed."""
     partition, region, account = plan.place(befores)
-    foreign = sorted(set(target) - set(env.function_names))
+    foreign = sorted(set(target) - set(env.released_function_names))
     if foreign:
         raise BadInputError(f"the target names functions outside {env.name}: {', '.join(foreign)}")
     for name, state in target.items():
         allowed = set(befores[name].latest.layers) | set(_extra_layers(env, name))
         for arn in state.layers:
-            if layer_name_of(arn) == env.layer_name or arn not in allowed:
-                check_layer_arn(arn, env, partition=partition, region=region, account=account)
+            if layer_name_of(arn) in env.deps_layer_names or arn not in allowed:
+                check_layer_arn(
+                    arn,
+                    env,
+                    partition=partition,
+                    region=region,
+                    account=account,
+                    foreign_ok=True,
+                )
         if state.version is None:
             raise BadInputError(f"{name}: the target names no version")
         version = ctx.api.version(name, state.version)
@@ -175,7 +182,7 @@ def rollback(ctx: Context, request: RollbackRequest, *, wait_s: float = 0.0) -> 
         )
     with session(ctx, command="rollback", wait_s=wait_s):
         records = history.load_releases(ctx.store, env.name, limit=HISTORY, warn=ctx.say)
-        befores = plan.read_before(ctx.api, env, env.function_names)
+        befores = plan.read_before(ctx.api, env, env.released_function_names)
         if request.to is not None:
             chosen = _by_id(records, request.to)
             if chosen is None or not chosen.succeeded:
@@ -185,6 +192,9 @@ def rollback(ctx: Context, request: RollbackRequest, *, wait_s: float = 0.0) -> 
             target = {name: entry.target for name, entry in chosen.functions.items()}
             serves = chosen.serves
         else:
+            stopped = _after_killed_canary(ctx, records, befores)
+            if stopped is not None:
+                return stopped
             target, serves = previous_target(records, befores)
         validate(env, ctx, target, befores)
         rid = history.new_release_id()
@@ -217,6 +227,30 @@ def rollback(ctx: Context, request: RollbackRequest, *, wait_s: float = 0.0) -> 
     return {**result, "serves": serves}
 
 
+def _after_killed_canary(
+    ctx: Context, records: Sequence[ReleaseRecord], befores: Mapping[str, plan.Before]
+) -> dict[str, Any] | None:
+    """`--previous` right after this session put back a canary a dead run left baking: the
+    canary was "the release serving now" (in part), so going back from it means the release
+    callers were last fully served -- where putting it back just left them. Going one
+    further would skip that release."""
+    killed = ctx.put_back
+    current = serving_release(records, befores)
+    if killed is None or killed.canary is None or current is None:
+        return None
+    ctx.say(
+        f"  rollback --previous: canary {killed.id} never finished; putting it back returned "
+        f"callers to release {current.serves}, the last they were fully served"
+    )
+    return {
+        "env": ctx.env.name,
+        "release": None,
+        "state": "unchanged",
+        "serves": current.serves,
+        "functions": {},
+    }
+
+
 def _from_inputs(ctx: Context, request: RollbackRequest, *, wait_s: float) -> dict[str, Any]:
     env = ctx.env
     package_name = check_package_argument(request.package_key, env) if request.package_key else None
@@ -239,7 +273,7 @@ def _from_inputs(ctx: Context, request: RollbackRequest, *, wait_s: float) -> di
 
 def _resolve_layer(ctx: Context, value: str) -> str:
     env = ctx.env
-    first = plan.read_before(ctx.api, env, env.function_names[:1])
+    first = plan.read_before(ctx.api, env, env.released_function_names[:1])
     partition, region, account = plan.place(first)
     if re.fullmatch(r"[1-9]\d{0,9}", value):
         arn = f"arn:{partition}:lambda:{region}:{account}:layer:{env.layer_name}:{value}"
