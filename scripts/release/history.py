@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import artifacts
+from scripts import settings
 from scripts.errors import ArchivedObjectError, ToolError
 from scripts.store import Store, Stored
 
@@ -58,9 +59,10 @@ def new_release_id() -> str:
 def who() -> dict[str, str]:
     """Who ran it, where: what a person needs to find a run (CI sets GITHUB_*)."""
     found = {"user": getpass.getuser(), "host": socket.gethostname(), "pid": str(os.getpid())}
-    for name in ("GITHUB_RUN_ID", "GITHUB_REPOSITORY", "GITHUB_SHA", "GITHUB_ACTOR"):
-        if os.environ.get(name):
-            found[name.lower()] = os.environ[name]
+    for setting in (*settings.GITHUB_RUN, settings.GITHUB_ACTOR):
+        value = setting.read()
+        if value:
+            found[setting.name.lower()] = value
     return found
 
 

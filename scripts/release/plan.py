@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from environments import Environment
-from scripts.errors import ToolError
+from scripts.errors import BadInputError, ToolError
 from scripts.release import history
 from scripts.release.engine import FunctionRun
 from scripts.release.facts import CodeSource, Facts
@@ -55,7 +55,8 @@ def read_before(
                 pool.map(lambda n: read_one(api, n, env.alias_name, failed_ok=failed_ok), wanted)
             )
     except FunctionMissingError as err:
-        raise ToolError(
+        # Bad input like a missing artifact (exit 2): a step that comes first was not run.
+        raise BadInputError(
             f"function {err.name} does not exist: run `cdktf deploy {env.name}` first"
         ) from err
     befores = dict(zip(wanted, found, strict=True))

@@ -21,19 +21,15 @@ the lock guarantees no deploy of ours runs meanwhile.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import artifacts
 from scripts.errors import ToolError
 from scripts.release import history, plan
+from scripts.release.context import Context
 from scripts.release.engine import Executor, FunctionRun, Status, Step, first_error
 from scripts.release.history import RecordWriter, ReleaseRecord
 from scripts.release.lambda_api import describe
 from scripts.release.sources import Sources
 from scripts.release.steps import RestoreAlias, latest_steps
-
-if TYPE_CHECKING:
-    from scripts.release.release import Context
 
 RECENT = 10
 

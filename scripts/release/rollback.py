@@ -22,12 +22,13 @@ import artifacts
 from environments import Environment
 from scripts.errors import BadInputError
 from scripts.release import history, plan
+from scripts.release.context import Context
 from scripts.release.deploy import DeployTarget, deploy
 from scripts.release.engine import FunctionRun, Step
 from scripts.release.history import FunctionEntry, FunctionState, ReleaseRecord
 from scripts.release.lambda_api import error_code
 from scripts.release.layers import check_layer_arn, layer_name_of
-from scripts.release.release import Context, release, session
+from scripts.release.release import release, session
 from scripts.release.sources import Sources
 from scripts.release.steps import Baseline, Pin, Switch, needs_pin
 from scripts.release.walk import BEFORE, by_id, legacy_states, previous_target, serving_release

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import artifacts
 from environments import Environment
 from scripts.release import history, lock, plan
 from scripts.release.history import ReleaseRecord
@@ -214,6 +215,9 @@ def history_report(store: Store, env: Environment, *, limit: int, say: Any) -> d
         }
         for r in records
     ]
+    if not rows:
+        where = store.location + artifacts.releases_prefix(env.name)
+        say(f"no releases recorded for {env.name} yet (in {where})")
     for row in rows:
         target = (
             f"layer {row['layer_hash']}, package {row['package_key']}"

@@ -24,7 +24,7 @@ from scripts.release import history, plan
 from scripts.release.history import FunctionState, ReleaseRecord
 
 if TYPE_CHECKING:
-    from scripts.release.release import Context
+    from scripts.release.context import Context
 
 # A rollback to a state no release targeted (what callers had before the first one, or
 # before a release that followed a mixture) serves `before:RELEASE_ID`.
