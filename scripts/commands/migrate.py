@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from scripts import args as common
-from scripts import progress, release_args
+from scripts import progress, release_args, settings
 from scripts.clients import iam_client
 from scripts.migration.bootstrap import BuildInputs
 from scripts.migration.runbook import migrate
@@ -25,7 +24,7 @@ def run(args: argparse.Namespace) -> Mapping[str, Any]:
         stack_dir=Path(args.stack_dir or f"cdktf.out/stacks/{ctx.env.name}"),
         inputs=BuildInputs(build_dir=build_dir, index_args=common.index_args(args)),
         # Terraform runs with this process's settings (credentials, TF_CLI_CONFIG_FILE).
-        environ=getattr(args, "environ", None) or dict(os.environ),
+        environ=getattr(args, "environ", None) or settings.child_environ(),
         apply=args.apply,
         allow=args.allow or (),
     )

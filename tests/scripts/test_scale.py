@@ -29,14 +29,16 @@ from scripts.release.rollback import RollbackRequest, rollback
 
 WINDOW_S = 3.0
 # Calls per function, counted from the double's log (every Lambda call). A code deploy:
-# GetFunction + GetAlias (the plan), UpdateFunctionCode, GetFunction once its window is
-# over, PublishVersion, UpdateAlias, GetFunction on the alias (read back); plus, once per
-# run, the few extra reads that measure the first update window. A rollback: GetFunction +
-# GetAlias, GetFunction (the target version checked), UpdateAlias, the read back. Only
-# GetAlias and the writes spend the 15/s budget.
-DEPLOY_CALLS = 7
+# GetFunction + GetAlias + GetFunction on the served version (the plan: the record's
+# before-state is that version's own code and layers), UpdateFunctionCode, GetFunction once
+# its window is over, PublishVersion, UpdateAlias, GetFunction on the alias (read back);
+# plus, once per run, the few extra reads that measure the first update window. A rollback:
+# the same three plan reads, GetFunction (the target version checked), UpdateAlias, the
+# read back. Only GetAlias and the writes spend the 15/s budget. (The goals, 6 and
+# 2, are not met: the served-version read and the read-back are kept for correctness.)
+DEPLOY_CALLS = 8
 SCOUT_READS = 5
-ROLLBACK_CALLS = 5
+ROLLBACK_CALLS = 6
 
 
 def _check(world: World, double: LambdaDouble) -> None:
