@@ -123,8 +123,7 @@ def test_every_step_calls_only_what_it_declares(
     undeclared = {
         f"{step} ({part})": sorted(f"{c.operation}/{c.scope}" for c in extra)
         for (step, part), calls in seen.items()
-        if step != OUTSIDE
-        and (extra := calls - set(getattr(release_calls.STEPS[step], part)))
+        if step != OUTSIDE and (extra := calls - set(getattr(release_calls.STEPS[step], part)))
     }
     assert undeclared == {}, "steps make undeclared calls"
     outside = {c for calls in release_calls.OTHER.values() for c in calls}
