@@ -48,6 +48,13 @@ FIGURE_KEYS: tuple[str, ...] = (
     "realistic_build_warm_pip",
     "realistic_cache_hit",
     "size_realistic_layer",
+    # bench/quota_bench.py (issue 16): under Lambda's quota and update windows
+    "quota_deploy_4",
+    "quota_rollback_4",
+    "quota_deploy_16",
+    "quota_rollback_16",
+    "quota_deploy_64",
+    "quota_rollback_64",
     # bench/checks.py (issue 18)
     "deploy_checks_without",
     "deploy_checks_with",

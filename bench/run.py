@@ -42,6 +42,7 @@ from bench.measure import (
     machine,
     python_tools,
 )
+from bench.quota_bench import quota_figures
 from bench.realistic import realistic_figures
 from bench.results import (
     FIGURE_KEYS,
@@ -140,6 +141,35 @@ REALISTIC_TARGETS: tuple[Target, ...] = (
     Target(name="realistic cache hit under 0.3 s", judge=_realistic_hit_under_03s),
 )
 
+
+def _within_floor(kind: str, limit: float, calls: int) -> Target:
+    key = f"quota_{kind}_64"
+
+    def judge(figures: Mapping[str, Figure]) -> tuple[str, bool | None]:
+        figure = figures.get(key)
+        if figure is None or figure.median is None:
+            return "not measured", None
+        details = figure.details
+        return (
+            f"{figure.median:.2f} s = {details['x_floor']}x its floor {details['floor_s']} s, "
+            f"{details['calls_per_function']} calls per function",
+            details["x_floor"] <= limit and details["calls_per_function"] <= calls,
+        )
+
+    return Target(
+        name=f"{kind} of 64 functions under the quota <= {limit}x its floor, "
+        f"<= {calls} calls per function",
+        judge=judge,
+    )
+
+
+# Issue 16: releases under Lambda's quota (bench/quota_bench.py).
+QUOTA_TARGETS: tuple[Target, ...] = (
+    _within_floor("deploy", 1.3, 6),
+    _within_floor("rollback", 1.3, 2),
+)
+
+
 TARGETS: tuple[Target, ...] = (
     Target(name="cache hit under 1 s", judge=_cache_hit_under_1s),
     Target(
@@ -164,6 +194,7 @@ TARGETS: tuple[Target, ...] = (
         0.3,
     ),
     *REALISTIC_TARGETS,
+    *QUOTA_TARGETS,
 )
 
 
@@ -236,6 +267,9 @@ def measure(ctx: Context) -> dict[str, Figure]:
     say("== hooks and smoke checks (moto behind the Lambda double, code running)")
     add(*checks_figures(ctx))
 
+    say("== releases under Lambda's quota (the double)")
+    add(*quota_figures(ctx))
+
     say("== AWS SAM CLI")
     add(*sam_figures(ctx))
 
@@ -261,10 +295,10 @@ def measure(ctx: Context) -> dict[str, Figure]:
 
 
 def measure_only(ctx: Context, group: str) -> dict[str, Figure]:
-    """`--only realistic` (bench/realistic.py) or `--only checks` (bench/checks.py): that
-    group's figures; every other one skipped."""
-    measured = realistic_figures(ctx) if group == "realistic" else checks_figures(ctx)
-    figures = {figure.key: figure for figure in measured}
+    """`--only GROUP`: that group's figures (realistic: bench/realistic.py, checks:
+    bench/checks.py, quota: bench/quota_bench.py); every other one skipped."""
+    groups = {"realistic": realistic_figures, "checks": checks_figures, "quota": quota_figures}
+    figures = {figure.key: figure for figure in groups[group](ctx)}
     for key in FIGURE_KEYS:
         if key not in figures:
             figures[key] = skipped(key, key, "s", f"--only {group}")
@@ -295,7 +329,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--show", metavar="RESULTS_JSON", help="print a saved run's table")
     parser.add_argument(
         "--only",
-        choices=("realistic", "checks"),
+        choices=("realistic", "checks", "quota"),
         help="measure one group (the others reported as skipped; default output in WORK)",
     )
     args = parser.parse_args(argv)

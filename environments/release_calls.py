@@ -77,41 +77,47 @@ class StepCalls:
         return frozenset((*self.read, *self.write, *self.undo))
 
 
-_LATEST = Call("GetFunctionConfiguration", FUNCTION)  # `$LATEST`, and waiting for an update
+# `$LATEST`, and waiting for an update: GetFunction (its own, larger quota) by the paced
+# client, GetFunctionConfiguration where a read needs no more than the configuration.
+_LATEST = (Call("GetFunction", FUNCTION), Call("GetFunctionConfiguration", FUNCTION))
 _GET_ALIAS = Call("GetAlias", ALIAS)
+# What an alias sends callers to, read back after moving it (another writer shows here).
+_SERVED = Call("GetFunction", QUALIFIED)
 _ALIAS_WRITES = (Call("CreateAlias", ALIAS), Call("UpdateAlias", ALIAS))
 _DELETE_ALIAS = Call("DeleteAlias", ALIAS)
 # Find a version equal to `$LATEST`, else publish one (versions are never undone).
 _VERSION = StepCalls(
-    read=(_LATEST, Call("ListVersionsByFunction", ALIAS)),
-    write=(_LATEST, Call("PublishVersion", ALIAS)),
+    read=(*_LATEST, Call("ListVersionsByFunction", ALIAS)),
+    write=(*_LATEST, Call("PublishVersion", ALIAS)),
 )
 
 # Create or move the alias (reading its revision first); undoing a move that created it (a
 # function had none) removes it.
 _ALIAS_MOVE = StepCalls(
     read=(_GET_ALIAS,),
-    write=(_GET_ALIAS, *_ALIAS_WRITES),
-    undo=(_GET_ALIAS, *_ALIAS_WRITES, _DELETE_ALIAS),
+    write=(_GET_ALIAS, *_ALIAS_WRITES, _SERVED),
+    undo=(_GET_ALIAS, *_ALIAS_WRITES, _DELETE_ALIAS, _SERVED),
 )
 
 STEPS: Mapping[str, StepCalls] = {
     "baseline version": _VERSION,
     "publish": _VERSION,
     "code": StepCalls(
-        read=(_LATEST,),
-        write=(Call("UpdateFunctionCode", FUNCTION), _LATEST),
-        undo=(Call("UpdateFunctionCode", FUNCTION), _LATEST),
+        read=_LATEST,
+        write=(Call("UpdateFunctionCode", FUNCTION), *_LATEST),
+        undo=(Call("UpdateFunctionCode", FUNCTION), *_LATEST),
     ),
     "layers": StepCalls(
-        read=(_LATEST,),
-        write=(Call("UpdateFunctionConfiguration", FUNCTION), _LATEST),
-        undo=(Call("UpdateFunctionConfiguration", FUNCTION), _LATEST),
+        read=_LATEST,
+        write=(Call("UpdateFunctionConfiguration", FUNCTION), *_LATEST),
+        undo=(Call("UpdateFunctionConfiguration", FUNCTION), *_LATEST),
     ),
     "pin alias": _ALIAS_MOVE,
     "switch": _ALIAS_MOVE,
     # Crash recovery: the alias back to what callers were served (none: removed).
-    "alias back": StepCalls(read=(_GET_ALIAS,), write=(_GET_ALIAS, *_ALIAS_WRITES, _DELETE_ALIAS)),
+    "alias back": StepCalls(
+        read=(_GET_ALIAS,), write=(_GET_ALIAS, *_ALIAS_WRITES, _DELETE_ALIAS, _SERVED)
+    ),
 }
 
 # The calls made outside the steps.
@@ -120,7 +126,7 @@ OTHER: Mapping[str, tuple[Call, ...]] = {
     # version it serves (by qualifier; GetFunction too: it carries the configuration),
     # and the code's download URL when a snapshot must be taken.
     "plan": (
-        _LATEST,
+        *_LATEST,
         _GET_ALIAS,
         Call("GetFunctionConfiguration", QUALIFIED),
         Call("GetFunction", QUALIFIED),

@@ -96,6 +96,26 @@ def flag_01(name: str, value: str) -> bool:
     return value == "1"
 
 
+def rate(name: str, text: str) -> float:
+    """A finite number above zero (calls per second)."""
+    value = seconds(name, text)
+    if value <= 0:
+        raise BadInputError(f"{name}: got {text!r}; use a number above 0")
+    return value
+
+
+def count(name: str, text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise BadInputError(f"{name}: got {text!r}; use a whole number >= 1")
+    return int(text)
+
+
+def _rate(name: str, default: float, description: str) -> Setting[float]:
+    return _knob(
+        Setting(name=name, default=default, parse=rate, type="per second", description=description)
+    )
+
+
 def _seconds(name: str, default: float, description: str) -> Setting[float]:
     return _knob(
         Setting(name=name, default=default, parse=seconds, type="seconds", description=description)
@@ -169,6 +189,28 @@ LAYERS_LOCK_LEASE = _seconds(
 )
 LAYERS_ALARM_POLL = _seconds(
     "LAYERS_ALARM_POLL", 10.0, "time between alarm reads during a canary bake"
+)
+# --- Lambda's control-plane quota (scripts/release/pacing.py): per account and region
+LAYERS_LAMBDA_RPS = _rate(
+    "LAYERS_LAMBDA_RPS", 15.0, "Lambda API calls per second (the account's quota for most APIs)"
+)
+LAYERS_LAMBDA_GET_FUNCTION_RPS = _rate(
+    "LAYERS_LAMBDA_GET_FUNCTION_RPS", 100.0, "GetFunction calls per second (its own quota)"
+)
+LAYERS_LAMBDA_GET_POLICY_RPS = _rate(
+    "LAYERS_LAMBDA_GET_POLICY_RPS", 15.0, "GetPolicy calls per second (its own quota)"
+)
+LAYERS_LAMBDA_WORKERS = _knob(
+    Setting(
+        name="LAYERS_LAMBDA_WORKERS",
+        default=32,
+        parse=count,
+        type="count",
+        description="functions a release works on at once (the pacer bounds the calls)",
+    )
+)
+LAYERS_LAMBDA_DEADLINE = _seconds(
+    "LAYERS_LAMBDA_DEADLINE", 1800.0, "how long a run keeps retrying throttled (429) calls"
 )
 # --- The build
 LAYERS_CACHE_DIR = _text(

@@ -33,6 +33,11 @@ SKIPPED_IN_SMOKE = {
     "realistic_build_warm_pip",
     "realistic_cache_hit",
     "size_realistic_layer",
+    # bench/quota_bench.py: 16 and 64 functions take a minute (4 run in smoke mode)
+    "quota_deploy_16",
+    "quota_rollback_16",
+    "quota_deploy_64",
+    "quota_rollback_64",
 }
 
 
@@ -73,7 +78,7 @@ def test_machine_tools_and_targets_are_described(smoke: tuple[dict[str, Any], st
     data, _ = smoke
     assert data["machine"]["cpus"] >= 1
     assert {"python", "uv", "pip_baseline", "cdktf"} <= set(data["tools"])
-    assert len(data["targets"]) == 12
+    assert len(data["targets"]) == 14
     assert all(target["pass"] in (True, False, None) for target in data["targets"])
 
 
@@ -98,6 +103,10 @@ def test_behaviours_behind_the_figures(smoke: tuple[dict[str, Any], str]) -> Non
         assert figures[key]["details"]["unzipped_bytes"] > 0
     # bench/checks.py: one hook and four smoke checks ran per checked release (in the double).
     assert figures["deploy_checks_with"]["details"]["per_release"] == 5
+    # bench/quota_bench.py: 4 functions under the quota, every run checked correct.
+    for kind in ("deploy", "rollback"):
+        details = figures[f"quota_{kind}_4"]["details"]
+        assert details["floor_s"] > 0 and details["calls_per_function"] > 0
 
 
 def test_strip_markers_keeps_pins_and_hashes() -> None:

@@ -142,6 +142,8 @@ def deploy(
     if canary is not None:
         preflight(ctx, canary)  # a missing or unreadable alarm: refused, nothing changed
     with session(ctx, command=kind, wait_s=wait_s):
+        # Every served version's own code and layers are read (GetFunction, its own quota):
+        # the record's before-state is what callers were served, never `$LATEST`'s.
         befores = plan.read_before(ctx.api, env, env.released_function_names)
         changing = [
             name
@@ -197,9 +199,7 @@ def deploy(
                 target_code=code,
                 target_layers=layers,
                 target_key=target.package_name,
-                target_version=None
-                if name in switch
-                else (before.served.version if before.served else None),
+                target_version=None if name in switch else before.served_version,
             )
         record = plan.new_record(
             env,

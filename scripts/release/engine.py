@@ -12,9 +12,16 @@ Deploy, rollback and crash recovery all run here, so their guarantees are writte
 - Undo walks the applied steps backwards and reverts one only while the resource still
   carries the revision our last write left: what another writer changed since is left
   alone and reported ("left at X because Y").
+- Reads are not repeated while nothing failed: a run starts from what the plan read, and
+  what Lambda reports after a write -- the read that waited for an update to settle, a
+  publish's answer, an alias's answer checked by reading where the alias sends callers
+  (GetFunction, from its own budget) -- is the verification and the next step's "before".
+  Any error forgets all of it, and the decision is made from fresh reads. A publish
+  renews `$LATEST`'s RevisionId without telling it: the next guard that needs it reads it.
 
-Functions run in parallel, one thread each; a failure or a cancel (a signal, a lost
-deploy lock) stops every function before its next write.
+Functions run in parallel, up to `Timing.lambda_workers` at once (their calls paced by the
+client: scripts.release.pacing); a failure or a cancel (a signal, a lost deploy lock) stops
+every function before its next write.
 """
 
 from __future__ import annotations
@@ -117,6 +124,11 @@ class FunctionRun:
     applied: list[Applied] = field(default_factory=list)
     # Per resource, the revision our last write left: the guard for our next one.
     ours: dict[Resource, str | None] = field(default_factory=dict)
+    # Resources whose revision a write of ours renewed without reporting it (a publish).
+    renewed: set[Resource] = field(default_factory=set)
+    # What Lambda last reported, by key (a Resource, or a step's own key), while no error
+    # has happened since: the steps' reads come from here first (see the module doc).
+    seen: dict[object, Any] = field(default_factory=dict)
     status: Status = Status.UNCHANGED
     error: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -157,6 +169,7 @@ def run_step(run: FunctionRun, step: Step, stop: threading.Event) -> None:
     try:
         left = step.apply(run)
     except Exception as err:
+        run.seen.clear()  # decide from what is there now, never from what we saw before
         with contextlib.suppress(Exception):
             step.settle(run)
         now = step.read(run)
@@ -166,7 +179,7 @@ def run_step(run: FunctionRun, step: Step, stop: threading.Event) -> None:
             # Our write landed: only its response was lost or too slow, or Lambda applied
             # it and then reported the update Failed (then it is ours to undo).
             run.applied.append(Applied(step=step, before=before))
-            run.ours[step.resource] = step.revision(run)
+            _claim(run, step, None)
             if now == wanted:
                 run.notes.append(f"{step.name} landed although the call failed ({describe(err)})")
                 return
@@ -179,13 +192,40 @@ def run_step(run: FunctionRun, step: Step, stop: threading.Event) -> None:
             "(changed by another writer)"
         ) from err
     run.applied.append(Applied(step=step, before=before))
-    # Read afterwards, the revision may be another writer's already: never take it for ours.
-    run.ours[step.resource] = left or step.revision(run)
-    now = step.read(run)
+    _claim(run, step, left)
+    now = step.read(run)  # what the write's answer (or its settled read) reported
     if now != wanted:
         raise StepError(
             f"{step.name}: Lambda reports {step.show(now)}, expected {step.show(wanted)}"
         )
+
+
+def _claim(run: FunctionRun, step: Step, left: str | None) -> None:
+    """Remember the revision our write left (the guard of our next write or undo)."""
+    if step.resource is Resource.NONE:
+        return
+    if not step.reversible:
+        # A publish renews $LATEST's revision and does not say to what: read it when a
+        # later write or an undo needs it (most runs never do).
+        run.renewed.add(step.resource)
+        return
+    run.renewed.discard(step.resource)
+    # Read afterwards, the revision may be another writer's already: never take it for ours.
+    run.ours[step.resource] = left or step.revision(run)
+
+
+def _still_ours(run: FunctionRun, step: Step, now: Any) -> bool:
+    if step.resource is Resource.NONE:
+        return True
+    if step.resource in run.renewed:
+        # Our publish renewed the revision after our write: the value our write left is
+        # still there, so the revision Lambda reports now is the one our publish left.
+        if now != step.wanted(run):
+            return False
+        run.renewed.discard(step.resource)
+        run.ours[step.resource] = step.revision(run)
+        return True
+    return step.revision(run) == run.ours.get(step.resource)
 
 
 def undo(run: FunctionRun) -> None:
@@ -193,6 +233,7 @@ def undo(run: FunctionRun) -> None:
     if not run.applied:
         run.status = Status.UNTOUCHED
         return
+    run.seen.clear()  # after a failure: fresh reads only
     for applied in reversed(run.applied):
         step = applied.step
         if not step.reversible:
@@ -201,9 +242,7 @@ def undo(run: FunctionRun) -> None:
             now = step.read(run)
             if now == applied.before:
                 continue
-            if step.resource is not Resource.NONE and step.revision(run) != run.ours.get(
-                step.resource
-            ):
+            if not _still_ours(run, step, now):
                 run.notes.append(
                     f"{step.name} left at {step.show(now)} because it changed since our "
                     "write (another writer)"
@@ -218,6 +257,7 @@ def undo(run: FunctionRun) -> None:
                     f"(expected {step.show(applied.before)})"
                 )
         except Exception as err:
+            run.seen.clear()
             run.notes.append(f"{step.name} not reverted because {describe(err)}")
     run.status = Status.LEFT if run.notes and _unreverted(run.notes) else Status.RESTORED
 
@@ -259,9 +299,14 @@ class Executor:
 
         names = [name for name in self.runs if steps.get(name)]
         if names:
-            with ThreadPoolExecutor(max_workers=len(names)) as pool:
+            with ThreadPoolExecutor(max_workers=self._workers(len(names))) as pool:
                 list(pool.map(work, names))
         return failures
+
+    def _workers(self, count: int) -> int:
+        runs = list(self.runs.values())
+        limit = runs[0].api.timing.lambda_workers if runs else 1
+        return max(1, min(count, limit))
 
     def undo_all(self) -> None:
         def work(run: FunctionRun) -> None:
@@ -269,7 +314,7 @@ class Executor:
             if run.applied:
                 self._report(f"  {run.line()}")
 
-        with ThreadPoolExecutor(max_workers=max(1, len(self.runs))) as pool:
+        with ThreadPoolExecutor(max_workers=self._workers(len(self.runs))) as pool:
             list(pool.map(work, self.runs.values()))
 
     def settle_statuses(self) -> None:

@@ -5,10 +5,17 @@ Every write here takes the `RevisionId` it expects and sends it only when there 
 "update in progress", and returns what Lambda reported. Reads return frozen states the
 engine compares; nothing here decides what to do after an error: the engine re-reads
 and decides from what is there.
+
+Every call goes through the client's pacer (scripts.release.pacing: the quota, 429s).
+Reads use GetFunction, which has a budget of its own (100/s against 15/s for the rest)
+and returns the whole configuration. Waiting for an update polls first when the update
+is likely done (near the longest window seen so far in this run), then less and less
+often, instead of once a second: a 3 s window costs one read, not three.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -16,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from botocore.exceptions import ClientError
 
 from scripts.errors import BadInputError, ToolError
+from scripts.release.pacing import Pacer, pacer_for
 from scripts.release.timing import Timing
 
 if TYPE_CHECKING:
@@ -126,6 +134,16 @@ class Api:
 
     client: LambdaClient
     timing: Timing = field(default_factory=Timing)
+    # The client's pacer (shared with every Api on the same client) and, per function,
+    # when our last update was answered: its window is waited out from then.
+    pacer: Pacer = field(init=False, compare=False, repr=False)
+    _updated: dict[str, float] = field(init=False, compare=False, repr=False)
+    _lock: threading.Lock = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pacer", pacer_for(self.client, self.timing))
+        object.__setattr__(self, "_updated", {})
+        object.__setattr__(self, "_lock", threading.Lock())
 
     # ---- reads ---------------------------------------------------------------------
 
@@ -158,6 +176,17 @@ class Api:
             raise
         return _alias(found)
 
+    def alias_version(self, name: str, alias: str) -> str | None:
+        """The version the alias sends callers to (its primary one), from GetFunction: a read
+        from GetFunction's own budget, where GetAlias shares the writes' 15/s."""
+        try:
+            found = self.client.get_function(FunctionName=name, Qualifier=alias)
+        except ClientError as err:
+            if error_code(err) == _NOT_FOUND:
+                return None
+            raise
+        return str(found["Configuration"].get("Version", ""))
+
     def versions(self, name: str) -> list[Version]:
         """Every published version (not `$LATEST`), oldest first."""
         found: list[Version] = []
@@ -173,11 +202,13 @@ class Api:
         return str(self.client.get_function(FunctionName=name)["Code"]["Location"])
 
     def _config(self, name: str, qualifier: str | None) -> dict[str, Any]:
+        # GetFunction, not GetFunctionConfiguration: the same configuration, from a budget
+        # of its own (100/s) instead of the 15/s every write shares.
         try:
             if qualifier is None:
-                return dict(self.client.get_function_configuration(FunctionName=name))
+                return dict(self.client.get_function(FunctionName=name)["Configuration"])
             return dict(
-                self.client.get_function_configuration(FunctionName=name, Qualifier=qualifier)
+                self.client.get_function(FunctionName=name, Qualifier=qualifier)["Configuration"]
             )
         except ClientError as err:
             if error_code(err) == _NOT_FOUND:
@@ -188,23 +219,63 @@ class Api:
 
     def settled(self, name: str, *, failed_ok: bool = False) -> Latest:
         """`$LATEST` once no update is in progress; a Failed update is an error (unless
-        `failed_ok`: crash recovery reads a function a dead run left broken, to repair it)."""
-        deadline = self.timing.clock() + self.timing.settle_timeout_s
+        `failed_ok`: crash recovery reads a function a dead run left broken, to repair it).
+
+        After our own update, reads are timed by what this run learnt of update windows
+        (Pacer.next_poll): usually one read, when the window is over. Until one window is
+        known, one update measures it and the others wait for the answer (Pacer.await_window).
+        """
+        timing, pacer = self.timing, self.pacer
+        with self._lock:
+            since = self._updated.pop(name, None)
+        if since is None:
+            return self._poll(name, None, failed_ok=failed_ok)
+        scout = pacer.await_window(timing.settle_timeout_s)
+        try:
+            return self._poll(name, since, failed_ok=failed_ok)
+        finally:
+            if scout:
+                pacer.scouted()
+
+    def _poll(self, name: str, since: float | None, *, failed_ok: bool) -> Latest:
+        timing, pacer = self.timing, self.pacer
+        start = timing.clock() if since is None else since
+        deadline = start + timing.settle_timeout_s
+        step = max(timing.poll_delay_s, 0.01)
+        wait = 0.0 if since is None else since + pacer.next_poll(timing.clock() - since, first=True)
         while True:
+            if wait > timing.clock():
+                timing.sleep(min(wait, deadline + 0.01) - timing.clock())
             state = self.latest(name)
-            if state.status != "InProgress":
+            waited = timing.clock() - start
+            done = state.status != "InProgress"
+            if since is not None:
+                pacer.learn_window(waited, done=done)
+            if done:
                 break
-            if self.timing.clock() > deadline:
+            if timing.clock() > deadline:
                 raise LambdaOpError(
-                    f"still updating after {self.timing.settle_timeout_s:.0f}s: "
-                    "check the function in the console; re-run when it has settled"
+                    f"{name}: $LATEST still updating (LastUpdateStatus InProgress"
+                    + (f": {state.status_reason}" if state.status_reason else "")
+                    + f") after waiting {waited:.0f}s (LAYERS_SETTLE_TIMEOUT="
+                    f"{timing.settle_timeout_s:g}); check the function in the console and "
+                    "re-run when it shows Successful"
                 )
-            self.timing.sleep(self.timing.poll_delay_s)
+            if since is not None:
+                wait = since + pacer.next_poll(waited, first=False)
+            else:  # someone else's update: no window of ours to go by
+                wait = timing.clock() + step
+                step = min(step * 1.5, 15.0)
         if state.status == "Failed" and not failed_ok:
             raise LambdaOpError(
                 f"update did not succeed: LastUpdateStatus Failed: {state.status_reason or ''}"
             )
         return state
+
+    def _updating(self, name: str) -> None:
+        """Our update was answered: its window runs from now."""
+        with self._lock:
+            self._updated[name] = self.timing.clock()
 
     # ---- writes --------------------------------------------------------------------
 
@@ -215,6 +286,7 @@ class Api:
             ),
             what=f"{name}: code update",
         )
+        self._updating(name)
 
     def update_layers(self, name: str, *, layers: tuple[str, ...], revision_id: str | None) -> None:
         self.retrying(
@@ -223,6 +295,7 @@ class Api:
             ),
             what=f"{name}: layer update",
         )
+        self._updating(name)
 
     def publish(
         self, name: str, *, code_sha256: str, revision_id: str | None, description: str
@@ -276,6 +349,7 @@ class Api:
     def retrying(self, call: Callable[[], T], *, what: str) -> T:
         """Run `call`, backing off while Lambda says another update is in progress."""
         delays = iter(self.timing.conflict_delays)
+        start = self.timing.clock()
         while True:
             try:
                 return call()
@@ -284,10 +358,13 @@ class Api:
                     raise
                 delay = next(delays, None)
                 if delay is None:
+                    said = str(err.response.get("Error", {}).get("Message", "")).strip()
                     raise LambdaOpError(
-                        f"{what}: still 'update in progress' after "
-                        f"{len(self.timing.conflict_delays)} retries: another deployment may "
-                        "be running; re-run when it has finished"
+                        f"{what}: still 'update in progress' (ResourceConflictException) after "
+                        f"{len(self.timing.conflict_delays)} retries over "
+                        f"{self.timing.clock() - start:.0f}s (LAYERS_CONFLICT_DELAYS)"
+                        + (f": {said}" if said else "")
+                        + "; re-run when the function shows LastUpdateStatus Successful"
                     ) from err
                 self.timing.sleep(delay)
 

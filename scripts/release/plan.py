@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from environments import Environment
 from scripts.errors import BadInputError, ToolError
 from scripts.release import history
-from scripts.release.engine import FunctionRun
+from scripts.release.engine import FunctionRun, Resource
 from scripts.release.facts import CodeSource, Facts
 from scripts.release.history import FunctionEntry, FunctionState, ReleaseRecord
 from scripts.release.lambda_api import LATEST, Alias, Api, FunctionMissingError, Latest, Version
@@ -33,26 +33,52 @@ class Before:
     def alias_version(self) -> str | None:
         return self.alias.version if self.alias else None
 
+    @property
+    def served_version(self) -> str | None:
+        """The published version the alias serves (None without one, or on $LATEST)."""
+        alias = self.alias
+        return alias.version if alias is not None and alias.version != LATEST else None
 
-def read_one(api: Api, name: str, alias_name: str, *, failed_ok: bool = False) -> Before:
+
+def read_one(
+    api: Api, name: str, alias_name: str, *, failed_ok: bool = False, served: bool = True
+) -> Before:
     latest = api.settled(name, failed_ok=failed_ok)
-    alias = api.alias(name, alias_name)
-    served = None
-    if alias is not None and alias.version != LATEST:
-        served = api.version(name, alias.version)
-    return Before(latest=latest, alias=alias, served=served)
+    found = Before(latest=latest, alias=api.alias(name, alias_name), served=None)
+    return with_served(api, found) if served else found
+
+
+def with_served(api: Api, before: Before) -> Before:
+    """`before` with the configuration of the version its alias serves (one read)."""
+    version = before.served_version
+    if version is None or before.served is not None:
+        return before
+    return replace(before, served=api.version(before.latest.name, version))
 
 
 def read_before(
-    api: Api, env: Environment, names: Iterable[str], *, failed_ok: bool = False
+    api: Api,
+    env: Environment,
+    names: Iterable[str],
+    *,
+    failed_ok: bool = False,
+    served: bool = True,
 ) -> dict[str, Before]:
     """Every function's state, read in parallel; a missing function stops here, and so
-    does one whose last update failed, unless `failed_ok` (crash recovery repairs it)."""
+    does one whose last update failed, unless `failed_ok` (crash recovery repairs it).
+
+    `served=False` leaves out the served version's configuration (a call per function):
+    for commands that need only its number, or read it where it matters (`with_served`)."""
     wanted = list(names)
     try:
-        with ThreadPoolExecutor(max_workers=max(1, len(wanted))) as pool:
+        with ThreadPoolExecutor(
+            max_workers=max(1, min(len(wanted), api.timing.lambda_workers))
+        ) as pool:
             found = list(
-                pool.map(lambda n: read_one(api, n, env.alias_name, failed_ok=failed_ok), wanted)
+                pool.map(
+                    lambda n: read_one(api, n, env.alias_name, failed_ok=failed_ok, served=served),
+                    wanted,
+                )
             )
     except FunctionMissingError as err:
         # Bad input like a missing artifact (exit 2): a step that comes first was not run.
@@ -103,7 +129,11 @@ def code_copies(
 
 
 def new_run(api: Api, name: str, facts: Facts) -> FunctionRun:
-    return FunctionRun(name=name, api=api, facts={"facts": facts})
+    """A function's run, starting from what the plan read (its first steps read nothing)."""
+    run = FunctionRun(name=name, api=api, facts={"facts": facts})
+    run.seen[Resource.LATEST] = facts.before
+    run.seen[Resource.ALIAS] = facts.before_alias
+    return run
 
 
 def facts_for(
@@ -115,7 +145,7 @@ def facts_for(
         before_alias=before.alias,
         description=description,
         restore_code=restore,
-        serving=before.served.version if before.served else None,
+        serving=before.served_version,
     )
 
 

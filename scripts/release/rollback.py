@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ from scripts.release.context import Context
 from scripts.release.deploy import DeployTarget, deploy
 from scripts.release.engine import FunctionRun, Step
 from scripts.release.history import FunctionEntry, FunctionState, ReleaseRecord
-from scripts.release.lambda_api import error_code
+from scripts.release.lambda_api import Version, error_code
 from scripts.release.layers import check_layer_arn, layer_name_of
 from scripts.release.release import release, session
 from scripts.release.sources import Sources
@@ -76,6 +77,7 @@ def validate(
     foreign = sorted(set(target) - set(env.released_function_names))
     if foreign:
         raise BadInputError(f"the target names functions outside {env.name}: {', '.join(foreign)}")
+    found = _target_versions(ctx, target)
     for name, state in target.items():
         allowed = set(befores[name].latest.layers) | set(_extra_layers(env, name))
         for arn in state.layers:
@@ -90,7 +92,7 @@ def validate(
                 )
         if state.version is None:
             raise BadInputError(f"{name}: the target names no version")
-        version = ctx.api.version(name, state.version)
+        version = found.get(name)
         if version is None:
             raise BadInputError(f"{name}: version {state.version} no longer exists (pruned?)")
         if (version.code_sha256, version.layers) != (state.code_sha256, state.layers):
@@ -99,6 +101,17 @@ def validate(
                 f"{list(version.layers)}, the record says {state.code_sha256} and "
                 f"{list(state.layers)}: refusing a record that does not match Lambda"
             )
+
+
+def _target_versions(
+    ctx: Context, target: Mapping[str, FunctionState]
+) -> dict[str, Version | None]:
+    """Each target version as Lambda has it, read in parallel (GetFunction: its own budget)."""
+    named = [(name, state.version) for name, state in target.items() if state.version]
+    workers = max(1, min(len(named), ctx.timing.lambda_workers))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        read = pool.map(lambda item: (item[0], ctx.api.version(*item)), named)
+        return dict(read)
 
 
 def _extra_layers(env: Environment, name: str) -> tuple[str, ...]:
@@ -118,6 +131,8 @@ def rollback(ctx: Context, request: RollbackRequest, *, wait_s: float = 0.0) -> 
         )
     with session(ctx, command="rollback", wait_s=wait_s):
         records = history.load_releases(ctx.store, env.name, limit=HISTORY, warn=ctx.say)
+        # The served versions' own code and layers are the record's before-state (GetFunction:
+        # its own quota, not the writes').
         befores = plan.read_before(ctx.api, env, env.released_function_names)
         if request.to is not None:
             chosen = by_id(records, request.to)

@@ -32,12 +32,43 @@ from scripts.release.lambda_api import LATEST, Alias, Latest
 T = TypeVar("T")
 
 
+# What a run's steps saw last (FunctionRun.seen): read once, then each write's answer.
+_UPDATED = "updated"  # our update of $LATEST in this run was answered and has settled
+_VERSIONS = "versions"
+
+
 def _latest(run: FunctionRun) -> Latest:
-    return run.api.latest(run.name)
+    if Resource.LATEST not in run.seen:
+        run.seen[Resource.LATEST] = run.api.latest(run.name)
+    latest: Latest = run.seen[Resource.LATEST]
+    return latest
+
+
+def _alias(run: FunctionRun) -> Alias | None:
+    if Resource.ALIAS not in run.seen:
+        run.seen[Resource.ALIAS] = run.api.alias(run.name, facts(run).alias_name)
+    alias: Alias | None = run.seen[Resource.ALIAS]
+    return alias
+
+
+def _settle(run: FunctionRun) -> Latest:
+    run.seen[Resource.LATEST] = latest = run.api.settled(run.name)
+    return latest
 
 
 def _guard(run: FunctionRun, resource: Resource, initial: str | None) -> str | None:
+    if resource in run.renewed:
+        # Our publish renewed it: the revision Lambda reports now is the one it left.
+        run.seen.pop(resource, None)
+        run.ours[resource] = (
+            _latest(run).revision_id if resource is Resource.LATEST else _revision(_alias(run))
+        )
+        run.renewed.discard(resource)
     return run.ours.get(resource, initial)
+
+
+def _revision(alias: Alias | None) -> str | None:
+    return alias.revision_id if alias else None
 
 
 def _needed(step: Step, run: FunctionRun) -> Facts:
@@ -69,7 +100,7 @@ class _LatestStep(Step):
         return _latest(run).revision_id
 
     def settle(self, run: FunctionRun) -> None:
-        run.api.settled(run.name)
+        _settle(run)
 
 
 def _healthy(latest: Latest) -> bool:
@@ -110,7 +141,8 @@ class Code(_LatestStep):
 
     def _write(self, run: FunctionRun, code: CodeSource, revision: str | None) -> None:
         run.api.update_code(run.name, bucket=code.bucket, key=code.key, revision_id=revision)
-        run.api.settled(run.name)
+        _settle(run)
+        run.seen[_UPDATED] = True
 
 
 class Layers(_LatestStep):
@@ -139,7 +171,8 @@ class Layers(_LatestStep):
 
     def _write(self, run: FunctionRun, layers: tuple[str, ...], revision: str | None) -> None:
         run.api.update_layers(run.name, layers=layers, revision_id=revision)
-        run.api.settled(run.name)
+        _settle(run)
+        run.seen[_UPDATED] = True
 
     def show(self, value: Any) -> str:
         layers, healthy = value
@@ -158,10 +191,22 @@ class _VersionStep(Step):
     def _set(self, f: Facts, version: str) -> None:
         raise NotImplementedError
 
+    def _found(self, f: Facts) -> str | None:
+        raise NotImplementedError
+
     def read(self, run: FunctionRun) -> Any:
         f = facts(run)
         latest = _latest(run)
-        for version in reversed(run.api.versions(run.name)):
+        found = self._found(f)
+        if found in f.versions and f.versions[found].fingerprint == latest.fingerprint:
+            return True  # this run found or published it (its answer said what it holds)
+        if run.seen.get(_UPDATED):
+            # Our update just went through: Lambda publishes a new version after an update,
+            # so there is nothing to look for (and no ListVersionsByFunction to pay).
+            return False
+        if _VERSIONS not in run.seen:
+            run.seen[_VERSIONS] = run.api.versions(run.name)
+        for version in reversed(run.seen[_VERSIONS]):
             if version.fingerprint == latest.fingerprint:
                 self._set(f, version.version)
                 f.versions[version.version] = version
@@ -173,7 +218,8 @@ class _VersionStep(Step):
 
     def apply(self, run: FunctionRun) -> None:
         f = facts(run)
-        run.api.settled(run.name)
+        if _latest(run).status == "InProgress":
+            _settle(run)
         published = run.api.publish(
             run.name,
             code_sha256=self._expected_code(f),
@@ -181,12 +227,16 @@ class _VersionStep(Step):
             description=f.description,
         )
         self._set(f, published.version)
+        f.versions[published.version] = published
+        run.seen.pop(_UPDATED, None)
+        if _VERSIONS in run.seen:  # the listing this run read stays whole
+            run.seen[_VERSIONS] = [*run.seen[_VERSIONS], published]
 
     def revision(self, run: FunctionRun) -> str | None:
         return _latest(run).revision_id
 
     def settle(self, run: FunctionRun) -> None:
-        run.api.settled(run.name)
+        _settle(run)
 
     def show(self, value: Any) -> str:
         return "a matching version exists" if value else "no matching version"
@@ -201,6 +251,9 @@ class Baseline(_VersionStep):
     def _set(self, f: Facts, version: str) -> None:
         f.baseline_version = version
 
+    def _found(self, f: Facts) -> str | None:
+        return f.baseline_version
+
 
 class Publish(_VersionStep):
     name = "publish"
@@ -211,6 +264,9 @@ class Publish(_VersionStep):
     def _set(self, f: Facts, version: str) -> None:
         f.target_version = version
 
+    def _found(self, f: Facts) -> str | None:
+        return f.target_version
+
 
 def _serves(alias: Alias | None) -> Any:
     return None if alias is None else alias.serves
@@ -220,30 +276,40 @@ class _AliasStep(Step):
     resource = Resource.ALIAS
 
     def read(self, run: FunctionRun) -> Any:
-        return _serves(run.api.alias(run.name, facts(run).alias_name))
+        return _serves(_alias(run))
 
     def revision(self, run: FunctionRun) -> str | None:
-        alias = run.api.alias(run.name, facts(run).alias_name)
-        return alias.revision_id if alias else None
+        return _revision(_alias(run))
 
     def _move(self, run: FunctionRun, version: str, weights: Mapping[str, float]) -> str | None:
         """Create or move the alias; returns the RevisionId its answer reports."""
         f = facts(run)
-        current = run.api.alias(run.name, f.alias_name)
-        if current is None:
-            return run.api.create_alias(
+        if _alias(run) is None:
+            created = run.api.create_alias(
                 run.name, alias=f.alias_name, version=version, description=f.description
-            ).revision_id
+            )
+            self._verify(run, created)
+            return created.revision_id
         revision = _guard(
             run, Resource.ALIAS, f.before_alias.revision_id if f.before_alias else None
         )
-        return run.api.update_alias(
+        moved = run.api.update_alias(
             run.name, alias=f.alias_name, version=version, weights=weights, revision_id=revision
-        ).revision_id
+        )
+        self._verify(run, moved)
+        return moved.revision_id
+
+    def _verify(self, run: FunctionRun, answer: Alias) -> None:
+        """Read back where callers go now (a cheap read): another writer may have moved the
+        alias right after us. Only when it did is the whole alias read again (GetAlias)."""
+        run.seen[Resource.ALIAS] = answer
+        if run.api.alias_version(run.name, answer.name) != answer.version:
+            run.seen.pop(Resource.ALIAS)
 
     def revert(self, run: FunctionRun, value: Any) -> str | None:
         if value is None:
             run.api.delete_alias(run.name, alias=facts(run).alias_name)
+            run.seen[Resource.ALIAS] = None
             return None
         version, weights = value
         return self._move(run, version, dict(weights))
@@ -323,6 +389,7 @@ class RestoreAlias(_AliasStep):
     def apply(self, run: FunctionRun) -> str | None:
         if self.serves is None:
             run.api.delete_alias(run.name, alias=facts(run).alias_name)
+            run.seen[Resource.ALIAS] = None
             return None
         version, weights = self.serves
         return self._move(run, version, dict(weights))

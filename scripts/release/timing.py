@@ -33,6 +33,16 @@ class Timing:
     # lost (the engine then reads back what happened).
     read_timeout_s: float = settings.LAYERS_AWS_READ_TIMEOUT.default
     connect_timeout_s: float = settings.LAYERS_AWS_CONNECT_TIMEOUT.default
+    # Lambda's control-plane quota per account and region (requests per second): GetFunction
+    # and GetPolicy have budgets of their own, every other Lambda API shares one.
+    lambda_rps: float = settings.LAYERS_LAMBDA_RPS.default
+    get_function_rps: float = settings.LAYERS_LAMBDA_GET_FUNCTION_RPS.default
+    get_policy_rps: float = settings.LAYERS_LAMBDA_GET_POLICY_RPS.default
+    # Functions worked on at once. Most of a function's time is an update window in which
+    # it makes no call, so this is above the call rate's needs; the pacer bounds the calls.
+    lambda_workers: int = settings.LAYERS_LAMBDA_WORKERS.default
+    # How long a run keeps retrying throttled (429) calls before one counts as failed.
+    lambda_deadline_s: float = settings.LAYERS_LAMBDA_DEADLINE.default
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time
 
@@ -43,6 +53,10 @@ class Timing:
             raise ValueError("poll_delay_s >= 0 and settle_timeout_s > 0 required")
         if self.lock_lease_s <= 0 or self.alarm_poll_s <= 0:
             raise ValueError("lock_lease_s and alarm_poll_s must be positive")
+        if min(self.lambda_rps, self.get_function_rps, self.get_policy_rps) <= 0:
+            raise ValueError("LAYERS_LAMBDA_RPS, _GET_FUNCTION_RPS, _GET_POLICY_RPS must be > 0")
+        if self.lambda_workers < 1 or self.lambda_deadline_s <= 0:
+            raise ValueError("LAYERS_LAMBDA_WORKERS >= 1 and LAYERS_LAMBDA_DEADLINE > 0 required")
 
 
 def timing_from(environ: Mapping[str, str] | None = None) -> Timing:
@@ -56,6 +70,11 @@ def timing_from(environ: Mapping[str, str] | None = None) -> Timing:
             alarm_poll_s=settings.LAYERS_ALARM_POLL.read(environ),
             read_timeout_s=settings.LAYERS_AWS_READ_TIMEOUT.read(environ),
             connect_timeout_s=settings.LAYERS_AWS_CONNECT_TIMEOUT.read(environ),
+            lambda_rps=settings.LAYERS_LAMBDA_RPS.read(environ),
+            get_function_rps=settings.LAYERS_LAMBDA_GET_FUNCTION_RPS.read(environ),
+            get_policy_rps=settings.LAYERS_LAMBDA_GET_POLICY_RPS.read(environ),
+            lambda_workers=settings.LAYERS_LAMBDA_WORKERS.read(environ),
+            lambda_deadline_s=settings.LAYERS_LAMBDA_DEADLINE.read(environ),
         )
     except ValueError as err:
         raise BadInputError(str(err)) from None

@@ -9,6 +9,9 @@ the Lambda REST API only (found by the `lambda` signing scope), applies the rule
 `lambda_double_rules.py`: revisions and 412, update windows and 409, downloadable code,
 missing S3 objects refused; and `Invoke`, which runs the version's own code
 (lambda_double_runtime.py). Everything else (S3, IAM, STS...) passes through untouched.
+With `quota=Quota()` (lambda_double_quota.py) it also enforces Lambda's control-plane
+quota: 15 requests/s per account and region, GetFunction 100/s, GetPolicy 15/s, 429
+`TooManyRequestsException` beyond (off by default: most tests are about other rules).
 
 Faults are injected from the test, thread-safe, each for an operation, optionally one
 function (or layer) name, and a number of times (`times=None`: every time):
@@ -18,6 +21,7 @@ function (or layer) name, and a number of times (`times=None`: every time):
     double.slow_response("PublishVersion", 2.0)  # applied, answered 2 s later
     double.fail("UpdateAlias", status=500, code="ServiceException", message="boom")
     double.fail_update("UpdateFunctionCode", reason="unzip failed")  # settles as Failed
+    double.throttle("UpdateAlias", function="x-api", times=6)  # 429 TooManyRequests
     [c.operation for c in double.calls]  # every Lambda request seen, in order
     double.stop()
 
@@ -44,6 +48,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from lambda_double_api import Call, Fault, LambdaError, Request, Route, missing_object, route_of
+from lambda_double_quota import Quota, throttled
 from lambda_double_rules import Rules
 from lambda_double_runtime import FunctionRunner
 from wheel_factory import find_python
@@ -69,6 +74,8 @@ class _Reply:
     @classmethod
     def error(cls, err: LambdaError) -> _Reply:
         headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", err.code)]
+        if err.retry_after_s is not None:
+            headers.append(("Retry-After", f"{err.retry_after_s:g}"))
         return cls(err.status, headers, err.body())
 
 
@@ -101,7 +108,8 @@ class LambdaDouble:
     `update_window_s`: how long an update stays `InProgress` (writes get 409 meanwhile);
     `create_window_s`: how long a new function stays `Pending`; `code_url_ttl_s`: how long a
     `Code.Location` can be downloaded; `revision_on_settle`: a window's end renews the
-    RevisionId, as real Lambda does (use the one read after waiting, not the update's).
+    RevisionId, as real Lambda does (use the one read after waiting, not the update's);
+    `quota`: Lambda's request-rate quota, enforced with 429s (None: unlimited).
     """
 
     upstream: str
@@ -110,6 +118,7 @@ class LambdaDouble:
     code_url_ttl_s: float = 600.0
     revision_on_settle: bool = True
     clock: Callable[[], float] = time.monotonic
+    quota: Quota | None = None
     # Alias weights pick a version by a draw from a generator seeded with this.
     invoke_seed: int = 0
     endpoint: str = ""
@@ -129,6 +138,8 @@ class LambdaDouble:
             clock=self.clock,
             revision_on_settle=self.revision_on_settle,
         )
+        if self.quota is not None:
+            self.quota.clock = self.clock
         self.runner = FunctionRunner(
             python_for=find_python, seed=self.invoke_seed, logs_endpoint=self.upstream
         )
@@ -228,6 +239,24 @@ class LambdaDouble:
             Fault("fail_update", operation, function, times, reason=reason, reason_code=reason_code)
         )
 
+    def throttle(
+        self, operation: str, *, function: str | None = None, times: int | None = 1
+    ) -> Fault:
+        """Answer Lambda's 429 `TooManyRequestsException` (Retry-After 0): nothing applied."""
+        error = throttled(0.0)
+        return self.rules.add_fault(Fault("fail", operation, function, times, error=error))
+
+    def enforce(self, quota: Quota) -> Quota:
+        """Enforce Lambda's request-rate quota from now on (set up first, then enforce)."""
+        quota.clock = self.clock
+        self.quota = quota
+        return quota
+
+    @property
+    def throttled(self) -> int:
+        """How many requests the quota refused with 429 so far."""
+        return self.quota.refused if self.quota is not None else 0
+
     def fail_other(
         self,
         target: str,
@@ -277,6 +306,10 @@ class LambdaDouble:
         self.rules.log(
             Call(route.operation, route.function or route.layer, route.qualifier, payload)
         )
+        if self.quota is not None:
+            refused = self.quota.admit(auth, route.operation)
+            if refused is not None:
+                return _Reply.error(refused)
         injected = self.rules.take("fail", route)
         if injected is not None and injected.error is not None:
             return _Reply.error(injected.error)

@@ -22,13 +22,23 @@ import botocore.session
 class LambdaError(Exception):
     """An error answered the way Lambda's REST-JSON protocol does (botocore parses it)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        extra: dict[str, str] | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status, self.code, self.message = status, code, message
+        self.extra = dict(extra or {})
+        self.retry_after_s = retry_after_s  # sent as `Retry-After` (a 429's)
 
     def body(self) -> bytes:
         kind = "Service" if self.status >= 500 else "User"
-        return json.dumps({"Type": kind, "message": self.message}).encode()
+        return json.dumps({"Type": kind, "message": self.message, **self.extra}).encode()
 
 
 def missing_object(s3_code: str) -> LambdaError:

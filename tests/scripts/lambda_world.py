@@ -89,6 +89,10 @@ def fast_timing(sleeps: list[float] | None = None, **changes: Any) -> Timing:
         "settle_timeout_s": 30.0,
         "lock_lease_s": 30.0,
         "alarm_poll_s": 0.05,
+        # No quota to keep to unless a test's double enforces one (test_scale.py).
+        "lambda_rps": 1000.0,
+        "get_function_rps": 1000.0,
+        "get_policy_rps": 1000.0,
         "sleep": sleep,
         **changes,
     }
