@@ -33,8 +33,8 @@ from bench.workspace import (
     pip_environ,
 )
 from environments import REPO_ROOT, get_environment
-from scripts.build.budget import LAMBDA_UNZIPPED_LIMIT
-from scripts.build.wheels import RUNTIME_GLIBC, installed_distributions, target_platform
+from scripts.builder.budget import LAMBDA_UNZIPPED_LIMIT
+from scripts.builder.wheels import RUNTIME_GLIBC, installed_distributions, target_platform
 
 INSTALLERS = ("uv", "pip", "pip3")
 ENV = "local"

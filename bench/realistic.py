@@ -38,7 +38,7 @@ from bench.measure import BenchError, run_timed
 from bench.results import Figure
 from bench.workspace import VENV_PYTHON, fresh_dir, pinned_requirements, pip_environ
 from environments import REPO_ROOT
-from scripts.build.bytecode import find_interpreter
+from scripts.builder.bytecode import find_interpreter
 from scripts.errors import BadInputError
 
 REALISTIC = REPO_ROOT / "examples" / "fastapi-backend"

@@ -83,8 +83,8 @@ def _copy_backend(source: Path, dest: Path) -> Path:
 def pinned_requirements(backend: Path, runtime: str = "python3.12") -> str:
     """The pins our builder installs from `backend`'s lock, as one flat hashed file: what
     pip and SAM get, so every tool installs the same versions from the same files."""
-    from scripts.build.lockfile import LockSource, installer_requirements, read_pins
-    from scripts.build.pins import MarkerTarget
+    from scripts.builder.lockfile import LockSource, installer_requirements, read_pins
+    from scripts.builder.pins import MarkerTarget
 
     target = MarkerTarget(python_version=runtime.removeprefix("python"), architecture="x86_64")
     lock = next(backend / name for name in ("poetry.lock", "uv.lock") if (backend / name).is_file())

@@ -23,7 +23,7 @@ from typing import Any, NoReturn, cast
 
 from environments import ENVIRONMENTS, REPO_ROOT, ConfigError
 from scripts import completion, helptext, progress, settings
-from scripts.build.cache_key import FORMAT_VERSION
+from scripts.builder.cache_key import FORMAT_VERSION
 from scripts.clients import explain_aws_error, raised_aws_errors
 from scripts.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, ToolError
 from scripts.release.timing import timing_from

@@ -10,7 +10,7 @@ from typing import Any
 from environments import REPO_ROOT
 from scripts import args as common
 from scripts import progress
-from scripts.build.backend import PackageSource, build_backend
+from scripts.builder.backend import PackageSource, build_backend
 
 
 def run(args: argparse.Namespace) -> Mapping[str, Any]:

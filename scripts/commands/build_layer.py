@@ -10,8 +10,8 @@ from typing import Any
 from environments import REPO_ROOT
 from scripts import args as common
 from scripts import progress
-from scripts.build.install_requests import layer_request
-from scripts.build.layer import DEFAULT_MANIFEST, build_layer, scratch_root
+from scripts.builder.install_requests import layer_request
+from scripts.builder.layer import DEFAULT_MANIFEST, build_layer, scratch_root
 
 
 def run(args: argparse.Namespace) -> Mapping[str, Any]:

@@ -16,10 +16,10 @@ from typing import Any
 
 from environments import REPO_ROOT, Environment
 from scripts import progress
-from scripts.build.backend import PackageSource, build_backend
-from scripts.build.bytecode import find_interpreter
-from scripts.build.install_requests import layer_request
-from scripts.build.layer import build_layer, scratch_root
+from scripts.builder.backend import PackageSource, build_backend
+from scripts.builder.bytecode import find_interpreter
+from scripts.builder.install_requests import layer_request
+from scripts.builder.layer import build_layer, scratch_root
 from scripts.errors import BadInputError, ToolError
 from scripts.store import LocalStore
 

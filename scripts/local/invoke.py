@@ -22,11 +22,11 @@ from typing import Any
 
 from environments import Environment, FunctionConfig
 from scripts import progress
-from scripts.build.backend import PackageSource, zip_package
-from scripts.build.bytecode import find_interpreter
-from scripts.build.handlers import check_handlers
-from scripts.build.install_requests import layer_request
-from scripts.build.layer import build_layer
+from scripts.builder.backend import PackageSource, zip_package
+from scripts.builder.bytecode import find_interpreter
+from scripts.builder.handlers import check_handlers
+from scripts.builder.install_requests import layer_request
+from scripts.builder.layer import build_layer
 from scripts.errors import BadInputError, ToolError
 from scripts.local.import_hints import missing_distribution
 from scripts.local.runtime import Runtime, extract, run_handler

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from environments import REPO_ROOT, Environment
-from scripts.build.backend import PackageSource, build_backend
-from scripts.build.install_requests import layer_request
-from scripts.build.layer import build_layer, scratch_root
+from scripts.builder.backend import PackageSource, build_backend
+from scripts.builder.install_requests import layer_request
+from scripts.builder.layer import build_layer, scratch_root
 from scripts.local import aws as local_aws
 from scripts.local.report import Reporter
 from scripts.store import S3Store

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import artifacts
-from scripts.build.backend import PackageSource, build_backend
-from scripts.build.install_requests import layer_request
-from scripts.build.layer import build_layer
+from scripts.builder.backend import PackageSource, build_backend
+from scripts.builder.install_requests import layer_request
+from scripts.builder.layer import build_layer
 from scripts.local.invoke import InvokeRequest, invoke
 from scripts.migration.phases import Phase, State
 from scripts.release import plan

@@ -15,7 +15,7 @@ from typing import Any
 
 import artifacts
 from environments import Environment
-from scripts.build import identity
+from scripts.builder import identity
 from scripts.errors import BadInputError, ChecksumMismatchError
 from scripts.release import dry_run, plan
 from scripts.release.canary import Canary, preflight

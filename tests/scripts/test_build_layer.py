@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from wheel_factory import BackendFactory, Pin, assert_imports_alone, offline_args
 
-from scripts.build.budget import SizeBudgetError
-from scripts.build.layer import LayerRequest, build_layer
-from scripts.build.layer_publish import Latest
-from scripts.build.lockfile import LockSource
-from scripts.build.wheels import MissingWheelError
-from scripts.build.zipping import FIXED_DATE_TIME
+from scripts.builder.budget import SizeBudgetError
+from scripts.builder.layer import LayerRequest, build_layer
+from scripts.builder.layer_publish import Latest
+from scripts.builder.lockfile import LockSource
+from scripts.builder.wheels import MissingWheelError
+from scripts.builder.zipping import FIXED_DATE_TIME
 from scripts.errors import BadInputError
 from scripts.store import LocalStore
 

@@ -19,8 +19,8 @@ from wheel_factory import BackendFactory, offline_args
 
 import artifacts
 from environments import ENVIRONMENTS, REPO_ROOT
-from scripts.build.layer import LayerRequest, build_layer
-from scripts.build.lockfile import LockSource
+from scripts.builder.layer import LayerRequest, build_layer
+from scripts.builder.lockfile import LockSource
 from scripts.cli import main
 from scripts.errors import ChecksumMismatchError
 from scripts.store import S3Store

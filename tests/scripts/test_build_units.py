@@ -14,22 +14,22 @@ import pytest
 
 from environments import ENVIRONMENTS
 from scripts import progress
-from scripts.build.budget import SizeBudgetError, check_budget
-from scripts.build.bytecode import find_interpreter
-from scripts.build.cache_key import cache_key, marker_target, short_hash
-from scripts.build.identity import layer_hash
-from scripts.build.layout import PruneOptions, prune
-from scripts.build.lockfile import LockSource, read_pins
-from scripts.build.pins import MarkerTarget, pin_differences
-from scripts.build.poetry_lock import read_poetry_lock
-from scripts.build.requirements import parse_requirements
-from scripts.build.wheels import (
+from scripts.builder.budget import SizeBudgetError, check_budget
+from scripts.builder.bytecode import find_interpreter
+from scripts.builder.cache_key import cache_key, marker_target, short_hash
+from scripts.builder.identity import layer_hash
+from scripts.builder.layout import PruneOptions, prune
+from scripts.builder.lockfile import LockSource, read_pins
+from scripts.builder.pins import MarkerTarget, pin_differences
+from scripts.builder.poetry_lock import read_poetry_lock
+from scripts.builder.requirements import parse_requirements
+from scripts.builder.wheels import (
     MissingWheelError,
     explain_uv_failure,
     target_platform,
     unpinned_installs,
 )
-from scripts.build.zipping import FIXED_DATE_TIME, collect_files, write_zip
+from scripts.builder.zipping import FIXED_DATE_TIME, collect_files, write_zip
 from scripts.errors import BadInputError
 
 BASE = {

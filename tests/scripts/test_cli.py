@@ -11,7 +11,7 @@ import pytest
 
 from environments import REPO_ROOT
 from scripts import helptext, progress
-from scripts.build.cache_key import FORMAT_VERSION
+from scripts.builder.cache_key import FORMAT_VERSION
 from scripts.cli import COMMANDS, main
 from scripts.clients import explain_aws_error
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from environments import ENVIRONMENTS
-from scripts.build.lockfile import LockSource, check_hashes, installer_requirements, read_pins
-from scripts.build.pins import MarkerTarget, covers_python, python_constraint
-from scripts.build.poetry_lock import content_hash
+from scripts.builder.lockfile import LockSource, check_hashes, installer_requirements, read_pins
+from scripts.builder.pins import MarkerTarget, covers_python, python_constraint
+from scripts.builder.poetry_lock import content_hash
 from scripts.errors import BadInputError
 
 X86 = MarkerTarget(python_version="3.12", architecture="x86_64")

@@ -12,10 +12,10 @@ import pytest
 
 from environments import FunctionConfig
 from environments.packaging import PackageSpec
-from scripts.build.backend import PackageSource, check_package_size, package_hash, zip_package
-from scripts.build.handlers import check_handlers
-from scripts.build.package_files import excluded, source_files
-from scripts.build.version import resolve_version
+from scripts.builder.backend import PackageSource, check_package_size, package_hash, zip_package
+from scripts.builder.handlers import check_handlers
+from scripts.builder.package_files import excluded, source_files
+from scripts.builder.version import resolve_version
 from scripts.errors import BadInputError
 
 SPEC = PackageSpec()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from environments import PackageSpec
-from scripts.build.backend import PackageSource, build_backend
+from scripts.builder.backend import PackageSource, build_backend
 from scripts.errors import BadInputError
 from scripts.store import LocalStore
 

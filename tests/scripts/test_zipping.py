@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.build.layer import scratch_root
-from scripts.build.zipping import collect_files, write_zip, write_zip_with_zipfile
+from scripts.builder.layer import scratch_root
+from scripts.builder.zipping import collect_files, write_zip, write_zip_with_zipfile
 
 
 def _tree(root: Path) -> None:

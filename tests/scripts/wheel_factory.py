@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scripts.build.bytecode import find_interpreter
+from scripts.builder.bytecode import find_interpreter
 from scripts.errors import BadInputError
 
 

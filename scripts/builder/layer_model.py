@@ -1,4 +1,4 @@
-"""What a layer build is asked for and what it answers (scripts/build/layer.py builds it)."""
+"""What a layer build is asked for and what it answers (scripts/builder/layer.py builds it)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from environments import REPO_ROOT
-from scripts.build.budget import LAMBDA_UNZIPPED_LIMIT
-from scripts.build.layer_publish import Latest
-from scripts.build.layout import DEFAULT_PRUNE, PruneOptions
-from scripts.build.lockfile import LockSource
+from scripts.builder.budget import LAMBDA_UNZIPPED_LIMIT
+from scripts.builder.layer_publish import Latest
+from scripts.builder.layout import DEFAULT_PRUNE, PruneOptions
+from scripts.builder.lockfile import LockSource
 
 # In the checkout, wherever the command runs from (`layers` works from any folder).
 DEFAULT_MANIFEST = REPO_ROOT / "build" / "layer-manifest.json"

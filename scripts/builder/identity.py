@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scripts.build.backend import PackageSource, package_hash
-from scripts.build.cache_key import layer_identity
-from scripts.build.lockfile import LockSource
+from scripts.builder.backend import PackageSource, package_hash
+from scripts.builder.cache_key import layer_identity
+from scripts.builder.lockfile import LockSource
 
 if TYPE_CHECKING:
     from environments import Environment

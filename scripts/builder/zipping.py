@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from scripts.build.build_cache import BuildCache, digest
+from scripts.builder.build_cache import BuildCache, digest
 from scripts.errors import BadInputError
 from scripts.store import sha256_file
 

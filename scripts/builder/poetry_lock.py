@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from scripts.build.pins import (
+from scripts.builder.pins import (
     LockedPins,
     MarkerTarget,
     Pin,

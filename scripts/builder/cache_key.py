@@ -17,11 +17,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from scripts.build.bytecode import bytecode_key
-from scripts.build.layout import DEFAULT_PRUNE, PruneOptions
-from scripts.build.lockfile import LockSource, read_pins
-from scripts.build.pins import LockedPins, MarkerTarget
-from scripts.build.wheels import TargetPlatform, target_platform
+from scripts.builder.bytecode import bytecode_key
+from scripts.builder.layout import DEFAULT_PRUNE, PruneOptions
+from scripts.builder.lockfile import LockSource, read_pins
+from scripts.builder.pins import LockedPins, MarkerTarget
+from scripts.builder.wheels import TargetPlatform, target_platform
 
 # Bump when a change to the builder changes the layer's bytes for the same inputs.
 # 2: installer dotfiles (uv's `.lock`) dropped from python/.

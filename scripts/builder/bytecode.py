@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scripts import settings
-from scripts.build.build_cache import BuildCache, digest
+from scripts.builder.build_cache import BuildCache, digest
 from scripts.errors import BadInputError, ToolError
 
 INVALIDATION = "unchecked-hash"

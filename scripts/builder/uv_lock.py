@@ -16,7 +16,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 
-from scripts.build.pins import (
+from scripts.builder.pins import (
     LockedPins,
     MarkerTarget,
     Pin,
@@ -27,7 +27,7 @@ from scripts.build.pins import (
     read_text,
     sorted_pins,
 )
-from scripts.build.poetry_lock import load_toml
+from scripts.builder.poetry_lock import load_toml
 from scripts.errors import BadInputError
 
 _ROOT_SOURCES = ("virtual", "editable")

@@ -2,7 +2,7 @@
 
 Lambda puts `/opt/python` on `sys.path`, so the layer holds `python/<packages>`. Bytecode
 shipped in wheels is dropped (it was compiled for another interpreter, with timestamps);
-the build compiles its own for the runtime afterwards (scripts/build/bytecode.py). `bin/`
+the build compiles its own for the runtime afterwards (scripts/builder/bytecode.py). `bin/`
 is dropped because its console scripts carry a shebang naming the build host's Python.
 `*.dist-info` stays: `importlib.metadata` needs it. What was removed is also removed from
 each RECORD: those lines carry hashes of the host-specific scripts, so keeping them would

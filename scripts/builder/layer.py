@@ -4,7 +4,7 @@ Flow: read the lock for the target (markers evaluated for Lambda's runtime and C
 policy applied), compute the cache key, look for `layer-HASH.zip` in the store before
 installing anything, and only on a miss: find the runtime's interpreter for bytecode,
 install Linux wheels, prune, compile, zip byte-identically, check Lambda's size limit,
-then upload verified and write the manifest last (scripts/build/layer_publish.py).
+then upload verified and write the manifest last (scripts/builder/layer_publish.py).
 """
 
 from __future__ import annotations
@@ -17,22 +17,22 @@ from typing import Any
 
 import artifacts
 from scripts import progress
-from scripts.build.budget import LAMBDA_UNZIPPED_LIMIT, check_budget
-from scripts.build.build_cache import BuildCache, open_cache
-from scripts.build.bytecode import INVALIDATION, Interpreter, compile_tree, find_interpreter
-from scripts.build.cache_key import FORMAT_VERSION, LayerIdentity, layer_identity
-from scripts.build.layer_model import DEFAULT_MANIFEST, LayerRequest, LayerResult
-from scripts.build.layer_publish import (
+from scripts.builder.budget import LAMBDA_UNZIPPED_LIMIT, check_budget
+from scripts.builder.build_cache import BuildCache, open_cache
+from scripts.builder.bytecode import INVALIDATION, Interpreter, compile_tree, find_interpreter
+from scripts.builder.cache_key import FORMAT_VERSION, LayerIdentity, layer_identity
+from scripts.builder.layer_model import DEFAULT_MANIFEST, LayerRequest, LayerResult
+from scripts.builder.layer_publish import (
     point_latest_at_hit,
     publish_layer,
     report_hit,
     write_local_manifest,
 )
-from scripts.build.layout import LAYER_ROOT, distribution_sizes
-from scripts.build.layout import prune as prune_tree
-from scripts.build.lockfile import check_hashes, installer_requirements
-from scripts.build.wheels import install_wheels, installed_distributions, unpinned_installs
-from scripts.build.zipping import ZipResult, collect_files, total_size, write_zip
+from scripts.builder.layout import LAYER_ROOT, distribution_sizes
+from scripts.builder.layout import prune as prune_tree
+from scripts.builder.lockfile import check_hashes, installer_requirements
+from scripts.builder.wheels import install_wheels, installed_distributions, unpinned_installs
+from scripts.builder.zipping import ZipResult, collect_files, total_size, write_zip
 from scripts.errors import BadInputError
 from scripts.store import Store, check_writable, hex_to_b64
 from scripts.store.publish import object_key, read_manifest

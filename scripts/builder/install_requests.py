@@ -1,7 +1,7 @@
 """An environment's settings, with a command's overrides, as a layer or package build.
 
 Shared by build-layer, build-backend, demo, pipeline and invoke, so every entry point
-builds exactly what deploy will look for (scripts/build/identity.py) unless told otherwise,
+builds exactly what deploy will look for (scripts/builder/identity.py) unless told otherwise,
 and a build told otherwise (--runtime, --arch, --no-bytecode; invoke's --backend-dir) never
 moves `layer.zip`.
 """
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import artifacts
 from environments import Environment
-from scripts.build.identity import lock_source
-from scripts.build.layer import DEFAULT_MANIFEST, LayerRequest
-from scripts.build.layer_publish import Latest
-from scripts.build.package_files import estimated_unzipped_bytes
+from scripts.builder.identity import lock_source
+from scripts.builder.layer import DEFAULT_MANIFEST, LayerRequest
+from scripts.builder.layer_publish import Latest
+from scripts.builder.package_files import estimated_unzipped_bytes
 
 
 def latest_policy(

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from environments.packaging import LOCK_CANDIDATES, lock_format_of
-from scripts.build.pins import LockedPins, MarkerTarget, pin_differences, read_text
-from scripts.build.poetry_lock import read_poetry_lock
-from scripts.build.requirements import read_requirements
-from scripts.build.uv_lock import read_uv_lock
+from scripts.builder.pins import LockedPins, MarkerTarget, pin_differences, read_text
+from scripts.builder.poetry_lock import read_poetry_lock
+from scripts.builder.requirements import read_requirements
+from scripts.builder.uv_lock import read_uv_lock
 from scripts.errors import BadInputError
 
 Reader = Callable[[Path, str, MarkerTarget], LockedPins]

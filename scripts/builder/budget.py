@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from scripts import progress
-from scripts.build.layout import largest
+from scripts.builder.layout import largest
 from scripts.errors import BadInputError
 
 # Lambda: function code plus all its layers, unzipped, at most 250 MB.

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from uv import find_uv_bin
 
-from scripts.build.pins import normalize_name
+from scripts.builder.pins import normalize_name
 from scripts.errors import BadInputError, ToolError
 
 # glibc of the Amazon Linux generation under each managed runtime.

@@ -18,10 +18,10 @@ from typing import Any
 import artifacts
 from environments.packaging import PackageSpec
 from scripts import progress
-from scripts.build.handlers import HasHandler, check_handlers
-from scripts.build.package_files import VERSION_INFO, Stamp, package_entries
-from scripts.build.version import Version, git_commit, git_commit_time, resolve_version
-from scripts.build.zipping import ZipResult, write_zip
+from scripts.builder.handlers import HasHandler, check_handlers
+from scripts.builder.package_files import VERSION_INFO, Stamp, package_entries
+from scripts.builder.version import Version, git_commit, git_commit_time, resolve_version
+from scripts.builder.zipping import ZipResult, write_zip
 from scripts.errors import BadInputError
 from scripts.store import Store, check_writable, hex_to_b64
 from scripts.store.publish import object_key, put_content_addressed, put_latest, put_manifest

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.build.pins import LockedPins, MarkerTarget, Pin, marker_applies, normalize_name
-from scripts.build.pins import sorted_pins as _sorted
+from scripts.builder.pins import LockedPins, MarkerTarget, Pin, marker_applies, normalize_name
+from scripts.builder.pins import sorted_pins as _sorted
 from scripts.errors import BadInputError
 
 _HASH = re.compile(r"--hash[=\s]+(\S+)")
