@@ -1,13 +1,13 @@
 """Every process environment variable the tool reads: its type, its default, what it does.
 
 The only module of `scripts/` that reads a variable by name (tests/scripts/test_settings.py
-checks it, and that the README's table and `--help` are generated from `SETTINGS`). Other
+checks it, and that docs/commands.md's table and `--help` are generated from `SETTINGS`). Other
 modules copy the whole environment only to hand it to a child process (terraform, moto,
 the runtime's Python), and name no variable themselves.
 
 Adding a knob is one line here, e.g. `LAYERS_X = _seconds("LAYERS_X", 5.0, "what it does")`
 (or `_text(...)`, or `_knob(Setting(...))` with a parser of its own), then `LAYERS_X.read()`
-(or `.read(environ)`) where it is used; `python -m scripts.settings` prints the README
+(or `.read(environ)`) where it is used; `python -m scripts.settings` prints the docs'
 table. A value that does not parse is bad input: one line naming the variable and what it
 takes, exit 2.
 """
@@ -328,7 +328,7 @@ def child_environ() -> dict[str, str]:
 
 
 def markdown_table() -> str:
-    """The README's table of variables."""
+    """The table of variables in docs/commands.md."""
     lines = [
         "| variable | type | default | what it does | read by |",
         "| --- | --- | --- | --- | --- |",

@@ -37,3 +37,12 @@ def test_the_design_and_the_runbooks_are_in_the_repository() -> None:
         "add-environment",
         "stale-lock",
     } <= runbooks
+
+
+def test_the_front_page_is_short() -> None:
+    """A newcomer reads the README first: what it is, two commands, the quickstart, links."""
+    readme = REPO_ROOT / "README.md"
+    assert readme.stat().st_size < 15 * 1024
+    text = readme.read_text(encoding="utf-8")
+    for page in ("docs/glossary.md", "docs/commands.md", "docs/releasing.md", "docs/migrating.md"):
+        assert f"]({page})" in text, page

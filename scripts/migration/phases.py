@@ -88,8 +88,8 @@ def infrastructure(
             title=title,
             state=State.FAILED,
             checked=(*checked, *(r.line() for r in report.refusals)),
-            next="describe the functions as they are in environments/ (README: Migrating an "
-            "existing system), synthesize, run migrate again",
+            next="describe the functions as they are in environments/ (docs/migrating.md), "
+            "synthesize, run migrate again",
         )
     pending = [c for c in report.changes if c.action not in {"no-op", "read"}]
     if pending:

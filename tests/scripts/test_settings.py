@@ -58,12 +58,12 @@ def test_only_the_settings_module_reads_a_variable_by_name() -> None:
 
 
 def test_the_readme_table_is_the_settings_table() -> None:
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (REPO_ROOT / "docs" / "commands.md").read_text(encoding="utf-8")
     start = readme.index("<!-- settings table:")
     end = readme.index("<!-- end of settings table -->")
     shown = readme[start:end].split("\n", 1)[1].strip()
     assert shown == settings.markdown_table(), (
-        "regenerate the README table with `python -m scripts.settings`"
+        "regenerate the table in docs/commands.md with `python -m scripts.settings`"
     )
 
 
