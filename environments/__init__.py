@@ -5,18 +5,23 @@ scripts must stay fast to start, and a setting changed here reaches Terraform an
 deploy tooling at once instead of drifting between two copies.
 
 Every class is frozen and validated on construction, so a bad value fails where it is
-written with a message that names the field and what is allowed.
+written with a message that names the field and what is allowed. The environments are
+files, `environments/<name>.toml` (catalog.py reads them, codec.py is the format).
 """
 
 from environments.adoption import ADOPT_ALL_BUT_ALIAS, ADOPT_NOTHING, Adopt
 from environments.backend import BackendSpec, PackageSpec
+from environments.callers import AsyncInvoke, ExternalCaller
 from environments.catalog import (
     ENVIRONMENTS,
+    ENVIRONMENTS_DIR,
     LOCAL_ENDPOINT_DEFAULT,
-    default_functions,
+    environment_text,
     get_environment,
     legacy_environment,
+    load_environment_file,
 )
+from environments.errors import ConfigFileError
 from environments.function import MAX_LAYERS, PROTECTED_ATTRIBUTES, TRACING_MODES, FunctionConfig
 from environments.model import (
     AWS_PROVIDER_BINDINGS_VERSION,
@@ -25,9 +30,10 @@ from environments.model import (
     SUPPORTED_RUNTIMES,
     Environment,
     StateBackend,
+    UnmanagedFunction,
 )
 from environments.network import VpcConfig
-from environments.roles import CreatedRole, ExistingRole, PolicyStatement
+from environments.roles import CreatedRole, ExistingRole, InlinePolicy, PolicyStatement
 from environments.triggers import InvokePermission, ScheduleTrigger, SqsTrigger
 
 __all__ = [
@@ -35,6 +41,7 @@ __all__ = [
     "ADOPT_NOTHING",
     "AWS_PROVIDER_BINDINGS_VERSION",
     "ENVIRONMENTS",
+    "ENVIRONMENTS_DIR",
     "LOCAL_ENDPOINT_DEFAULT",
     "MAX_LAYERS",
     "PROTECTED_ATTRIBUTES",
@@ -43,19 +50,25 @@ __all__ = [
     "SUPPORTED_RUNTIMES",
     "TRACING_MODES",
     "Adopt",
+    "AsyncInvoke",
     "BackendSpec",
+    "ConfigFileError",
     "CreatedRole",
     "Environment",
     "ExistingRole",
+    "ExternalCaller",
     "FunctionConfig",
+    "InlinePolicy",
     "InvokePermission",
     "PackageSpec",
     "PolicyStatement",
     "ScheduleTrigger",
     "SqsTrigger",
     "StateBackend",
+    "UnmanagedFunction",
     "VpcConfig",
-    "default_functions",
+    "environment_text",
     "get_environment",
     "legacy_environment",
+    "load_environment_file",
 ]

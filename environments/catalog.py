@@ -1,123 +1,104 @@
-"""The environments themselves: the design's four functions in staging, prod and local, and
-`legacy`, an example of an existing system described for adoption (README, "Migrating an
-existing system")."""
+"""The environments themselves: one file each, `environments/<name>.toml`.
+
+`ENVIRONMENTS` maps every file's name to its environment. It lists names from the folder
+without reading the files (so `--help` lists them even while one is broken) and reads a
+file the first time its environment is asked for; a bad file is one `ConfigFileError`
+line naming the file, the key and the fix. codec.py is the format.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
-from types import MappingProxyType
+from pathlib import Path
 
-from environments.adoption import Adopt
-from environments.function import FunctionConfig
-from environments.model import Environment, StateBackend
+from environments.codec import dumps, loads
+from environments.errors import ConfigFileError
+from environments.model import REPO_ROOT, Environment
 from environments.network import VpcConfig
-from environments.roles import CreatedRole, ExistingRole, PolicyStatement
-from environments.triggers import InvokePermission, ScheduleTrigger, SqsTrigger
+from environments.triggers import SqsTrigger
 
-
-def default_functions() -> tuple[FunctionConfig, ...]:
-    """The design's four functions: one backend package, four entry points."""
-    return (
-        FunctionConfig(
-            name="api",
-            handler="app.main.handler",
-            description="HTTP API",
-            memory_mb=1024,
-            timeout_s=30,
-        ),
-        FunctionConfig(
-            name="cleanup",
-            handler="lambdas.cleanup.handler.handler",
-            description="Removes stale records and orphaned images",
-            memory_mb=512,
-            timeout_s=300,
-        ),
-        FunctionConfig(
-            name="db-sync",
-            handler="lambdas.db_sync.handler.handler",
-            description="Synchronises the database between environments",
-            memory_mb=512,
-            timeout_s=600,
-        ),
-        FunctionConfig(
-            name="eval-runbook-worker",
-            handler="lambdas.eval_runbook_worker.handler.handler",
-            description="Runs evaluation runbooks from the queue",
-            memory_mb=1024,
-            timeout_s=900,
-        ),
-    )
-
-
+ENVIRONMENTS_DIR = REPO_ROOT / "environments"
+SUFFIX = ".toml"
 LOCAL_ENDPOINT_DEFAULT = "http://127.0.0.1:5000"
 
 
-def _state_backend(env_name: str) -> StateBackend:
-    """Shared remote state: CI runners are ephemeral, so local state would be lost each run."""
-    return StateBackend(
-        bucket="bluemoxon-terraform-state",
-        key=f"lambda-layers/{env_name}.tfstate",
-        region="us-west-2",
-    )
+def shown(path: Path) -> str:
+    """How a file is named in errors: relative to the repository when inside it."""
+    return path.relative_to(REPO_ROOT).as_posix() if path.is_relative_to(REPO_ROOT) else str(path)
 
 
-def _environments() -> dict[str, Environment]:
-    # Staging and prod run their functions with X-Ray tracing on; a role the stack creates
-    # gets the X-Ray write policy with it.
-    functions = default_functions()
-    staging = Environment(
-        name="staging",
-        state_backend=_state_backend("staging"),
-        ci_role_name="bluemoxon-staging-github-deploy",
-        functions=tuple(
-            replace(
-                f, environment={"ENVIRONMENT": "staging", "LOG_LEVEL": "DEBUG"}, tracing="Active"
-            )
-            for f in functions
-        ),
-    )
-    prod = Environment(
-        name="prod",
-        state_backend=_state_backend("prod"),
-        ci_role_name="bluemoxon-prod-github-deploy",
-        functions=tuple(
-            replace(f, environment={"ENVIRONMENT": "prod", "LOG_LEVEL": "INFO"}, tracing="Active")
-            for f in functions
-        ),
-    )
-    local = Environment(
-        name="local",
-        functions=tuple(
-            # PassThrough: moto has no X-Ray, and Active would attach AWS's managed X-Ray
-            # policy, which moto only knows when told to load managed policies.
-            replace(
-                f, environment={"ENVIRONMENT": "local", "LOG_LEVEL": "DEBUG"}, tracing="PassThrough"
-            )
-            for f in functions
-        ),
-        endpoint_url=LOCAL_ENDPOINT_DEFAULT,
-        # The offline mirror holds hashicorp/aws 5.100.x; the bindings are generated for 6.x
-        # but every attribute we set exists in both.
-        provider_version=">= 5.100.0",
-    )
-    return {env.name: env for env in (staging, prod, local, legacy_environment())}
+def load_environment_file(path: Path) -> Environment:
+    """Read one environment file; its `name` must be the file's name."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigFileError(
+            f"{shown(path)}: no such file; create it (docs/runbooks/add-environment.md)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigFileError(f"{shown(path)}: cannot read it ({err})") from None
+    env = loads(text, Environment, source=shown(path), root=REPO_ROOT)
+    if env.name != path.stem:
+        raise ConfigFileError(
+            f"{shown(path)}: name: got {env.name!r}; the file's name says {path.stem!r}: rename one"
+        )
+    return env
 
 
-# ---- legacy: an existing system, described for adoption -------------------------------
-# The system of tests/e2e/legacy_world (plain Terraform, the design's original modules):
-# fat-package functions in a VPC with X-Ray on, Secrets Manager and S3 permissions, an
-# SQS-triggered worker whose queue has a dead-letter queue, a nightly cleanup, and API
-# Gateway invoking the API through its `live` alias. moto's default account.
-_ACCOUNT = "123456789012"
-_REGION = "us-west-2"
-_LEGACY = "bluemoxon-legacy"
-_SECRET = f"arn:aws:secretsmanager:{_REGION}:{_ACCOUNT}:secret:{_LEGACY}-db-AbCdEf"
-_IMAGES = f"arn:aws:s3:::{_LEGACY}-images"
-_DLQ = f"arn:aws:sqs:{_REGION}:{_ACCOUNT}:{_LEGACY}-dlq"
-# What AWS generated when the legacy system was built. A real account's ids never change;
-# moto makes new ones on every start, so tests/e2e passes the world's own through
-# `legacy_environment(...)`. These are examples of the same shape.
+def environment_text(env: Environment) -> str:
+    """The file `load_environment_file` reads back into an equal environment."""
+    return dumps(env, root=REPO_ROOT)
+
+
+class Catalog(Mapping[str, Environment]):
+    """Every `*.toml` in `folder`, read on first use and kept."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._read: dict[Path, Environment] = {}
+
+    def names(self) -> list[str]:
+        return sorted(p.stem for p in self.folder.glob(f"*{SUFFIX}") if p.is_file())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self.names())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and (self.folder / f"{name}{SUFFIX}").is_file()
+
+    def __getitem__(self, name: str) -> Environment:
+        path = self.folder / f"{name}{SUFFIX}"
+        if name not in self:
+            raise KeyError(name)
+        if path not in self._read:
+            self._read[path] = load_environment_file(path)
+        return self._read[path]
+
+
+ENVIRONMENTS: Mapping[str, Environment] = Catalog(ENVIRONMENTS_DIR)
+
+
+def get_environment(name: str, *, endpoint_url: str | None = None) -> Environment:
+    """Look an environment up by name; `endpoint_url` re-points a local one (moto's port)."""
+    try:
+        env = ENVIRONMENTS[name]
+    except KeyError:
+        raise ConfigFileError(
+            f"environment: unknown {name!r}; allowed: {', '.join(sorted(ENVIRONMENTS))}"
+        ) from None
+    if endpoint_url is not None and env.is_local:
+        env = replace(env, endpoint_url=endpoint_url)
+    return env
+
+
+# ---- legacy: the example of an existing system (legacy.toml) ---------------------------
+# What AWS generated when the legacy system was built, as legacy.toml says them. A real
+# account's ids never change; moto makes new ones on every start, so tests/e2e passes the
+# world's own through `legacy_environment(...)`.
 LEGACY_EXAMPLE_NETWORK = VpcConfig(
     subnet_ids=("subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"),
     security_group_ids=("sg-0a1b2c3d4e5f60003",),
@@ -131,117 +112,19 @@ def legacy_environment(
     runbooks_mapping_uuid: str = LEGACY_EXAMPLE_MAPPING_UUID,
     endpoint_url: str = LOCAL_ENDPOINT_DEFAULT,
 ) -> Environment:
-    """The legacy system as it runs, so adopting it changes nothing it relies on."""
-    base = {f.name: f for f in default_functions()}
-    shared_role = ExistingRole(role=f"{_LEGACY}-lambda-exec")
-    variables = {
-        "ENVIRONMENT": "legacy",
-        "LOG_LEVEL": "INFO",
-        "DATABASE_SECRET_ARN": _SECRET,
-        "IMAGES_BUCKET": f"{_LEGACY}-images",
-    }
-
-    def existing(name: str) -> FunctionConfig:
-        """What every legacy function has; each adds its own below."""
-        return replace(
-            base[name],
-            environment=variables,
-            vpc=network,
-            tags={"Component": name},
-            role=shared_role,
-            tracing="Active",
+    """legacy.toml with a running world's own subnet, security group and mapping ids."""
+    env = load_environment_file(ENVIRONMENTS_DIR / f"legacy{SUFFIX}")
+    functions = tuple(
+        replace(
+            config,
+            vpc=network if config.vpc is not None else None,
+            triggers=tuple(
+                replace(t, existing_uuid=runbooks_mapping_uuid)
+                if isinstance(t, SqsTrigger) and t.existing_uuid is not None
+                else t
+                for t in config.triggers
+            ),
         )
-
-    cleanup_role = CreatedRole(
-        name=f"{_LEGACY}-cleanup-exec",
-        managed_policy_arns=(
-            "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
-            "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess",
-        ),
-        policy_name=f"{_LEGACY}-cleanup-access",
-        statements=(
-            PolicyStatement(
-                sid="DatabaseSecret",
-                actions=("secretsmanager:GetSecretValue",),
-                resources=(_SECRET,),
-            ),
-            PolicyStatement(
-                sid="OrphanedImages",
-                actions=("s3:ListBucket", "s3:DeleteObject"),
-                resources=(_IMAGES, f"{_IMAGES}/*"),
-            ),
-            PolicyStatement(sid="DeadLetters", actions=("sqs:SendMessage",), resources=(_DLQ,)),
-        ),
+        for config in env.functions
     )
-    functions = (
-        replace(
-            existing("api"),
-            memory_mb=512,
-            timeout_s=600,
-            # API Gateway already invokes the `live` alias: it exists, with its permission.
-            adopt=Adopt(alias=True),
-            triggers=(
-                InvokePermission(
-                    principal="apigateway.amazonaws.com",
-                    statement_id="AllowAPIGatewayInvoke",
-                    source_arn=f"arn:aws:execute-api:{_REGION}:{_ACCOUNT}:legacyapi01/*/*",
-                    exists=True,
-                ),
-            ),
-        ),
-        replace(
-            existing("cleanup"),
-            role=cleanup_role,
-            triggers=(
-                ScheduleTrigger(
-                    expression="cron(0 3 * * ? *)",
-                    rule_name=f"{_LEGACY}-cleanup-schedule",
-                    description="Nightly cleanup",
-                    target_id="cleanup",
-                    exists=True,
-                ),
-            ),
-        ),
-        replace(existing("db-sync"), tracing="PassThrough", ephemeral_storage_mb=2048),
-        replace(
-            existing("eval-runbook-worker"),
-            # Named before the naming scheme: the real name, not bluemoxon-legacy-eval-...
-            function_name=f"{_LEGACY}-runbook-worker",
-            reserved_concurrency=5,
-            triggers=(
-                SqsTrigger(
-                    queue_arn=f"arn:aws:sqs:{_REGION}:{_ACCOUNT}:{_LEGACY}-eval-runbooks",
-                    batch_size=10,
-                    existing_uuid=runbooks_mapping_uuid,
-                ),
-            ),
-        ),
-    )
-    return Environment(
-        name="legacy",
-        functions=functions,
-        endpoint_url=endpoint_url,
-        # The legacy state and the offline mirror are hashicorp/aws 5.100.
-        provider_version="~> 5.100",
-        adopt=True,
-        tags={"Project": "bluemoxon", "Environment": "legacy"},
-        log_retention_days=14,
-        ci_role_name=f"{_LEGACY}-github-deploy",
-        legacy_deployer_policy=f"{_LEGACY}-lambda-deploy-manual",
-    )
-
-
-ENVIRONMENTS: Mapping[str, Environment] = MappingProxyType(_environments())
-
-
-def get_environment(name: str, *, endpoint_url: str | None = None) -> Environment:
-    """Look an environment up by name; `endpoint_url` re-points a local one (moto's port)."""
-    try:
-        env = ENVIRONMENTS[name]
-    except KeyError:
-        raise ValueError(
-            f"environment: unknown {name!r}; allowed: {', '.join(sorted(ENVIRONMENTS))}"
-        ) from None
-    if endpoint_url is not None and env.is_local:
-        env = replace(env, endpoint_url=endpoint_url)
-    return env
+    return replace(env, functions=functions, endpoint_url=endpoint_url)

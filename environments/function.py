@@ -11,8 +11,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Literal
 
 from environments.adoption import Adopt
+from environments.callers import AsyncInvoke, ExternalCaller
 from environments.network import VpcConfig
 from environments.roles import CreatedRole, Role
 from environments.triggers import Trigger, statement_ids
@@ -57,6 +59,9 @@ _LAYER_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Z
 _HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _DLQ_ARN = re.compile(r"^arn:aws[a-z-]*:(sqs|sns):[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+$")
 _LOG_GROUP = re.compile(r"^[\w#/.-]{1,512}$")
+# "shared": the backend package and the deps layer; "own": a zip of its own and no deps
+# layer (the stack adopts its configuration; releases leave its code and layers alone).
+PACKAGES = ("shared", "own")
 
 
 def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
@@ -109,6 +114,12 @@ class FunctionConfig:
     intended_changes: tuple[str, ...] = ()
     # CloudWatch alarms a canary release of this function watches; none means it only waits.
     alarm_names: tuple[str, ...] = ()
+    package: Literal["shared", "own"] = "shared"
+    # On the alias (aws_lambda_provisioned_concurrency_config); None: none provisioned.
+    provisioned_concurrency: int | None = None
+    async_invoke: AsyncInvoke | None = None
+    # Callers another Terraform root owns (callers.py): recorded, never synthesized.
+    external_callers: tuple[ExternalCaller, ...] = ()
 
     def __post_init__(self) -> None:
         where = f"functions[{self.name}]"
@@ -196,3 +207,20 @@ class FunctionConfig:
         ids = statement_ids(self.function_name or self.name, self.triggers)
         if len(set(ids)) != len(ids):
             raise ValueError(f"{where}.triggers: duplicate permission statement ids {ids}")
+        self._check_invocation(where)
+
+    def _check_invocation(self, where: str) -> None:
+        if self.package not in PACKAGES:
+            raise ValueError(f"{where}.package: got {self.package!r}; allowed: shared, own")
+        provisioned = self.provisioned_concurrency
+        if provisioned is not None and provisioned < 1:
+            raise ValueError(
+                f"{where}.provisioned_concurrency: got {provisioned}; use 1 or more "
+                "(leave it out for none)"
+            )
+        reserved = self.reserved_concurrency
+        if provisioned is not None and reserved is not None and provisioned > reserved:
+            raise ValueError(
+                f"{where}.provisioned_concurrency: {provisioned} exceeds reserved_concurrency "
+                f"{reserved}; Lambda refuses it: lower it or raise the reservation"
+            )

@@ -26,6 +26,8 @@ SUPPORTED_ARCHITECTURES = ("x86_64", "arm64")
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 # An alias name Lambda accepts: not a version number, not $LATEST.
 _ALIAS_NAME = re.compile(r"^(?!\d+$)[A-Za-z0-9_-]{1,128}$")
+_FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_LAYER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,140}$")
 _POLICY = re.compile(r"^([\w+=,.@-]{1,128}|arn:aws[a-z-]*:iam::\d{12}:policy/[\w+=,.@/-]+)$")
 # The hashicorp/aws release the provider bindings were generated for: the default constraint.
 AWS_PROVIDER_BINDINGS_VERSION = "6.25.0"
@@ -50,6 +52,25 @@ class StateBackend:
     def __post_init__(self) -> None:
         if not self.bucket or not self.key:
             raise ValueError("state_backend: bucket and key are both required")
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnmanagedFunction:
+    """A function under the prefix that the stack knows and leaves alone (a container
+    image, say): never synthesized, skipped by releases, listed by status as unmanaged."""
+
+    name: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not _FUNCTION_NAME.match(self.name):
+            raise ValueError(
+                f"unmanaged_functions.name: got {self.name!r}; the function's real name"
+            )
+        if not self.reason.strip():
+            raise ValueError(
+                f"unmanaged_functions[{self.name}].reason: empty; say why (e.g. container image)"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,6 +109,13 @@ class Environment:
     endpoint_url: str | None = None
     # The lock format, layer bytecode and function package shape (environments/backend.py).
     backend: BackendSpec = field(default_factory=BackendSpec)
+    unmanaged_functions: tuple[UnmanagedFunction, ...] = ()
+    # Layer names whose versions on a function are the deps layer under another name (a
+    # workflow published it so): releases and adoption replace it with ours, never add a
+    # second copy of every dependency next to it.
+    foreign_deps_layers: tuple[str, ...] = ()
+    # The provider's default_tags: on every resource the stack manages that takes tags.
+    default_tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
         if not _ENV_NAME.match(self.name):
@@ -149,6 +177,7 @@ class Environment:
                     f"{role.role_name(self.function_name(config.name))!r} is over 64 characters; "
                     "give a shorter one"
                 )
+        self._check_estate_settings(real)
         rules = [
             t.rule(self.function_name(f.name))
             for f in self.functions
@@ -157,6 +186,25 @@ class Environment:
         ]
         if len(set(rules)) != len(rules):
             raise ValueError(f"{self.name}.functions: two schedules share a rule name in {rules}")
+
+    def _check_estate_settings(self, managed: list[str]) -> None:
+        check_tags(f"{self.name}.default_tags", self.default_tags)
+        object.__setattr__(self, "default_tags", MappingProxyType(dict(self.default_tags)))
+        unmanaged = [u.name for u in self.unmanaged_functions]
+        if len(set(unmanaged)) != len(unmanaged):
+            raise ValueError(f"{self.name}.unmanaged_functions: a name is listed twice")
+        both = sorted(set(unmanaged) & set(managed))
+        if both:
+            raise ValueError(
+                f"{self.name}.unmanaged_functions: {', '.join(both)} is also in functions; "
+                "keep it in one list"
+            )
+        for layer in self.foreign_deps_layers:
+            if not _LAYER_NAME.match(layer) or layer == self.layer_name:
+                raise ValueError(
+                    f"{self.name}.foreign_deps_layers: got {layer!r}; a layer name (not the "
+                    f"version ARN) other than this environment's own {self.layer_name!r}"
+                )
 
     # Derived names: one definition each, used by Terraform and the scripts alike.
     @property

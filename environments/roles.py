@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 # IAM names: letters, digits and +=,.@_- ; 64 characters for a role, 128 for a policy.
 _ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
@@ -61,6 +62,8 @@ class ExistingRole:
 
     role: str
 
+    KIND: ClassVar[str] = "existing"
+
     def __post_init__(self) -> None:
         if not (_ROLE_NAME.match(self.role) or _ROLE_ARN.match(self.role)):
             raise ValueError(
@@ -79,6 +82,37 @@ class ExistingRole:
 
 
 @dataclass(frozen=True, kw_only=True)
+class InlinePolicy:
+    """An inline policy the role already has, adopted as it is (an aws_iam_role_policy).
+
+    `document` is the policy's JSON; it is kept normalized (keys sorted, no whitespace) so
+    a file written from AWS and one written by hand compare equal when they say the same.
+    """
+
+    name: str
+    document: str
+
+    def __post_init__(self) -> None:
+        if not _POLICY_NAME.match(self.name):
+            raise ValueError(
+                f"role.inline_policies.name: got {self.name!r}; use letters, digits, +=,.@_-"
+            )
+        try:
+            parsed = json.loads(self.document)
+        except ValueError as err:
+            raise ValueError(
+                f"role.inline_policies[{self.name}].document: not JSON ({err})"
+            ) from None
+        if not isinstance(parsed, dict) or "Statement" not in parsed:
+            raise ValueError(
+                f"role.inline_policies[{self.name}].document: use a policy document "
+                '({"Version": "2012-10-17", "Statement": [...]})'
+            )
+        normalized = json.dumps(parsed, sort_keys=True, separators=(",", ":"))
+        object.__setattr__(self, "document", normalized)
+
+
+@dataclass(frozen=True, kw_only=True)
 class CreatedRole:
     """A role the stack manages for one function.
 
@@ -94,6 +128,13 @@ class CreatedRole:
     managed_policy_arns: tuple[str, ...] = ()
     statements: tuple[PolicyStatement, ...] = ()
     policy_name: str = ""
+    # Inline policies the role has besides the log and access ones, adopted by name.
+    inline_policies: tuple[InlinePolicy, ...] = ()
+    # Inline policies other modules or roots write on this role: never imported, never
+    # deleted (the role resource does not claim exclusive ownership of inline policies).
+    foreign_inline_policies: tuple[str, ...] = ()
+
+    KIND: ClassVar[str] = "created"
 
     def __post_init__(self) -> None:
         if self.name and not _ROLE_NAME.match(self.name):
@@ -115,6 +156,23 @@ class CreatedRole:
         sids = [s.sid for s in self.statements]
         if len(set(sids)) != len(sids):
             raise ValueError(f"role.statements: duplicate sid in {', '.join(sids)}")
+        self._check_inline_names()
+
+    def _check_inline_names(self) -> None:
+        ours = [p.name for p in self.inline_policies]
+        if self.policy_name:
+            ours.append(self.policy_name)
+        if len(set(ours)) != len(ours):
+            raise ValueError(f"role.inline_policies: a name is used twice in {', '.join(ours)}")
+        for name in self.foreign_inline_policies:
+            if not _POLICY_NAME.match(name):
+                raise ValueError(f"role.foreign_inline_policies: got {name!r}; a policy name")
+        shared = sorted(set(ours) & set(self.foreign_inline_policies))
+        if shared:
+            raise ValueError(
+                f"role.foreign_inline_policies: {', '.join(shared)} is also ours; "
+                "list it in one place"
+            )
 
     def role_name(self, function_name: str) -> str:
         return self.name or f"{function_name}-role"

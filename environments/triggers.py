@@ -1,14 +1,30 @@
-"""What invokes a function. Every trigger invokes the function's alias, never `$LATEST`, so a
-release moves all of them at once by moving the alias.
+"""What invokes a function. A trigger invokes the function's alias (`target = "alias"`), so a
+release moves all of them at once by moving the alias; one adopted as it runs today may
+still invoke the unqualified function (`target = "function"`) until migrate's callers phase
+moves it to the alias.
 
 A trigger that already exists says so (`existing_uuid`, `exists`); with adoption on, the
-stack imports it instead of creating a second one, then re-points it at the alias.
+stack imports it instead of creating a second one.
+
+In an environment file each trigger is a table with `kind` = "sqs", "schedule" or
+"permission" (the class's KIND).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+# What a caller invokes: the alias releases move, or the unqualified function ($LATEST).
+CallerTarget = Literal["alias", "function"]
+CALLER_TARGETS = ("alias", "function")
+# Lambda's only response type for SQS: the handler names the failed messages, and only
+# those return to the queue. Dropping it makes a batch with one failure count as done.
+FUNCTION_RESPONSE_TYPES = ("ReportBatchItemFailures",)
+MIN_SQS_CONCURRENCY = 2
+MAX_SQS_CONCURRENCY = 1000
 
 _SQS_ARN = re.compile(r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -33,8 +49,36 @@ class SqsTrigger:
     # The mapping's UUID when it already exists (`aws lambda list-event-source-mappings
     # --function-name NAME`): adoption imports it, then moves it to the alias in place.
     existing_uuid: str | None = None
+    function_response_types: tuple[str, ...] = ()
+    # The mapping's scaling_config: None leaves Lambda's default (up to 1000 pollers' worth).
+    maximum_concurrency: int | None = None
+    # Event filtering patterns (JSON texts), kept as written: Lambda stores them verbatim.
+    filter_patterns: tuple[str, ...] = ()
+    enabled: bool = True
+    target: CallerTarget = "alias"
+
+    KIND: ClassVar[str] = "sqs"
 
     def __post_init__(self) -> None:
+        self._check_batching()
+        where = "triggers.sqs"
+        for kind in self.function_response_types:
+            _choice(f"{where}.function_response_types", kind, FUNCTION_RESPONSE_TYPES)
+        if len(set(self.function_response_types)) != len(self.function_response_types):
+            raise ValueError(f"{where}.function_response_types: listed twice")
+        concurrency = self.maximum_concurrency
+        if concurrency is not None and not (
+            MIN_SQS_CONCURRENCY <= concurrency <= MAX_SQS_CONCURRENCY
+        ):
+            raise ValueError(
+                f"{where}.maximum_concurrency: got {concurrency}; "
+                f"allowed: {MIN_SQS_CONCURRENCY}-{MAX_SQS_CONCURRENCY}"
+            )
+        for pattern in self.filter_patterns:
+            check_json(f"{where}.filter_patterns", pattern, want_object=True)
+        _choice(f"{where}.target", self.target, CALLER_TARGETS)
+
+    def _check_batching(self) -> None:
         if not _SQS_ARN.match(self.queue_arn):
             raise ValueError(
                 f"triggers.sqs.queue_arn: got {self.queue_arn!r}; "
@@ -75,6 +119,11 @@ class ScheduleTrigger:
     description: str = ""
     target_id: str = "alias"
     exists: bool = False
+    # The JSON text the target sends instead of the scheduled event (None: the event).
+    input: str | None = None
+    target: CallerTarget = "alias"
+
+    KIND: ClassVar[str] = "schedule"
 
     def __post_init__(self) -> None:
         if not _SCHEDULE.match(self.expression):
@@ -89,6 +138,9 @@ class ScheduleTrigger:
             )
         if not _RULE_NAME.match(self.target_id):
             raise ValueError(f"triggers.schedule.target_id: got {self.target_id!r}")
+        if self.input is not None:
+            check_json("triggers.schedule.input", self.input, want_object=False)
+        _choice("triggers.schedule.target", self.target, CALLER_TARGETS)
 
     def rule(self, function_name: str) -> str:
         return self.rule_name or f"{function_name}-schedule"
@@ -101,13 +153,18 @@ class ScheduleTrigger:
 class InvokePermission:
     """Lets `principal` (from `source_arn`) invoke the alias: API Gateway, another account.
 
-    With `exists`, the statement `statement_id` on the alias is imported.
+    With `exists`, the statement `statement_id` is imported: from the alias's policy, or
+    with `target = "function"` from the unqualified function's (where the permissions of
+    an estate that never used an alias are).
     """
 
     principal: str
     statement_id: str
     source_arn: str | None = None
     exists: bool = False
+    target: CallerTarget = "alias"
+
+    KIND: ClassVar[str] = "permission"
 
     def __post_init__(self) -> None:
         if not _PRINCIPAL.match(self.principal):
@@ -122,9 +179,26 @@ class InvokePermission:
             )
         if self.source_arn is not None and not _ARN.match(self.source_arn):
             raise ValueError(f"triggers.permission.source_arn: got {self.source_arn!r}")
+        _choice("triggers.permission.target", self.target, CALLER_TARGETS)
 
 
 Trigger = SqsTrigger | ScheduleTrigger | InvokePermission
+
+
+def _choice(where: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{where}: got {value!r}; allowed: {', '.join(allowed)}")
+
+
+def check_json(where: str, text: str, *, want_object: bool) -> None:
+    """`text` must parse as JSON (an object when `want_object`): AWS refuses it otherwise,
+    at apply time, long after the review that could have caught it."""
+    try:
+        value = json.loads(text)
+    except ValueError as err:
+        raise ValueError(f"{where}: not JSON ({err}); got {text!r}") from None
+    if want_object and not isinstance(value, dict):
+        raise ValueError(f"{where}: got {text!r}; use a JSON object")
 
 
 def statement_ids(function_name: str, triggers: tuple[Trigger, ...]) -> list[str]:

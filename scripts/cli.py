@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from typing import Any
 
-from environments import REPO_ROOT
+from environments import REPO_ROOT, ConfigFileError
 from scripts import helptext, progress
 from scripts.build.cache_key import FORMAT_VERSION
 from scripts.clients import explain_aws_error, raised_aws_errors
@@ -122,6 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = handler(args)
     except ToolError as err:
         return _failed(args, str(err), err.exit_code, getattr(err, "result", None))
+    except ConfigFileError as err:
+        # An environment file: one line naming the file, the key and the fix.
+        return _failed(args, str(err), EXIT_BAD_INPUT)
     except ValueError as err:
         # Configuration validation (environments) names the field and allowed values.
         return _failed(args, str(err), EXIT_BAD_INPUT)
