@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from botocore.exceptions import ClientError
@@ -133,3 +133,28 @@ def iam_client(env: Environment) -> IAMClient:
     import boto3
 
     return boto3.client("iam", region_name=env.region, endpoint_url=endpoint_for(env))
+
+
+def configured_endpoint() -> str | None:
+    """`AWS_ENDPOINT_URL`, when a run talks to another endpoint than AWS (a moto rehearsal)."""
+    return os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+# What discover reads: Lambda and what invokes it or belongs to it.
+DISCOVERY_SERVICES = ("lambda", "iam", "logs", "events", "apigateway", "apigatewayv2")
+
+
+def discovery_clients(region: str | None) -> dict[str, Any]:
+    """One client per service discover reads, at `region` (None: boto3's own default)."""
+    import boto3
+
+    session = boto3.session.Session(region_name=region)
+    if session.region_name is None:
+        from scripts.errors import BadInputError
+
+        raise BadInputError("no AWS region: pass --region or set AWS_DEFAULT_REGION")
+    endpoint = configured_endpoint()
+    return {
+        service: session.client(service, endpoint_url=endpoint)  # type: ignore[call-overload]
+        for service in DISCOVERY_SERVICES
+    }

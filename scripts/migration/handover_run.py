@@ -16,13 +16,12 @@ Safe to run again: the file is rewritten with the same text, and the proof is re
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from environments import Environment
+from scripts.atomic import write_atomically
 from scripts.errors import BadInputError, ToolError
 from scripts.infra import terraform as tf
 from scripts.infra.plan_check import check_stack, parse_plan
@@ -47,18 +46,6 @@ class HandoverFailedError(ToolError):
 
     def result(self) -> dict[str, Any]:
         return {**self.payload, "error": str(self)}
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` so that no reader ever sees a part of it."""
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        Path(temp).replace(path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def _terraform(binary: str, args: list[str], cwd: Path, environ: Mapping[str, str]) -> Any:
