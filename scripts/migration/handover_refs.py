@@ -11,13 +11,14 @@ followed: a moved resource in a child module is listed with its module instead.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scripts.migration.handover import HANDOVER_FILE, HandoverPlan
+from scripts.migration.handover import HANDOVER_FILE, HandoverPlan, Instance
 
 # type -> (data source, the identity arguments it takes: argument <- state attribute)
 DATA_SOURCES: Mapping[str, tuple[str, tuple[tuple[str, str], ...]]] = {
@@ -28,7 +29,6 @@ DATA_SOURCES: Mapping[str, tuple[str, tuple[tuple[str, str], ...]]] = {
         "aws_lambda_alias",
         (("function_name", "function_name"), ("name", "name")),
     ),
-    "aws_cloudwatch_event_rule": ("aws_cloudwatch_event_rule", (("name", "name"),)),
 }
 _BLOCK = re.compile(r'^\s*resource\s+"(?P<type>[\w-]+)"\s+"(?P<name>[\w-]+)"\s*\{', re.M)
 
@@ -38,12 +38,11 @@ class Reference:
     file: str
     line: int
     text: str
-    resource: str
+    # The reference as written, and what to write instead (a data source's attribute or
+    # the literal value from the state).
+    expression: str
     replacement: str
     data_block: str
-
-    def lines(self) -> list[str]:
-        return [f"{self.file}:{self.line}: {self.text.strip()}", f"  -> {self.replacement}"]
 
 
 def _block_end(text: str, start: int) -> int:
@@ -85,10 +84,12 @@ def _data_block(type_: str, label: str, values: Mapping[str, Any]) -> tuple[str,
 
 def find_references(root: Path, plan: HandoverPlan) -> list[Reference]:
     """Every root-module reference to a resource that moves, with its replacement."""
-    moved = {
-        m.old.resource: m.old for m in plan.moves if m.old is not None and "." in m.old.resource
+    instances = {
+        m.old.address: m.old
+        for m in plan.moves
+        if m.old is not None and not m.old.address.startswith("module.")
     }
-    root_level = {r: i for r, i in moved.items() if not r.startswith("module.")}
+    resources = sorted({i.resource for i in instances.values()})
     found: list[Reference] = []
     for path in sorted(root.glob("*.tf")):
         if path.name == HANDOVER_FILE:
@@ -97,38 +98,43 @@ def find_references(root: Path, plan: HandoverPlan) -> list[Reference]:
         spans = [
             (m.start(), _block_end(text, m.start()))
             for m in _BLOCK.finditer(text)
-            if f"{m['type']}.{m['name']}" in root_level
+            if f"{m['type']}.{m['name']}" in resources
         ]
-        for resource, instance in sorted(root_level.items()):
+        for resource in resources:
             pattern = re.compile(rf"(?<![\w.]){re.escape(resource)}(\[[^\]]*\])?(?:\.(\w+))?(?!\w)")
             for hit in pattern.finditer(text):
                 if any(start <= hit.start() < end for start, end in spans):
                     continue
-                found.append(_reference(path, text, hit, resource, instance.values))
+                instance = instances.get(resource + (hit.group(1) or "")) or next(
+                    i for i in instances.values() if i.resource == resource
+                )
+                found.append(_reference(path, text, hit, instance))
     return found
 
 
-def _reference(
-    path: Path, text: str, hit: re.Match[str], resource: str, values: Mapping[str, Any]
-) -> Reference:
-    type_, label = resource.split(".", 1)
+def _reference(path: Path, text: str, hit: re.Match[str], instance: Instance) -> Reference:
+    type_, label = instance.resource.split(".", 1)
+    key = re.sub(r"\W+", "_", hit.group(1) or "").strip("_")
+    label = f"{label}_{key}" if key else label
     line = text.count("\n", 0, hit.start()) + 1
-    data = _data_block(type_, label, values)
-    if hit.group(2) is None:
-        replacement = "drop it (a bare reference, e.g. depends_on: the resource leaves this root)"
-        block = ""
-    elif data is None:
-        replacement = f"the literal value of {hit.group(0)} (no data source reads a {type_})"
-        block = ""
+    data = _data_block(type_, label, instance.values)
+    attribute = hit.group(2)
+    literal = instance.values.get(attribute) if attribute else None
+    block = ""
+    if attribute is None:
+        replacement = "(drop it: a bare reference such as depends_on; the resource leaves)"
+    elif data is not None:
+        replacement, block = f"data.{data[0]}.{label}.{attribute}", data[1]
+    elif isinstance(literal, str | int) and not isinstance(literal, bool):
+        replacement = json.dumps(literal)
     else:
-        replacement = f"data.{data[0]}.{label}" + (f".{hit.group(2)}" if hit.group(2) else "")
-        block = data[1]
+        replacement = f"(the value of {attribute}: no data source reads a {type_})"
     return Reference(
         file=path.name,
         line=line,
         text=text.splitlines()[line - 1],
-        resource=resource,
-        replacement=f"{hit.group(0)} -> {replacement}",
+        expression=hit.group(0),
+        replacement=replacement,
         data_block=block,
     )
 

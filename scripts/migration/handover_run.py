@@ -145,7 +145,13 @@ def handover(
             for m in plan.moves
         ],
         "references": [
-            {"file": r.file, "line": r.line, "replace": r.replacement, "data": r.data_block}
+            {
+                "file": r.file,
+                "line": r.line,
+                "expression": r.expression,
+                "replacement": r.replacement,
+                "data": r.data_block,
+            }
             for r in references
         ],
         "module_resources": list(module_moves(plan)),
@@ -180,7 +186,9 @@ def lines(result: Mapping[str, Any]) -> list[str]:
     if missing:
         found.append(f"  not in the old root's state (nothing to forget): {', '.join(missing)}")
     for ref in result["references"]:
-        found.append(f"  {ref['file']}:{ref['line']}: {ref['replace']}")
+        found.append(f"  {ref['file']}:{ref['line']}: {ref['expression']} -> {ref['replacement']}")
+        if ref["data"]:
+            found.append("    with: " + ref["data"].replace("\n", " "))
     for resource in result["module_resources"]:
         found.append(f"  {resource}: inside a module; check that module's outputs' readers")
     old = result["old_root"]
