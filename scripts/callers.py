@@ -78,3 +78,8 @@ def bypassed_functions(env: Environment) -> dict[str, list[Caller]]:
         if missing:
             found[env.function_name(function.name)] = missing
     return found
+
+
+def bypass_lines(env: Environment) -> dict[str, list[str]]:
+    """`bypassed_functions` as text: what deploy prints and its record keeps."""
+    return {name: [c.line() for c in found] for name, found in bypassed_functions(env).items()}

@@ -16,6 +16,7 @@ from typing import Any
 import artifacts
 from environments import Environment
 from scripts.build import identity
+from scripts.callers import bypass_lines
 from scripts.errors import BadInputError
 from scripts.release import plan
 from scripts.release.canary import Canary
@@ -128,6 +129,13 @@ def deploy(
     sources = Sources(ctx.store)
     for warning in target.warnings:
         ctx.say(warning)
+    bypassed = bypass_lines(env)
+    for name, callers in bypassed.items():
+        ctx.say(
+            f"  {name}: {len(callers)} caller(s) invoke the unqualified function, so they get "
+            f"this release at prepare, before the switch: {'; '.join(callers)} "
+            f"(`migrate --env {env.name}` moves them to the alias)"
+        )
     with session(ctx, command=kind, wait_s=wait_s):
         befores = plan.read_before(ctx.api, env, env.function_names)
         changing = [
@@ -186,6 +194,7 @@ def deploy(
             package_key=target.package_name,
             app_version=target.app_version,
             canary=canary.to_json() if canary else None,
+            bypassed=bypassed,
         )
         result = release(
             ctx, record=record, runs=runs, prepare=prepare, switch=switch, canary=canary
@@ -198,4 +207,5 @@ def deploy(
         "package_key": target.package_key,
         "version": target.app_version,
         "warnings": list(target.warnings),
+        "bypassed": bypassed,
     }

@@ -100,6 +100,9 @@ class ReleaseRecord:
     canary: Mapping[str, Any] | None = None
     resolves: str | None = None
     error: str | None = None
+    # Per function, the callers that invoke the unqualified function (scripts/callers.py):
+    # the release reached `$LATEST` for them, not only through the alias.
+    bypassed: Mapping[str, list[str]] = field(default_factory=dict)
 
     @property
     def succeeded(self) -> bool:
@@ -154,6 +157,7 @@ def _check(record: ReleaseRecord) -> ReleaseRecord:
         _text(value, "by")
     _require(isinstance(record.layer_published, bool), "layer_published: not a boolean")
     _require(record.canary is None or isinstance(record.canary, dict), "canary: not an object")
+    _require(isinstance(record.bypassed, dict), "bypassed: not an object")
     for entry in record.functions.values():
         _require(entry.outcome is None or isinstance(entry.outcome, dict), "outcome: not an object")
     return record

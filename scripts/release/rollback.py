@@ -19,12 +19,14 @@ from botocore.exceptions import ClientError
 
 import artifacts
 from environments import Environment
+from scripts.callers import bypassed_functions
 from scripts.errors import BadInputError, ToolError
 from scripts.release import history, plan
 from scripts.release.deploy import DeployTarget, deploy
 from scripts.release.engine import FunctionRun, Step
 from scripts.release.history import FunctionEntry, FunctionState, ReleaseRecord
 from scripts.release.lambda_api import error_code
+from scripts.release.latest_restore import plan_latest
 from scripts.release.layers import check_layer_arn, layer_name_of
 from scripts.release.release import Context, release, session
 from scripts.release.sources import Sources
@@ -186,6 +188,8 @@ def rollback(ctx: Context, request: RollbackRequest, *, wait_s: float = 0.0) -> 
         else:
             target, serves = previous_target(records, befores)
         validate(env, ctx, target, befores)
+        # Callers of the unqualified function run $LATEST: it goes back too (for them).
+        latest = plan_latest(ctx, befores, target)
         rid = history.new_release_id()
         runs: dict[str, FunctionRun] = {}
         prepare: dict[str, list[Step]] = {}
@@ -195,22 +199,31 @@ def rollback(ctx: Context, request: RollbackRequest, *, wait_s: float = 0.0) -> 
             before = befores[name]
             facts = plan.facts_for(env, before, description=f"release {rid}", restore=None)
             facts.target_version = state.version
+            restore = latest.get(name)
             if needs_pin(before.alias):
                 prepare[name] = [Baseline(), Pin()]
+            if restore is not None:
+                restore.apply_to(facts)
+                prepare[name] = [*prepare.get(name, []), *restore.steps]
             if before.alias_version != state.version or (before.alias and before.alias.weights):
                 switch[name] = [Switch()]
             runs[name] = plan.new_run(ctx.api, name, facts)
             entries[name] = plan.entry(
                 before,
-                code_key=None,
-                snapshot=False,
+                code_key=restore.undo.name if restore and restore.undo else None,
+                snapshot=bool(restore and restore.snapshot),
                 target_code=state.code_sha256,
                 target_layers=state.layers,
                 target_key=state.code_key,
                 target_version=state.version,
             )
         record = plan.new_record(
-            env, kind="rollback", functions=entries, release_id=rid, serves=serves
+            env,
+            kind="rollback",
+            functions=entries,
+            release_id=rid,
+            serves=serves,
+            bypassed={n: [c.line() for c in found] for n, found in bypassed_functions(env).items()},
         )
         result = release(ctx, record=record, runs=runs, prepare=prepare, switch=switch)
     return {**result, "serves": serves}
