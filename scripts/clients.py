@@ -158,3 +158,13 @@ def discovery_clients(region: str | None) -> dict[str, Any]:
         service: session.client(service, endpoint_url=endpoint)  # type: ignore[call-overload]
         for service in DISCOVERY_SERVICES
     }
+
+
+def service_clients(env: Environment, services: tuple[str, ...]) -> dict[str, Any]:
+    """One client per service at the environment's region and endpoint."""
+    import boto3
+
+    return {
+        service: boto3.client(service, region_name=env.region, endpoint_url=endpoint_for(env))  # type: ignore[call-overload]
+        for service in services
+    }

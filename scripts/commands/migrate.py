@@ -8,9 +8,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from environments.catalog import ENVIRONMENTS_DIR
 from scripts import args as common
 from scripts import progress, release_args
-from scripts.clients import iam_client
+from scripts.clients import iam_client, service_clients
 from scripts.errors import BadInputError
 from scripts.migration.bootstrap import BuildInputs
 from scripts.migration.handover_run import handover
@@ -33,6 +34,10 @@ def run(args: argparse.Namespace) -> Mapping[str, Any]:
         environ=getattr(args, "environ", None) or dict(os.environ),
         apply=args.apply,
         allow=args.allow or (),
+        aws=service_clients(ctx.env, ("apigateway", "apigatewayv2", "events")),
+        env_file=Path(args.env_file)
+        if args.env_file
+        else ENVIRONMENTS_DIR / f"{ctx.env.name}.toml",
     )
 
 
@@ -76,6 +81,12 @@ def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse
         metavar="DIR",
         help="the old Terraform root: write removed blocks there for what the stack adopts, "
         "and prove both plans (only this step runs)",
+    )
+    parser.add_argument(
+        "--env-file",
+        metavar="FILE",
+        help="the environment file the callers phase rewrites with --apply "
+        "(default: environments/ENV.toml)",
     )
     parser.add_argument("--build-dir", default="build", help="local output directory")
     common.add_index(parser)
