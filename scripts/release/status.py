@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from environments import Environment
+from scripts.callers import bypass_lines
 from scripts.release import history, lock, plan
 from scripts.release.history import ReleaseRecord
 from scripts.release.lambda_api import Api
@@ -110,6 +111,8 @@ def status(env: Environment, api: Api, store: Store, *, say: Any) -> dict[str, A
         "unfinished_release": unfinished.id if unfinished else None,
         "last_known_good": last_good.id if last_good else None,
         "functions": functions,
+        # Callers of the unqualified function run $LATEST, not what the alias serves.
+        "bypassed": bypass_lines(env),
     }
     for line in status_lines(result):
         say(line)
@@ -136,6 +139,8 @@ def status_lines(result: Mapping[str, Any]) -> list[str]:
             f"package {f['package'] or 'not in the store'}; layer "
             f"{f['layer_hash'] or f['deps_layer'] or 'none'}{drift}"
         )
+        for caller in result.get("bypassed", {}).get(name, []):
+            lines.append(f"    bypasses the alias: {caller}")
     return lines
 
 

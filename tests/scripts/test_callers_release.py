@@ -17,6 +17,7 @@ from scripts.callers import bypassed_functions, callers_of
 from scripts.release import history
 from scripts.release.deploy import deploy
 from scripts.release.rollback import RollbackRequest, rollback
+from scripts.release.status import status
 
 GATEWAY = InvokePermission(
     principal="apigateway.amazonaws.com",
@@ -58,6 +59,10 @@ def test_deploy_says_which_callers_bypass_the_alias_and_records_them(dworld: Wor
     assert any(
         f"{api}: 1 caller(s) invoke the unqualified function" in line for line in dworld.said
     )
+    said: list[str] = []
+    shown = status(dworld.env, dworld.context().api, dworld.store, say=said.append)
+    assert shown["bypassed"] == expected
+    assert "    bypasses the alias: " + expected[api][0] in said
 
 
 def test_rollback_restores_latest_for_a_function_whose_callers_bypass_the_alias(
