@@ -63,6 +63,7 @@ class Estate:
     mapping_uuid: str
     layer_arn: str
     rule: str
+    rest_caller: str
 
 
 def build_estate(client: Callable[[str], Any]) -> Estate:
@@ -152,6 +153,21 @@ def build_estate(client: Callable[[str], Any]) -> Estate:
         Timeout=300,
         Layers=[layer],
     )
+    # A REST API (v1) calling cleanup through the unqualified function's invocation URI.
+    rest = client("apigateway").create_rest_api(name=f"{prefix}rest")
+    root = client("apigateway").get_resources(restApiId=rest["id"])["items"][0]
+    client("apigateway").put_method(
+        restApiId=rest["id"], resourceId=root["id"], httpMethod="POST", authorizationType="NONE"
+    )
+    client("apigateway").put_integration(
+        restApiId=rest["id"],
+        resourceId=root["id"],
+        httpMethod="POST",
+        type="AWS_PROXY",
+        integrationHttpMethod="POST",
+        uri=f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{cleanup_arn}/invocations",
+    )
+    rest_caller = f"{rest['id']}/{root['id']}/POST"
     rule = f"{prefix}cleanup-nightly"
     events.put_rule(Name=rule, ScheduleExpression="rate(1 day)", Description="Nightly")
     events.put_targets(
@@ -172,6 +188,7 @@ def build_estate(client: Callable[[str], Any]) -> Estate:
         Timeout=900,
         EphemeralStorage={"Size": 1024},
     )
+    lam.create_function_url_config(FunctionName=f"{prefix}db-sync", AuthType="AWS_IAM")
     lam.create_function(
         FunctionName=f"{prefix}scraper",
         Role=shared["Role"]["Arn"],
@@ -189,6 +206,7 @@ def build_estate(client: Callable[[str], Any]) -> Estate:
         mapping_uuid=mapping["UUID"],
         layer_arn=layer,
         rule=rule,
+        rest_caller=rest_caller,
     )
 
 
@@ -283,11 +301,23 @@ def test_discover_writes_the_estate_as_it_runs(
     )
     assert (schedule.target_id, schedule.target, schedule.exists) == ("cleanup", "function", True)
 
+    (rest,) = cleanup.external_callers
+    assert (rest.kind, rest.id, rest.target) == (
+        "apigateway-integration",
+        estate.rest_caller,
+        "function",
+    )
+
     db_sync = env.function("db-sync")
     assert db_sync.package == "own" and db_sync.ephemeral_storage_mb == 1024
+    (url,) = db_sync.external_callers
+    assert (url.kind, url.target) == ("function-url", "function")
+    assert url.id.startswith("https://") and url.id.endswith(".on.aws")
 
     result = json.loads(printed.out)
     assert result["written"] == str(out)
+    # moto has no provisioned concurrency API: said, not silently taken as none.
+    assert any("ListProvisionedConcurrencyConfigs" in note for note in result["notes"])
     assert result["bypass"][f"{estate.prefix}api"] == [
         "permission AllowAPIGatewayInvoke (apigateway.amazonaws.com) -> $LATEST",
         f"apigatewayv2-integration {estate.api_id}/{estate.integration_id} -> $LATEST",
