@@ -9,11 +9,13 @@ answers ListRuleNamesByTarget with nothing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scripts.discover.facts import (
     ExternalCallerFacts,
+    FunctionFacts,
     RuleTarget,
     function_arn_in,
     function_name_of,
@@ -130,3 +132,48 @@ def url_callers(
         if all(c.id != url for c in found):
             found.append(ExternalCallerFacts(kind="function-url", id=url, function_arn=arn))
     return tuple(found)
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    value = statement.get("Action", [])
+    return [value] if isinstance(value, str) else list(value)
+
+
+def invoke_grants(functions: Iterable[FunctionFacts]) -> dict[str, tuple[ExternalCallerFacts, ...]]:
+    """Per function name, the estate's roles whose inline policies let their code invoke it
+    (`lambda.invoke(FunctionName=...)` from the API, say): the ARN granted says whether the
+    code may call the alias or only the unqualified function."""
+    found: dict[str, list[ExternalCallerFacts]] = {}
+    names = {f.name: f for f in functions}
+    seen: set[str] = set()
+    for facts in names.values():
+        role = facts.role
+        if role is None or role.arn in seen:
+            continue
+        seen.add(role.arn)
+        granted: dict[str, set[str]] = {}
+        for document in role.inline.values():
+            for statement in json.loads(document).get("Statement", []):
+                if statement.get("Effect") != "Allow" or not any(
+                    a in ("lambda:InvokeFunction", "lambda:*", "lambda:Invoke*")
+                    for a in _actions(statement)
+                ):
+                    continue
+                resources = statement.get("Resource", [])
+                for arn in [resources] if isinstance(resources, str) else resources:
+                    target = function_name_of(str(arn))
+                    if ":function:" in str(arn) and target in names:
+                        granted.setdefault(target, set()).add(str(arn))
+        for target, arns in granted.items():
+            # Only grants on the alias let the code call nothing but the alias; a grant on
+            # the unqualified ARN means the code may (and, by name, does) call $LATEST.
+            arn = next((a for a in sorted(arns) if qualifier_of(a) is None), sorted(arns)[0])
+            found.setdefault(target, []).append(
+                ExternalCallerFacts(
+                    kind="lambda-invoke",
+                    id=role.arn,
+                    function_arn=arn,
+                    owner=f"code running as {role.name}",
+                )
+            )
+    return {k: tuple(v) for k, v in found.items()}

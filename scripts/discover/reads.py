@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
-from scripts.discover.callers import api_callers, rule_targets, url_callers
+from scripts.discover.callers import api_callers, invoke_grants, rule_targets, url_callers
 from scripts.discover.facts import (
     EstateFacts,
     FunctionFacts,
@@ -96,10 +97,12 @@ def read_estate(clients: Clients, *, prefix: str, region: str) -> EstateFacts:
         )
         for name in names
     )
+    read = [f for f in functions if f is not None]
+    grants = invoke_grants(read)
     return EstateFacts(
         region=region,
         prefix=prefix,
-        functions=tuple(f for f in functions if f is not None),
+        functions=tuple(replace(f, callers=(*f.callers, *grants.get(f.name, ()))) for f in read),
         gaps=tuple(reader.gaps),
         unsupported=tuple(sorted(reader.unsupported)),
     )

@@ -168,6 +168,16 @@ def build_estate(client: Callable[[str], Any]) -> Estate:
         uri=f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{cleanup_arn}/invocations",
     )
     rest_caller = f"{rest['id']}/{root['id']}/POST"
+    # The API's code invokes cleanup by name: its role may call the unqualified function.
+    invoke = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": cleanup_arn}
+        ],
+    }
+    iam.put_role_policy(
+        RoleName=f"{prefix}shared", PolicyName="invoke-cleanup", PolicyDocument=json.dumps(invoke)
+    )
     rule = f"{prefix}cleanup-nightly"
     events.put_rule(Name=rule, ScheduleExpression="rate(1 day)", Description="Nightly")
     events.put_targets(
@@ -301,10 +311,15 @@ def test_discover_writes_the_estate_as_it_runs(
     )
     assert (schedule.target_id, schedule.target, schedule.exists) == ("cleanup", "function", True)
 
-    (rest,) = cleanup.external_callers
+    rest, code = cleanup.external_callers
     assert (rest.kind, rest.id, rest.target) == (
         "apigateway-integration",
         estate.rest_caller,
+        "function",
+    )
+    assert (code.kind, code.id, code.target) == (
+        "lambda-invoke",
+        f"arn:aws:iam::{ACCOUNT}:role/{estate.prefix}shared",
         "function",
     )
 
