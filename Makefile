@@ -69,9 +69,11 @@ $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION):
 demo: setup
 	$(PY) -m scripts demo
 
-# The whole pipeline on this machine against a local moto server (no AWS account): build,
-# `cdktf deploy local` with real terraform, scripted deploy, a table. State in .pipeline/;
-# run it twice to see the cache hit and the no-change deploy. ARGS=--fresh starts over.
+# The whole pipeline on this machine against the local sandbox (moto, no AWS account):
+# build, `cdktf deploy local` with real terraform, scripted deploy, a table. The sandbox
+# stays up for `status`, `history`, `rollback`... (`python -m scripts local down` stops it);
+# state in .sandbox/. Run it twice to see the cache hit and the no-change deploy.
+# ARGS=--fresh starts over.
 pipeline: setup
 	TF_PLUGIN_MIRROR="$$(.ci/find-tf-mirror)" $(PY) -m scripts pipeline $(ARGS)
 
@@ -112,4 +114,4 @@ bench-smoke: setup
 	$(PY) -m bench --smoke
 
 clean:
-	rm -rf cdktf.out build .local-store .pipeline .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdktf.out build .local-store .pipeline .sandbox .pytest_cache .mypy_cache .ruff_cache

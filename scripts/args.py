@@ -16,6 +16,7 @@ from environments import ENVIRONMENTS, Environment, get_environment
 from environments.backend import detect_lock_file
 from scripts.clients import lambda_client, s3_client
 from scripts.errors import BadInputError
+from scripts.local.sandbox import DEFAULT_STATE_DIR
 from scripts.store import Store, store_for
 
 if TYPE_CHECKING:
@@ -47,6 +48,21 @@ def add_backend_dir(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="backend directory with app/, lambdas/, VERSION and its lock file "
         "(default: the environment's)",
+    )
+
+
+def add_sandbox_options(parser: argparse.ArgumentParser) -> None:
+    """Where the local sandbox keeps its state, and moto's port (`pipeline`, `local`)."""
+    parser.add_argument(
+        "--state-dir",
+        default=str(DEFAULT_STATE_DIR),
+        help="moto recording, terraform state, logs and sandbox.json (default: .sandbox/)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        help="moto's port (default: the port of the environment's endpoint_url, 5000); "
+        "with another one, point AWS_ENDPOINT_URL at it for later commands",
     )
 
 

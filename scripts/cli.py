@@ -59,6 +59,7 @@ COMMANDS: Mapping[str, str] = {
     "demo": "scripts.commands.demo",
     "invoke": "scripts.commands.invoke",
     "pipeline": "scripts.commands.pipeline",
+    "local": "scripts.commands.local",
     "deploy": "scripts.commands.deploy",
     "rollback": "scripts.commands.rollback",
     "status": "scripts.commands.status",

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from botocore.config import Config
     from botocore.exceptions import ClientError
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_iam import IAMClient
@@ -38,32 +39,50 @@ def endpoint_for(env: Environment) -> str | None:
     return env.endpoint_url
 
 
-def s3_client(env: Environment) -> S3Client:
+# moto accepts any credentials. A local environment gets these when none are configured,
+# so a command against the sandbox (`local up`) needs no set-up; they are never used for an
+# environment without a local endpoint, so they cannot reach AWS.
+_LOCAL_KEY = "test"
+_CREDENTIAL_SOURCES = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE")
+
+
+def _client(service: str, env: Environment, config: Config | None = None) -> Any:
+    """boto3's client for `service`; a local environment without credentials gets moto's."""
     import boto3
+
+    local = env.is_local and not any(os.environ.get(name) for name in _CREDENTIAL_SOURCES)
+    return boto3.client(  # type: ignore[call-overload]
+        service,
+        region_name=env.region,
+        endpoint_url=endpoint_for(env),
+        config=config,
+        aws_access_key_id=_LOCAL_KEY if local else None,
+        aws_secret_access_key=_LOCAL_KEY if local else None,
+    )
+
+
+def s3_client(env: Environment) -> S3Client:
     from botocore.config import Config
 
-    endpoint = endpoint_for(env)
-    config = Config(s3={"addressing_style": "path"}) if endpoint else None
-    return boto3.client("s3", region_name=env.region, endpoint_url=endpoint, config=config)
+    config = Config(s3={"addressing_style": "path"}) if endpoint_for(env) else None
+    client: S3Client = _client("s3", env, config)
+    return client
 
 
 def lambda_client(
     env: Environment, *, read_timeout: float = 60.0, connect_timeout: float = 10.0
 ) -> LambdaClient:
-    import boto3
     from botocore.config import Config
 
     # Retries (mode, attempts) stay boto3's standard settings (AWS_RETRY_MODE, ...).
     config = Config(read_timeout=read_timeout, connect_timeout=connect_timeout)
-    return boto3.client(
-        "lambda", region_name=env.region, endpoint_url=endpoint_for(env), config=config
-    )
+    client: LambdaClient = _client("lambda", env, config)
+    return client
 
 
 def cloudwatch_client(env: Environment) -> CloudWatchClient:
-    import boto3
-
-    return boto3.client("cloudwatch", region_name=env.region, endpoint_url=endpoint_for(env))
+    client: CloudWatchClient = _client("cloudwatch", env)
+    return client
 
 
 def client_error() -> type[ClientError]:
@@ -130,9 +149,8 @@ def explain_aws_error(err: Exception, environ: Mapping[str, str]) -> tuple[str, 
 
 
 def iam_client(env: Environment) -> IAMClient:
-    import boto3
-
-    return boto3.client("iam", region_name=env.region, endpoint_url=endpoint_for(env))
+    client: IAMClient = _client("iam", env)
+    return client
 
 
 def configured_endpoint() -> str | None:
@@ -162,9 +180,4 @@ def discovery_clients(region: str | None) -> dict[str, Any]:
 
 def service_clients(env: Environment, services: tuple[str, ...]) -> dict[str, Any]:
     """One client per service at the environment's region and endpoint."""
-    import boto3
-
-    return {
-        service: boto3.client(service, region_name=env.region, endpoint_url=endpoint_for(env))  # type: ignore[call-overload]
-        for service in services
-    }
+    return {service: _client(service, env) for service in services}

@@ -46,9 +46,16 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
         "python -m scripts demo",
     ),
     "pipeline": (
-        "The whole flow on this machine against a local moto server: build, terraform "
-        "apply, deploy, and a table of what each function runs.",
+        "The whole flow on this machine against the local sandbox (moto): build, terraform "
+        "apply, deploy, and a table of what each function runs; the sandbox stays up.",
         "python -m scripts pipeline --fresh",
+    ),
+    "local": (
+        "A local sandbox that stays up: `up` starts moto on the local environment's port "
+        "(or reuses it), creates the bucket, builds and uploads the artifacts and applies "
+        "the local stack; then deploy, status, history, rollback and a canary work against "
+        "it with no set-up. `down` stops it; the next `up` restores its state.",
+        "python -m scripts local up && python -m scripts deploy --env local",
     ),
     "deploy": (
         "Release the built layer and package to every function: publish (or reuse) the "

@@ -8,13 +8,16 @@ layer version ARN, code hash and the sizes.
 
 Run it twice: the second run finds the layer in the bucket (cache hit, nothing built),
 terraform reports no changes, and the deploy updates no function. moto keeps its state in
-memory, so each run records every request moto serves into `.pipeline/` (moto's recorder)
-and the next run's fresh server replays them first; terraform's state, the synthesized
+memory, so the server records every request it serves into `.sandbox/` (moto's recorder)
+and the next fresh server replays them first; terraform's state, the synthesized
 stack and the logs live there too. `--fresh` starts over.
 
-The server it starts is always stopped: on success, on failure, on Ctrl-C and on SIGTERM.
+The server is the local sandbox's (scripts/local/sandbox.py): a run reuses the one a
+previous run left up, or starts one and replays the recording, and leaves it running so
+`status`, `history`, `rollback` and a canary can be tried next (`local down` stops it). A
+server this run started is stopped again when a step fails, on Ctrl-C and on SIGTERM.
 What a person reads is one line per step with its time (long steps add a line every few
-seconds), then the table; everything else goes to `.pipeline/logs/`.
+seconds), then the table; everything else goes to `.sandbox/logs/`.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from scripts.build.layer import build_layer, scratch_root
 from scripts.build.requests import layer_request
 from scripts.errors import ToolError
 from scripts.local import aws as local_aws
+from scripts.local import sandbox
 from scripts.local.report import Reporter, format_table, function_rows
 from scripts.release.deploy import current_hashes, deploy, target_from_store
 from scripts.release.lambda_api import Api
@@ -53,7 +57,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 ENV_NAME = "local"
-DEFAULT_STATE_DIR = REPO_ROOT / ".pipeline"
 RECORDING = "moto-recording.jsonl"
 
 
@@ -139,29 +142,40 @@ class PipelineRequest:
     env: Environment
     tools: local_aws.TerraformTools
     state: StateDir
+    port: int
     fresh: bool = False
     index_args: tuple[str, ...] = ()
+    # False for `local up`: the world is ready, the first release is the user's to make.
+    release: bool = True
 
 
 def run_pipeline(request: PipelineRequest, reporter: Reporter, log: IO[str]) -> dict[str, Any]:
-    """The steps, in order; the caller owns the terminal, this owns the server."""
+    """The steps, in order; the caller owns the terminal, this owns the server it starts.
+
+    The sandbox is left running when every step passed; a server this run started is
+    stopped again when a step fails, so a failed `up` leaves nothing behind.
+    """
     env, state, tools = request.env, request.state, request.tools
     started = time.perf_counter()
-    server: local_aws.MotoServer | None = None
+    server: sandbox.Started | None = None
     result: dict[str, Any] = {"env": env.name, "state_dir": str(state.root)}
     try:
         with reporter.step("start moto server") as note:
-            server = local_aws.start_moto(
-                log_path=state.logs / "moto.log", recording=state.recording
+            server = sandbox.start(
+                state.root,
+                env=env.name,
+                port=request.port,
+                recording=state.recording,
+                log=state.logs / "moto.log",
             )
-            note["text"] = server.endpoint
-        result["moto"] = {"endpoint": server.endpoint, "pid": server.pid}
-        with reporter.step("restore moto state") as note:
-            replayed = local_aws.replay(server, state.recording)
             note["text"] = (
-                f"{replayed} recorded requests replayed" if replayed else "nothing recorded yet"
+                f"{server.endpoint}, {server.replayed} recorded requests replayed"
+                if server.started
+                else f"{server.endpoint}, already running (pid {server.pid})"
             )
-        result["replayed_requests"] = replayed
+        result["moto"] = {"endpoint": server.endpoint, "pid": server.pid}
+        result["replayed_requests"] = server.replayed
+        result["sandbox_started"] = server.started
 
         s3, lam = _clients(env, server.endpoint)
         store = S3Store(client=s3, bucket=env.artifact_bucket, prefix=env.key_prefix)
@@ -226,61 +240,70 @@ def run_pipeline(request: PipelineRequest, reporter: Reporter, log: IO[str]) -> 
             note["text"] = summary
         result["terraform"] = {"summary": summary, "changed": summary != "no changes"}
 
-        with reporter.step("deploy (scripted)") as note:
-            layer_hash, package_hash = current_hashes(env)
-            target = target_from_store(
-                Sources(store), env, layer_hash=layer_hash, package_hash=package_hash
-            )
-            ctx = Context(env=env, api=Api(lam), store=store, timing=Timing())
-            deployed = deploy(ctx, target)
-            updated = sorted(n for n, f in deployed["functions"].items() if f["steps"])
-            note["text"] = (
-                f"layer {'published' if deployed['published'] else 'reused'}, "
-                f"{len(updated)} functions updated"
-            )
-        result["deploy"] = {
-            "published": deployed["published"],
-            "layer_version_arn": deployed["layer_version_arn"],
-            "updated": updated,
-            "functions": deployed["functions"],
-            "release": deployed["release"],
-        }
-        result["functions"] = function_rows(lam, env, package_zip_bytes=package.zip_bytes)
-    finally:
-        if server is not None:
-            with reporter.step("stop moto server"):
-                server.stop()
-            result.setdefault("moto", {})["stopped"] = server.process.poll() is not None
+        if request.release:
+            with reporter.step("deploy (scripted)") as note:
+                released = _release(env, store, lam, package_zip_bytes=package.zip_bytes)
+                note["text"] = released.pop("note")
+            result.update(released)
+    except BaseException:
+        if server is not None and server.server is not None:
+            with reporter.step("stop moto server (a step failed)"):
+                server.server.stop()
+        raise
+    result["moto"]["running"] = sandbox.running(state.root) is not None
     result["steps"] = reporter.steps
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
 
 
+def _release(
+    env: Environment, store: S3Store, lam: LambdaClient, *, package_zip_bytes: int
+) -> dict[str, Any]:
+    """The scripted deploy of what the bucket holds, and the table read back from Lambda."""
+    layer_hash, package_hash = current_hashes(env)
+    target = target_from_store(
+        Sources(store), env, layer_hash=layer_hash, package_hash=package_hash
+    )
+    ctx = Context(env=env, api=Api(lam), store=store, timing=Timing())
+    deployed = deploy(ctx, target)
+    updated = sorted(n for n, f in deployed["functions"].items() if f["steps"])
+    return {
+        "note": f"layer {'published' if deployed['published'] else 'reused'}, "
+        f"{len(updated)} functions updated",
+        "deploy": {
+            "published": deployed["published"],
+            "layer_version_arn": deployed["layer_version_arn"],
+            "updated": updated,
+            "functions": deployed["functions"],
+            "release": deployed["release"],
+        },
+        "functions": function_rows(lam, env, package_zip_bytes=package_zip_bytes),
+    }
+
+
 def _prepare_state(state: StateDir, *, fresh: bool, say: Callable[[str], None]) -> None:
-    if fresh and state.root.exists():
-        shutil.rmtree(state.root)
-    elif not state.consistent():
+    if fresh:
+        stopped = sandbox.stop(state.root)
+        if stopped is not None:
+            say(f"  stopped the sandbox's moto (pid {stopped.pid}) to start over")
+        if state.root.exists():
+            shutil.rmtree(state.root)
+    elif sandbox.running(state.root) is None and not state.consistent():
         # One without the other (a run stopped between the two): neither can be trusted.
         say(f"  {state.root}: moto recording and terraform state disagree: starting over")
         shutil.rmtree(state.root)
     state.logs.mkdir(parents=True, exist_ok=True)
 
 
-def pipeline(
-    *,
-    env: Environment,
-    tools: local_aws.TerraformTools,
-    state: StateDir,
-    fresh: bool,
-    index_args: tuple[str, ...],
-) -> dict[str, Any]:
+def pipeline(request: PipelineRequest) -> dict[str, Any]:
     """Run every step with one line each on stderr, then the table; the log keeps the rest."""
+    env, state = request.env, request.state
     out = sys.stderr
     say: Callable[[str], None] = lambda line: print(line, file=out, flush=True)  # noqa: E731
-    say(f"pipeline {env.name}: state in {state.root} (moto, terraform, logs)")
-    _prepare_state(state, fresh=fresh, say=say)
-    log_path = state.logs / f"pipeline-{time.strftime('%Y%m%d-%H%M%S')}.log"
-    request = PipelineRequest(env=env, tools=tools, state=state, fresh=fresh, index_args=index_args)
+    what = "pipeline" if request.release else "local up"
+    say(f"{what} {env.name}: state in {state.root} (moto, terraform, logs)")
+    _prepare_state(state, fresh=request.fresh, say=say)
+    log_path = state.logs / f"{what.replace(' ', '-')}-{time.strftime('%Y%m%d-%H%M%S')}.log"
     with log_path.open("a", encoding="utf-8", buffering=1) as log:
         reporter = Reporter(out=out, log_path=log_path)
         try:
@@ -291,6 +314,22 @@ def pipeline(
             raise
     result["log"] = str(log_path)
     say("")
-    for line in format_table(result):
-        say(line)
+    if request.release:
+        for line in format_table(result):
+            say(line)
+    endpoint = result["moto"]["endpoint"]
+    say(f"sandbox up at {endpoint} (pid {result['moto']['pid']}); try:")
+    for command in _next_commands(env.name, request.release):
+        say(f"  {command}")
+    say("stop it with `layers local down` (its state is kept for the next `layers local up`)")
     return result
+
+
+def _next_commands(env: str, released: bool) -> tuple[str, ...]:
+    first = () if released else (f"layers deploy --env {env}",)
+    return (
+        *first,
+        f"layers status --env {env}",
+        f"layers history --env {env}",
+        f"layers rollback --env {env} --previous",
+    )

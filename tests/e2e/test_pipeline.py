@@ -1,6 +1,8 @@
 """`python -m scripts pipeline`, twice, as a person runs it: the first run builds and
-deploys everything, the second finds the layer in the bucket, terraform changes nothing,
-and the deploy updates no function. Neither run leaves a moto server behind.
+deploys everything and leaves the sandbox up (`status` and `history` then work against it);
+after `local down` the second run starts moto again, replays the recording, finds the layer
+in the bucket, terraform changes nothing, and the deploy updates no function. `local down`
+leaves no moto server behind.
 
 The backend's dependencies are local wheels (`--find-links --no-index`), so the test
 stays offline; moto, `cdktf deploy local` and terraform are the real ones.
@@ -27,8 +29,22 @@ pytestmark = pytest.mark.e2e
 ENV = ENVIRONMENTS["local"]
 
 
+def _scripts(
+    *args: str, environ: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scripts", *args],
+        cwd=REPO_ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+
+
 def _pipeline(
-    state: Path, backend: Path, wheels: Path, environ: dict[str, str]
+    state: Path, backend: Path, wheels: Path, environ: dict[str, str], port: int
 ) -> tuple[dict[str, Any], str]:
     done = subprocess.run(
         [
@@ -39,6 +55,8 @@ def _pipeline(
             "--json",
             "--state-dir",
             str(state),
+            "--port",
+            str(port),
             "--backend-dir",
             str(backend),
             "--find-links",
@@ -98,15 +116,24 @@ def test_pipeline_twice_cache_hit_and_no_change(
     state = tmp_path / "state"
     environ = {**os.environ, local_aws.MIRROR_VAR: str(tools.mirror)}
 
-    first, first_err = _pipeline(state, backend, wheels, environ)
+    port = local_aws.free_port()
+    first, first_err = _pipeline(state, backend, wheels, environ, port)
     _assert_table(first)
     assert first["replayed_requests"] == 0
+    assert first["sandbox_started"] is True
     assert first["layer"]["built"] is True
     assert first["package"]["uploaded"] is True
     assert first["terraform"]["changed"] is True
     assert first["deploy"]["published"] is True
-    assert first["moto"]["stopped"] is True
-    assert _moto_processes(int(first["moto"]["endpoint"].rsplit(":", 1)[1])) == []
+    # The sandbox stays up: later commands reach it with nothing but its endpoint.
+    assert first["moto"]["running"] is True
+    assert _moto_processes(port) == [first["moto"]["pid"]]
+    endpoint = first["moto"]["endpoint"]
+    assert endpoint == f"http://127.0.0.1:{port}"
+    bare = {k: v for k, v in environ.items() if not k.startswith("AWS_")}
+    history = _scripts("history", "--env", "local", environ={**bare, "AWS_ENDPOINT_URL": endpoint})
+    assert history.returncode == 0, history.stderr
+    assert first["deploy"]["release"] in history.stdout + history.stderr
     # Short output: terraform's log stays in the log file; the terminal gets one line per
     # step, a heartbeat line per 10 s of a long step, and the table.
     log = Path(first["log"]).read_text()
@@ -119,8 +146,18 @@ def test_pipeline_twice_cache_hit_and_no_change(
     assert any(line.startswith("  build layer: ") for line in step_lines)
     assert any(line.startswith("  cdktf deploy local (terraform apply): ") for line in step_lines)
 
-    second, second_err = _pipeline(state, backend, wheels, environ)
+    down = _scripts("local", "down", "--json", "--state-dir", str(state), environ=environ)
+    assert down.returncode == 0, down.stderr
+    assert json.loads(down.stdout) == {
+        "stopped": True,
+        "pid": first["moto"]["pid"],
+        "endpoint": endpoint,
+    }
+    assert _moto_processes(port) == []
+
+    second, second_err = _pipeline(state, backend, wheels, environ, port)
     _assert_table(second)
+    assert second["sandbox_started"] is True
     assert second["replayed_requests"] > 0
     assert second["layer"]["built"] is False
     assert second["layer"]["hash"] == first["layer"]["hash"]
@@ -130,10 +167,11 @@ def test_pipeline_twice_cache_hit_and_no_change(
     assert second["deploy"]["updated"] == []
     assert not any(f["steps"] for f in second["deploy"]["functions"].values())
     assert second["functions"] == first["functions"]
-    assert second["moto"]["stopped"] is True
-    assert _moto_processes(int(second["moto"]["endpoint"].rsplit(":", 1)[1])) == []
     assert "cache hit" in second_err
     assert "0 of 4 functions updated (no change)" in second_err
+    down = _scripts("local", "down", "--state-dir", str(state), environ=environ)
+    assert down.returncode == 0, down.stderr
+    assert _moto_processes(port) == []
 
 
 def _run_expecting_bad_input(environ: dict[str, str], tmp_path: Path) -> str:

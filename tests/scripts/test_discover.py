@@ -311,13 +311,13 @@ def test_discover_writes_the_estate_as_it_runs(
     )
     assert (schedule.target_id, schedule.target, schedule.exists) == ("cleanup", "function", True)
 
-    rest, code = cleanup.external_callers
+    rest, invoker = cleanup.external_callers
     assert (rest.kind, rest.id, rest.target) == (
         "apigateway-integration",
         estate.rest_caller,
         "function",
     )
-    assert (code.kind, code.id, code.target) == (
+    assert (invoker.kind, invoker.id, invoker.target) == (
         "lambda-invoke",
         f"arn:aws:iam::{ACCOUNT}:role/{estate.prefix}shared",
         "function",
