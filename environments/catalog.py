@@ -79,7 +79,7 @@ class Catalog(Mapping[str, Environment]):
         return self._read[path]
 
 
-ENVIRONMENTS: Mapping[str, Environment] = Catalog(ENVIRONMENTS_DIR)
+ENVIRONMENTS = Catalog(ENVIRONMENTS_DIR)
 
 
 def get_environment(name: str, *, endpoint_url: str | None = None) -> Environment:

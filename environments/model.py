@@ -199,6 +199,13 @@ class Environment:
                 f"{self.name}.unmanaged_functions: {', '.join(both)} is also in functions; "
                 "keep it in one list"
             )
+        for config in self.functions:
+            if config.package == "own" and not self.adoption(config).function:
+                raise ValueError(
+                    f"{self.name}.functions[{config.name}].package: 'own' describes a function "
+                    "that exists with its own zip; set adopt = true (the stack would create "
+                    "it from the shared package)"
+                )
         for layer in self.foreign_deps_layers:
             if not _LAYER_NAME.match(layer) or layer == self.layer_name:
                 raise ValueError(
@@ -210,6 +217,11 @@ class Environment:
     @property
     def layer_name(self) -> str:
         return f"{self.name_prefix}-{self.name}-deps"
+
+    @property
+    def deps_layer_names(self) -> tuple[str, ...]:
+        """Every name a function's deps layer may carry: ours, then foreign_deps_layers."""
+        return (self.layer_name, *self.foreign_deps_layers)
 
     def function(self, short_name: str) -> FunctionConfig:
         for config in self.functions:
@@ -241,6 +253,16 @@ class Environment:
     @property
     def function_names(self) -> tuple[str, ...]:
         return tuple(self.function_name(f.name) for f in self.functions)
+
+    @property
+    def released_functions(self) -> tuple[FunctionConfig, ...]:
+        """What a release moves: the shared package's functions. One with its own package
+        (`package = "own"`) keeps its code and layers; the stack manages only its settings."""
+        return tuple(f for f in self.functions if f.package == "shared")
+
+    @property
+    def released_function_names(self) -> tuple[str, ...]:
+        return tuple(self.function_name(f.name) for f in self.released_functions)
 
     @property
     def is_local(self) -> bool:

@@ -29,6 +29,7 @@ PACKAGE = "cdktf_cdktf_provider_aws"
 # resource means adding a line here; nothing else imports the provider package.
 _NAMES: dict[str, str] = {
     "AwsProvider": "provider",
+    "AwsProviderDefaultTags": "provider",
     "AwsProviderEndpoints": "provider",
     "CloudwatchEventRule": "cloudwatch_event_rule",
     "CloudwatchEventTarget": "cloudwatch_event_target",
@@ -47,15 +48,27 @@ _NAMES: dict[str, str] = {
     "IamRolePolicyAttachment": "iam_role_policy_attachment",
     "LambdaAlias": "lambda_alias",
     "LambdaEventSourceMapping": "lambda_event_source_mapping",
+    "LambdaEventSourceMappingFilterCriteria": "lambda_event_source_mapping",
+    "LambdaEventSourceMappingFilterCriteriaFilter": "lambda_event_source_mapping",
+    "LambdaEventSourceMappingScalingConfig": "lambda_event_source_mapping",
     "LambdaFunction": "lambda_function",
     "LambdaFunctionDeadLetterConfig": "lambda_function",
     "LambdaFunctionEnvironment": "lambda_function",
     "LambdaFunctionEphemeralStorage": "lambda_function",
+    "LambdaFunctionEventInvokeConfig": "lambda_function_event_invoke_config",
+    "LambdaFunctionEventInvokeConfigDestinationConfig": "lambda_function_event_invoke_config",
+    "LambdaFunctionEventInvokeConfigDestinationConfigOnFailure": (
+        "lambda_function_event_invoke_config"
+    ),
+    "LambdaFunctionEventInvokeConfigDestinationConfigOnSuccess": (
+        "lambda_function_event_invoke_config"
+    ),
     "LambdaFunctionLoggingConfig": "lambda_function",
     "LambdaFunctionTracingConfig": "lambda_function",
     "LambdaFunctionVpcConfig": "lambda_function",
     "LambdaLayerVersion": "lambda_layer_version",
     "LambdaPermission": "lambda_permission",
+    "LambdaProvisionedConcurrencyConfig": "lambda_provisioned_concurrency_config",
 }
 
 _mode: str | None = None  # "fast" or "full" once loaded

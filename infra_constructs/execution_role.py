@@ -6,12 +6,13 @@ the stack only reads its ARN, so adopting a function cannot change what its code
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from constructs import Construct
 
-from environments.roles import PolicyStatement
+from environments.roles import InlinePolicy, PolicyStatement
 from infra_constructs import _aws
 
 
@@ -29,8 +30,17 @@ class RoleSpec:
     adopt: bool = False
     adopt_attachments: Sequence[str] = ()
     adopt_access_policy: bool = False
+    # Inline policies the role has besides ours, adopted by name (imported with `adopt`).
+    inline_policies: Sequence[InlinePolicy] = ()
 
     def __post_init__(self) -> None:
+        ours = {self.logs_policy_name, self.access_policy_name}
+        clash = sorted(p.name for p in self.inline_policies if p.name in ours)
+        if clash:
+            raise ValueError(
+                f"role.inline_policies: {', '.join(clash)} is the name of the stack's own "
+                "log or access policy; give the access policy's statements there instead"
+            )
         if self.statements and not self.access_policy_name:
             raise ValueError("access_policy_name: required with statements")
         stray = sorted(set(self.adopt_attachments) - set(self.managed_policy_arns))
@@ -42,8 +52,14 @@ class ExecutionRole(Construct):
     """The role, an inline policy to write `log_group_arn`, the function's own statements as a
     second inline policy, and managed-policy attachments.
 
-    With `spec.adopt`, the role, the attachments in `adopt_attachments` and the access policy
-    (when `adopt_access_policy`) are imported instead of created; the log policy is new.
+    With `spec.adopt`, the role, the attachments in `adopt_attachments`, the access policy
+    (when `adopt_access_policy`) and each of `inline_policies` are imported instead of
+    created; the log policy is new.
+
+    The role resource never sets `inline_policy`: unset, the provider leaves inline
+    policies it was not told about alone, so those other modules or roots write on the
+    role (CreatedRole.foreign_inline_policies) are neither imported nor deleted; one
+    `inline_policy {}` block would make every apply delete them.
     """
 
     def __init__(self, scope: Construct, id_: str, *, spec: RoleSpec, log_group_arn: str) -> None:
@@ -127,6 +143,18 @@ class ExecutionRole(Construct):
                 access_policy.import_from(f"{role_name}:{spec.access_policy_name}")
             self.dependables.append(access_policy)
 
+        for inline in spec.inline_policies:
+            adopted = _aws.IamRolePolicy(
+                self,
+                f"inline_{_slug(inline.name)}",
+                name=inline.name,
+                role=self.role.id,
+                policy=inline.document,
+            )
+            if adopt:
+                adopted.import_from(f"{role_name}:{inline.name}")
+            self.dependables.append(adopted)
+
         for policy_arn in spec.managed_policy_arns:
             attachment = _aws.IamRolePolicyAttachment(
                 self, _attachment_id(policy_arn), role=self.role.name, policy_arn=policy_arn
@@ -134,6 +162,10 @@ class ExecutionRole(Construct):
             if adopt and policy_arn in spec.adopt_attachments:
                 attachment.import_from(f"{role_name}/{policy_arn}")
             self.dependables.append(attachment)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")
 
 
 def _attachment_id(policy_arn: str) -> str:

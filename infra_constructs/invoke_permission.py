@@ -1,4 +1,4 @@
-"""Another service or account invoking a function's alias (API Gateway for the API)."""
+"""Another service or account invoking a function (API Gateway for the API)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from infra_constructs.lambda_function import LambdaFunction
 
 
 class InvokePermission(Construct):
-    """`lambda:InvokeFunction` on the alias for `principal`, from `source_arn` when given.
+    """`lambda:InvokeFunction` for `principal`, from `source_arn` when given: on the alias,
+    or with `target="function"` on the unqualified function (a permission adopted as it is
+    while its caller still invokes the function).
 
-    With `adopt`, the statement that already exists on the alias is imported.
+    With `adopt`, the statement that already exists there is imported.
     """
 
     def __init__(
@@ -24,8 +26,10 @@ class InvokePermission(Construct):
         statement_id: str,
         source_arn: str | None,
         adopt: bool,
+        target: str = "alias",
     ) -> None:
         super().__init__(scope, id_)
+        on_alias = target == "alias"
         self.permission = _aws.LambdaPermission(
             self,
             "permission",
@@ -33,11 +37,10 @@ class InvokePermission(Construct):
             action="lambda:InvokeFunction",
             function_name=function.function_name,
             # The alias resource, not its name: the alias must exist before its permission.
-            qualifier=function.alias.name,
+            qualifier=function.alias.name if on_alias else None,
             principal=principal,
             source_arn=source_arn,
         )
         if adopt:
-            self.permission.import_from(
-                f"{function.function_name}:{function.alias_name}/{statement_id}"
-            )
+            qualified = f"{function.function_name}:{function.alias_name}" if on_alias else None
+            self.permission.import_from(f"{qualified or function.function_name}/{statement_id}")

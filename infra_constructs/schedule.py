@@ -1,8 +1,10 @@
-"""A schedule invoking a function's alias (the nightly cleanup's trigger)."""
+"""A schedule invoking a function's alias (the nightly cleanup's trigger), or while adopted as
+it runs, the unqualified function."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from constructs import Construct
 
@@ -17,6 +19,11 @@ class Schedule(Construct):
     the alias in place. The permission is always created on the alias: one that exists on
     the bare function cannot be re-qualified in place (every permission argument forces a
     replacement), and leaving it keeps the schedule working until the alias one exists.
+
+    With `target="function"` the target keeps invoking the unqualified function and no
+    permission is made here: the one that exists on the function is the configuration's
+    own `InvokePermission(target="function")`, adopted as it is. `input` is the JSON the
+    target sends instead of the event.
     """
 
     def __init__(
@@ -32,6 +39,8 @@ class Schedule(Construct):
         statement_id: str,
         tags: Mapping[str, str],
         adopt: bool,
+        input_json: str | None = None,
+        target: str = "alias",
     ) -> None:
         super().__init__(scope, id_)
         self.rule = _aws.CloudwatchEventRule(
@@ -43,11 +52,19 @@ class Schedule(Construct):
             tags=dict(tags) or None,
         )
         self.target = _aws.CloudwatchEventTarget(
-            self, "target", rule=self.rule.name, target_id=target_id, arn=function.alias_arn
+            self,
+            "target",
+            rule=self.rule.name,
+            target_id=target_id,
+            arn=function.alias_arn if target == "alias" else function.function_arn,
+            input=input_json,
         )
         if adopt:
             self.rule.import_from(rule_name)
             self.target.import_from(f"{rule_name}/{target_id}")
+        self.permission: Any = None
+        if target != "alias":
+            return
         self.permission = _aws.LambdaPermission(
             self,
             "permission",

@@ -71,9 +71,10 @@ def bypassing(function: FunctionConfig) -> list[Caller]:
 
 
 def bypassed_functions(env: Environment) -> dict[str, list[Caller]]:
-    """Real function name -> its callers that bypass the alias (only functions with some)."""
+    """Real function name -> its callers that bypass the alias, for the functions releases
+    change (an own-package or unmanaged function's `$LATEST` is never ours to move)."""
     found = {}
-    for function in env.functions:
+    for function in env.released_functions:
         missing = bypassing(function)
         if missing:
             found[env.function_name(function.name)] = missing

@@ -18,11 +18,13 @@ from environments import (
 )
 from environments.adoption import MIN_TERRAFORM_FOR_IMPORT
 from infra_constructs import _aws
+from infra_constructs.async_invoke import AsyncInvokeConfig
 from infra_constructs.deployer_policy import DeployerPolicy
 from infra_constructs.execution_role import RoleSpec
 from infra_constructs.invoke_permission import InvokePermission as InvokePermissionConstruct
 from infra_constructs.lambda_function import LambdaFunction, Settings
 from infra_constructs.lambda_layer import LambdaLayer
+from infra_constructs.provisioned_concurrency import ProvisionedConcurrency
 from infra_constructs.queue_trigger import QueueTrigger
 from infra_constructs.schedule import Schedule
 
@@ -76,13 +78,16 @@ class LambdaLayersStack(TerraformStack):
             function = self._function(env, config)
             self.functions[config.name] = function
             self._triggers(env, config, function)
+            self._invocation(env, config, function)
 
         self.deployer_policy = DeployerPolicy(
             self,
             "deployer_policy",
             policy_name=f"{env.name_prefix}-{env.name}-lambda-deployer",
             layer_arn=self.layer.layer_arn,
-            function_arns=[f.function_arn for f in self.functions.values()],
+            # Only what releases move: a function with its own package is never written by
+            # scripts/, so the deployer gets no rights on it.
+            function_arns=[self.functions[f.name].function_arn for f in env.released_functions],
             bucket_arn=self.artifact_bucket.arn,
             key_prefix=env.key_prefix,
             ci_role_name=env.ci_role_name,
@@ -131,7 +136,11 @@ class LambdaLayersStack(TerraformStack):
             environment=config.environment,
             s3_bucket=self.artifact_bucket.id,
             s3_key=f"{env.key_prefix}{artifacts.PACKAGE_LATEST}",
-            layers=[self.layer.version_arn, *config.extra_layers],
+            # Its own package has no deps layer: the stack adopts its settings, not its code.
+            layers=[
+                *([self.layer.version_arn] if config.package == "shared" else []),
+                *config.extra_layers,
+            ],
             role=self._role(env, config, name, adopt_role=adopt.role),
             alias_name=env.alias_name,
             log_retention_days=env.log_retention(config),
@@ -175,6 +184,7 @@ class LambdaLayersStack(TerraformStack):
             # Only what the configuration lists exists; what the stack adds is new.
             adopt_attachments=role.managed_policy_arns,
             adopt_access_policy=bool(role.policy_name),
+            inline_policies=role.inline_policies,
         )
 
     def _triggers(self, env: Environment, config: FunctionConfig, function: LambdaFunction) -> None:
@@ -188,6 +198,11 @@ class LambdaLayersStack(TerraformStack):
                     function=function,
                     batch_size=trigger.batch_size,
                     batching_window_s=trigger.batching_window_s,
+                    function_response_types=trigger.function_response_types,
+                    maximum_concurrency=trigger.maximum_concurrency,
+                    filter_patterns=trigger.filter_patterns,
+                    enabled=trigger.enabled,
+                    target=trigger.target,
                     import_uuid=trigger.existing_uuid if env.adopt else None,
                 )
             elif isinstance(trigger, ScheduleTrigger):
@@ -203,6 +218,8 @@ class LambdaLayersStack(TerraformStack):
                     statement_id=trigger.statement_id(function.function_name),
                     tags=env.tags,
                     adopt=env.adopt and trigger.exists,
+                    input_json=trigger.input,
+                    target=trigger.target,
                 )
             elif isinstance(trigger, InvokePermission):
                 InvokePermissionConstruct(
@@ -213,7 +230,32 @@ class LambdaLayersStack(TerraformStack):
                     statement_id=trigger.statement_id,
                     source_arn=trigger.source_arn,
                     adopt=env.adopt and trigger.exists,
+                    target=trigger.target,
                 )
+
+    def _invocation(
+        self, env: Environment, config: FunctionConfig, function: LambdaFunction
+    ) -> None:
+        """Async invocation settings and provisioned concurrency; what exists is imported
+        with the function (event invoke config) or the alias (provisioned concurrency)."""
+        base = f"function_{config.name.replace('-', '_')}"
+        adopt = env.adoption(config)
+        if config.async_invoke is not None:
+            AsyncInvokeConfig(
+                self,
+                f"{base}_async_invoke",
+                function=function,
+                settings=config.async_invoke,
+                adopt=adopt.function,
+            )
+        if config.provisioned_concurrency is not None:
+            ProvisionedConcurrency(
+                self,
+                f"{base}_provisioned_concurrency",
+                function=function,
+                executions=config.provisioned_concurrency,
+                adopt=adopt.alias,
+            )
 
     def _alarm_arns(self, env: Environment) -> list[str]:
         names = [name for config in env.functions for name in config.alarm_names]
@@ -227,8 +269,12 @@ class LambdaLayersStack(TerraformStack):
         # environment whose state 5.x wrote, or the offline mirror's 5.100, says so. Every
         # attribute this stack sets exists in both. No typed setter exists, hence the override.
         self.add_override("terraform.required_providers.aws.version", env.provider_version)
+        # On every resource that takes tags, as the root that built the estate set them.
+        default_tags = (
+            [_aws.AwsProviderDefaultTags(tags=dict(env.default_tags))] if env.default_tags else None
+        )
         if env.endpoint_url is None:
-            _aws.AwsProvider(self, "aws", region=env.region)
+            _aws.AwsProvider(self, "aws", region=env.region, default_tags=default_tags)
             return
         url = env.endpoint_url
         # A local AWS (moto): test credentials, path-style S3 (no bucket DNS names on
@@ -245,6 +291,7 @@ class LambdaLayersStack(TerraformStack):
             skip_requesting_account_id=True,
             skip_metadata_api_check="true",
             skip_region_validation=True,
+            default_tags=default_tags,
             endpoints=[
                 # Every service this stack and the scripts call.
                 _aws.AwsProviderEndpoints(

@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> Mapping[str, Any]:
         source=source,
         store=store,
         build_dir=Path(args.build_dir),
-        functions=env.functions,
+        functions=env.released_functions,
     )
     progress.say(
         f"backend {result.hash}: {result.files} files, {result.zip_bytes:,} bytes zipped, "

@@ -87,7 +87,7 @@ def demo(*, env: Environment, store: LocalStore, build_dir: Path, synth: bool) -
         source=source,
         store=store,
         build_dir=build_dir,
-        functions=env.functions,
+        functions=env.released_functions,
         key_prefix=env.key_prefix,
     )
     synth_dir: Path | None = None

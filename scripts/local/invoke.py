@@ -103,10 +103,11 @@ class InvokeRequest:
 
 
 def function_config(env: Environment, name: str) -> FunctionConfig:
-    for function in env.functions:
+    for function in env.released_functions:
         if name in (function.name, env.function_name(function.name)):
             return function
-    names = ", ".join(f.name for f in env.functions)
+    # A function with its own package (package = "own") is not in the shared one.
+    names = ", ".join(f.name for f in env.released_functions)
     raise BadInputError(f"{env.name}: no function {name!r}; configured: {names}")
 
 

@@ -211,7 +211,10 @@ def run_pipeline(request: PipelineRequest, reporter: Reporter, log: IO[str]) -> 
         }
         with reporter.step("build function package") as note:
             package = build_backend(
-                source=source, store=store, build_dir=state.build_dir, functions=env.functions
+                source=source,
+                store=store,
+                build_dir=state.build_dir,
+                functions=env.released_functions,
             )
             note["text"] = f"{package.hash}, {'uploaded' if package.uploaded else 'in the bucket'}"
         result["package"] = {

@@ -82,7 +82,7 @@ def function_rows(
 ) -> list[dict[str, Any]]:
     """What Lambda reports now, per function: the table is read back, not assumed."""
     rows = []
-    for name in env.function_names:
+    for name in env.released_function_names:
         # What callers get: the alias's version, not $LATEST.
         config = client.get_function_configuration(FunctionName=name, Qualifier=env.alias_name)
         layers = [layer["Arn"] for layer in config.get("Layers", [])]

@@ -40,7 +40,7 @@ class BuildInputs:
 
 def migrated(ctx: Context) -> tuple[list[str], list[str]]:
     """(functions already on package + layer, functions still on something else)."""
-    befores = plan.read_before(ctx.api, ctx.env, ctx.env.function_names)
+    befores = plan.read_before(ctx.api, ctx.env, ctx.env.released_function_names)
     sources = Sources(ctx.store)
     done: list[str] = []
     left: list[str] = []
@@ -57,7 +57,7 @@ def check_handlers(ctx: Context, inputs: BuildInputs) -> list[str]:
     """Import every handler with only the package and the layer on the path."""
     store = inputs.check_store or LocalStore(inputs.build_dir / "migrate-store")
     checked = []
-    for function in ctx.env.functions:
+    for function in ctx.env.released_functions:
         invoke(
             InvokeRequest(
                 env=ctx.env,
@@ -115,7 +115,7 @@ def bootstrap(ctx: Context, inputs: BuildInputs, *, ready: bool, apply: bool) ->
         source=PackageSource.resolve(env.backend_dir, env.backend.package),
         store=ctx.store,
         build_dir=inputs.build_dir,
-        functions=env.functions,
+        functions=env.released_functions,
     )
     checked.append(f"layer {layer.manifest['hash']} and package {package.hash} in the store")
     checked += check_handlers(ctx, inputs)

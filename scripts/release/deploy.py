@@ -137,7 +137,7 @@ def deploy(
             f"(`migrate --env {env.name}` moves them to the alias)"
         )
     with session(ctx, command=kind, wait_s=wait_s):
-        befores = plan.read_before(ctx.api, env, env.function_names)
+        befores = plan.read_before(ctx.api, env, env.released_function_names)
         changing = [
             name
             for name, b in befores.items()
@@ -158,7 +158,10 @@ def deploy(
             code = target.package.code_sha256 if target.package else before.latest.code_sha256
             layers = (
                 replace_deps_layer(
-                    before.latest.layers, layer_name=env.layer_name, new_arn=layer_arn
+                    before.latest.layers,
+                    layer_name=env.layer_name,
+                    new_arn=layer_arn,
+                    foreign=env.foreign_deps_layers,
                 )
                 if layer_arn
                 else before.latest.layers

@@ -7,6 +7,7 @@ checked against the build's manifest before any function may see the new version
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -86,17 +87,21 @@ def deps_layer_of(layers: tuple[str, ...], layer_name: str) -> str | None:
 
 
 def replace_deps_layer(
-    layers: tuple[str, ...], *, layer_name: str, new_arn: str
+    layers: tuple[str, ...], *, layer_name: str, new_arn: str, foreign: Collection[str] = ()
 ) -> tuple[str, ...]:
     """This environment's deps layer swapped for `new_arn`, every other layer kept in place.
 
     Matching is by the layer's name in the ARN, so a vendor extension or another team's
-    layer attached beside ours survives a deploy. Without a deps layer yet, it is appended.
+    layer attached beside ours survives a deploy. A layer named in `foreign` is the deps
+    layer published under another name (Environment.foreign_deps_layers): it is replaced
+    too, since a second copy of every dependency would shadow or duplicate ours on the path
+    and spend one of Lambda's five layer slots. Without a deps layer yet, it is appended.
     """
+    deps = {layer_name, *foreign}
     result: list[str] = []
     placed = False
     for arn in layers:
-        if layer_name_of(arn) == layer_name:
+        if layer_name_of(arn) in deps:
             if not placed:
                 result.append(new_arn)
                 placed = True
@@ -108,10 +113,18 @@ def replace_deps_layer(
 
 
 def check_layer_arn(
-    arn: str, env: Environment, *, partition: str, region: str, account: str | None
+    arn: str,
+    env: Environment,
+    *,
+    partition: str,
+    region: str,
+    account: str | None,
+    foreign_ok: bool = False,
 ) -> LayerVersionRef:
     """Pure: an ARN of this environment's layer, in the functions' partition and region
-    (and account, once known); anything else is refused before any call."""
+    (and account, once known); anything else is refused before any call. `foreign_ok`
+    also accepts the deps layer under a foreign name (a state from before our first
+    release, which a rollback may return to)."""
     ref = parse_layer_version_arn(arn)
     where = [
         ("partition", ref.partition, partition),
@@ -124,7 +137,7 @@ def check_layer_arn(
                 f"{arn}: layer is in {what} {got}, the {env.name} functions in {expected}: "
                 "a function can only use a layer of its own partition, region and account"
             )
-    if ref.name != env.layer_name:
+    if ref.name not in (env.deps_layer_names if foreign_ok else (env.layer_name,)):
         raise BadInputError(
             f"{arn}: layer {ref.name!r} is not this environment's layer {env.layer_name!r}"
         )

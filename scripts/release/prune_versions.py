@@ -58,7 +58,7 @@ def prune_versions(
         raise BadInputError(f"--keep: got {keep}; keep at least the current release (1)")
     releases = [r for r in load_releases(store, env.name, warn=say) if r.succeeded][:keep]
     result: dict[str, Any] = {"env": env.name, "applied": apply, "functions": {}}
-    for name in env.function_names:
+    for name in env.released_function_names:
         versions = [v.version for v in api.versions(name)]
         targets = _alias_targets(api, name)
         kept = kept_versions(name, versions, alias_targets=targets, releases=releases)

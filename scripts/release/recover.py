@@ -59,7 +59,7 @@ def _serves_target(ctx: Context, record: ReleaseRecord, befores: dict[str, plan.
 
 
 def resolve(ctx: Context, record: ReleaseRecord, *, resolver: str) -> ReleaseRecord:
-    names = [n for n in record.functions if n in ctx.env.function_names]
+    names = [n for n in record.functions if n in ctx.env.released_function_names]
     # A dead run may have left an update Failed: that is what this puts right.
     befores = plan.read_before(ctx.api, ctx.env, names, failed_ok=True)
     writer = RecordWriter(ctx.store, record, etag=_etag(ctx, record))

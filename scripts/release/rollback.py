@@ -138,14 +138,21 @@ def validate(
 ) -> None:
     """Refuse a target naming other functions, layers elsewhere, or versions that changed."""
     partition, region, account = plan.place(befores)
-    foreign = sorted(set(target) - set(env.function_names))
+    foreign = sorted(set(target) - set(env.released_function_names))
     if foreign:
         raise BadInputError(f"the target names functions outside {env.name}: {', '.join(foreign)}")
     for name, state in target.items():
         allowed = set(befores[name].latest.layers) | set(_extra_layers(env, name))
         for arn in state.layers:
-            if layer_name_of(arn) == env.layer_name or arn not in allowed:
-                check_layer_arn(arn, env, partition=partition, region=region, account=account)
+            if layer_name_of(arn) in env.deps_layer_names or arn not in allowed:
+                check_layer_arn(
+                    arn,
+                    env,
+                    partition=partition,
+                    region=region,
+                    account=account,
+                    foreign_ok=True,
+                )
         if state.version is None:
             raise BadInputError(f"{name}: the target names no version")
         version = ctx.api.version(name, state.version)
@@ -176,7 +183,7 @@ def rollback(ctx: Context, request: RollbackRequest, *, wait_s: float = 0.0) -> 
         )
     with session(ctx, command="rollback", wait_s=wait_s):
         records = history.load_releases(ctx.store, env.name, limit=HISTORY, warn=ctx.say)
-        befores = plan.read_before(ctx.api, env, env.function_names)
+        befores = plan.read_before(ctx.api, env, env.released_function_names)
         if request.to is not None:
             chosen = _by_id(records, request.to)
             if chosen is None or not chosen.succeeded:
@@ -251,7 +258,7 @@ def _from_inputs(ctx: Context, request: RollbackRequest, *, wait_s: float) -> di
 
 def _resolve_layer(ctx: Context, value: str) -> str:
     env = ctx.env
-    first = plan.read_before(ctx.api, env, env.function_names[:1])
+    first = plan.read_before(ctx.api, env, env.released_function_names[:1])
     partition, region, account = plan.place(first)
     if re.fullmatch(r"[1-9]\d{0,9}", value):
         arn = f"arn:{partition}:lambda:{region}:{account}:layer:{env.layer_name}:{value}"

@@ -70,7 +70,7 @@ def function_status(
 
 def status(env: Environment, api: Api, store: Store, *, say: Any) -> dict[str, Any]:
     records = history.load_releases(store, env.name, limit=HISTORY, warn=say)
-    befores = plan.read_before(api, env, env.function_names)
+    befores = plan.read_before(api, env, env.released_function_names)
     current = serving_release(records, befores)
     holder, _, present = lock.read_holder(store, env.name)
     layer_hashes = {v.arn: v.layer_hash for v in layer_versions(api.client, env.layer_name)}
@@ -113,6 +113,15 @@ def status(env: Environment, api: Api, store: Store, *, say: Any) -> dict[str, A
         "functions": functions,
         # Callers of the unqualified function run $LATEST, not what the alias serves.
         "bypassed": bypass_lines(env),
+        # Known and left alone: never released here (status does not read them).
+        "not_released": {
+            **{
+                env.function_name(f.name): "own package"
+                for f in env.functions
+                if f.package == "own"
+            },
+            **{u.name: f"unmanaged: {u.reason}" for u in env.unmanaged_functions},
+        },
     }
     for line in status_lines(result):
         say(line)
@@ -141,6 +150,8 @@ def status_lines(result: Mapping[str, Any]) -> list[str]:
         )
         for caller in result.get("bypassed", {}).get(name, []):
             lines.append(f"    bypasses the alias: {caller}")
+    for name, why in result.get("not_released", {}).items():
+        lines.append(f"  {name}: not released here ({why})")
     return lines
 
 

@@ -171,12 +171,19 @@ def _qa_function(config: FunctionConfig) -> FunctionConfig:
 def configured_environment() -> Environment:
     """An environment using what the catalog's do not (yet): remote state, a CI role, an
     extra layer, an alias name, every function option and per-function adoption; it
-    exercises the stack's other branches."""
-    base = ENVIRONMENTS["staging"]
+    exercises the stack's other branches. Built on the design's four functions (local's),
+    as a real (not local) environment with tracing on."""
+    base = ENVIRONMENTS["local"]
+    functions = tuple(
+        replace(f, tracing="Active", environment={"ENVIRONMENT": "qa", "LOG_LEVEL": "DEBUG"})
+        for f in base.functions
+    )
     return replace(
         base,
         name="qa",
-        functions=tuple(_qa_function(f) for f in base.functions),
+        endpoint_url=None,
+        artifact_bucket="",
+        functions=tuple(_qa_function(f) for f in functions),
         alias_name="current",
         adopt=True,
         tags={"Team": "platform"},

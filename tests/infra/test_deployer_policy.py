@@ -60,14 +60,22 @@ def test_deployer_policy_is_scoped_to_this_environment(synth: Synth, env_name: s
     assert statements["LayerVersions"]["actions"] == list(LAYER_ACTIONS)
     assert statements["LayerVersions"]["resources"] == [layer_arn, f"{layer_arn}:*"]
 
-    function_ids = sorted(resources(stack, "aws_lambda_function"))
+    env = ENVIRONMENTS[env_name]
+    # Only what releases move: staging's db-sync has its own package and gets no rights.
+    released = set(env.released_function_names)
+    function_ids = sorted(
+        fid
+        for fid, fn in resources(stack, "aws_lambda_function").items()
+        if fn["function_name"] in released
+    )
+    assert len(function_ids) == len(released)
     function_arns = [ref("aws_lambda_function", fid, "arn") for fid in function_ids]
     assert statements["FunctionCodeAndConfiguration"]["actions"] == list(FUNCTION_ACTIONS)
     assert sorted(statements["FunctionCodeAndConfiguration"]["resources"]) == function_arns
     # Versions and the one alias of this environment's functions.
     assert statements["VersionsAndAlias"]["actions"] == list(ALIAS_ACTIONS)
     assert sorted(statements["VersionsAndAlias"]["resources"]) == sorted(
-        [*function_arns, *(f"{arn}:live" for arn in function_arns)]
+        [*function_arns, *(f"{arn}:{env.alias_name}" for arn in function_arns)]
     )
     # Deleting is granted on qualified ARNs only: old versions, never the function itself.
     assert statements["PublishedVersions"]["actions"] == list(VERSION_ACTIONS)

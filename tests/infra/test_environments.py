@@ -79,7 +79,9 @@ def test_configured_environments_are_the_designs() -> None:
         assert env.runtime == "python3.12"
         assert env.architecture == "x86_64"
     assert {name for name, env in ENVIRONMENTS.items() if env.is_local} == {"local", "legacy"}
-    assert all(env.alias_name == "live" for env in ENVIRONMENTS.values())
+    # The running estate's deploy workflow named its alias after the environment.
+    aliases = {name: env.alias_name for name, env in ENVIRONMENTS.items()}
+    assert aliases == {"staging": "staging", "prod": "prod", "local": "live", "legacy": "live"}
 
 
 def test_endpoint_override_reaches_local_environments_only() -> None:

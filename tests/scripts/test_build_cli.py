@@ -34,7 +34,8 @@ def run(tmp_path: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]) ->
         argv = [
             command,
             "--env",
-            "staging",
+            # The design's four functions (app/ and lambdas/ of the test backends).
+            "local",
             "--backend-dir",
             str(backend),
             "--store",

@@ -64,9 +64,14 @@ def test_example_layer_builds_for_lambda_and_imports_with_the_runtime(
     script = (
         "import importlib, json, sys\n"
         f"sys.path[:0] = [{str(staging.backend_dir)!r}, {str(opt / 'python')!r}]\n"
-        f"for handler in {[f.handler for f in staging.functions]!r}:\n"
+        f"for handler in {[f.handler for f in staging.released_functions]!r}:\n"
         "    module, _, name = handler.rpartition('.')\n"
         "    assert callable(getattr(importlib.import_module(module), name))\n"
+        # Every worker answers a version probe with what it runs.
+        f"for handler in {[f.handler for f in staging.released_functions if f.name != 'api']!r}:\n"
+        "    module, _, name = handler.rpartition('.')\n"
+        "    answer = getattr(importlib.import_module(module), name)({'version': True}, None)\n"
+        f"    assert answer == {{'version': {first['backend']['version']!r}}}, (handler, answer)\n"
         "from app.main import handler\n"
         "print(json.dumps(handler({'rawPath': '/health'}, None)))\n"
     )

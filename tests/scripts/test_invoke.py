@@ -39,7 +39,8 @@ def _invoke(
         [
             "invoke",
             "--env",
-            "staging",
+            # The design's four functions (app/ and lambdas/ of the test backend).
+            "local",
             "--backend-dir",
             str(backend),
             "--local-store",
@@ -85,8 +86,8 @@ def test_the_handler_runs_with_only_package_and_layer(
     assert result["result"] == {
         "n": 7,
         "alpha": "1.0",
-        "env": "staging",
-        "name": "bluemoxon-staging-api",
+        "env": "local",
+        "name": "bluemoxon-local-api",
         "paths": [],
     }
     assert result["python"].startswith("3.12.")

@@ -16,6 +16,7 @@ import sqlalchemy
 from pydantic import ValidationError
 
 from app.models import Book, Health
+from app.version import version_info
 
 _VERSION = (Path(__file__).resolve().parent.parent / "VERSION").read_text().strip()
 _ENGINE = sqlalchemy.create_engine(os.environ.get("DATABASE_URL", "sqlite://"))
@@ -42,6 +43,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         except ValidationError as err:
             return _response(422, {"errors": err.errors(include_url=False)})
         return _response(201, book.model_dump())
+    if path == "/health/version":
+        return _response(200, version_info())
     if path == "/versions":
         return _response(200, {"httpx": httpx.__version__, "sqlalchemy": sqlalchemy.__version__})
     return _response(404, {"error": f"no route for {method} {path}"})

@@ -8,9 +8,12 @@ from typing import Any
 
 import boto3
 import sqlalchemy
+from app.version import is_version_probe, version_info
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if is_version_probe(event):
+        return version_info()
     days = int(event.get("older_than_days", 30))
     cutoff = datetime.now(UTC) - timedelta(days=days)
     engine = sqlalchemy.create_engine(os.environ.get("DATABASE_URL", "sqlite://"))
