@@ -86,6 +86,7 @@ def read_estate(clients: Clients, *, prefix: str, region: str) -> EstateFacts:
         roles_used.setdefault(str(config.get("Role", "")), []).append(str(config["FunctionName"]))
     names = sorted(str(c["FunctionName"]) for c in every if c["FunctionName"].startswith(prefix))
     targets = rule_targets(reader, set(names))
+    mappings = _mappings(reader, set(names))
     callers = api_callers(reader, set(names))
     functions = tuple(
         _function(
@@ -94,6 +95,7 @@ def read_estate(clients: Clients, *, prefix: str, region: str) -> EstateFacts:
             roles_used=roles_used,
             targets=targets.get(name, ()),
             callers=callers.get(name, ()),
+            mappings=mappings.get(name, ()),
         )
         for name in names
     )
@@ -115,6 +117,7 @@ def _function(
     roles_used: Mapping[str, list[str]],
     targets: tuple[Any, ...],
     callers: tuple[Any, ...],
+    mappings: tuple[Mapping[str, Any], ...],
 ) -> FunctionFacts | None:
     lam = reader.clients["lambda"]
     where = f"function {name}"
@@ -141,7 +144,7 @@ def _function(
         aliases=tuple(aliases),
         versions=tuple(str(v["Version"]) for v in versions if v["Version"] != "$LATEST"),
         statements=_statements(reader, name, qualifiers),
-        mappings=_mappings(reader, name, configuration["FunctionArn"], qualifiers),
+        mappings=mappings,
         rule_targets=targets,
         log_group=_log_group(reader, name, configuration),
         role=_role(reader, str(configuration.get("Role", "")), roles_used),
@@ -186,27 +189,25 @@ def _statements(
     )
 
 
-def _mappings(
-    reader: Reader, name: str, arn: str, qualifiers: list[str | None]
-) -> tuple[Mapping[str, Any], ...]:
+def _mappings(reader: Reader, names: set[str]) -> dict[str, tuple[Mapping[str, Any], ...]]:
+    """Per function name, its event source mappings (to the function, a version or an
+    alias). One listing of the region's mappings, matched by the function in each
+    FunctionArn: a listing by function name finds only mappings made with that same
+    spelling on some endpoints (moto), and misses those on an alias."""
     lam = reader.clients["lambda"]
-    found: dict[str, Mapping[str, Any]] = {}
-    for qualifier in qualifiers:
-        target = f"{arn}:{qualifier}" if qualifier else name
-        for mapping in (
-            reader.pages(
-                f"function {name}",
-                "event source mappings",
-                lam,
-                "list_event_source_mappings",
-                "EventSourceMappings",
-                FunctionName=target,
-            )
-            or []
-        ):
-            if function_name_of(str(mapping.get("FunctionArn", ""))) == name:
-                found[str(mapping["UUID"])] = mapping
-    return tuple(found[uuid] for uuid in sorted(found))
+    found: dict[str, list[Mapping[str, Any]]] = {}
+    every = reader.pages(
+        "lambda",
+        "ListEventSourceMappings",
+        lam,
+        "list_event_source_mappings",
+        "EventSourceMappings",
+    )
+    for mapping in sorted(every, key=lambda m: str(m["UUID"])):
+        name = function_name_of(str(mapping.get("FunctionArn", "")))
+        if name in names:
+            found.setdefault(name, []).append(mapping)
+    return {k: tuple(v) for k, v in found.items()}
 
 
 def _log_group(

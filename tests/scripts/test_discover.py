@@ -121,7 +121,7 @@ def build_estate(client: Callable[[str], Any]) -> Estate:
         Principal="apigateway.amazonaws.com",
         SourceArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{http['ApiId']}/*/*",
     )
-    function(
+    worker_arn = function(
         "analysis-worker",
         worker_role["Role"]["Arn"],
         Handler="app.worker.handler",
@@ -138,7 +138,8 @@ def build_estate(client: Callable[[str], Any]) -> Estate:
     ]
     mapping = lam.create_event_source_mapping(
         EventSourceArn=queue_arn,
-        FunctionName=f"{prefix}analysis-worker",
+        # By ARN, as Terraform's `function_name = aws_lambda_function.x.arn` makes it.
+        FunctionName=worker_arn,
         BatchSize=1,
         FunctionResponseTypes=["ReportBatchItemFailures"],
         MaximumBatchingWindowInSeconds=5,
