@@ -43,9 +43,8 @@ class Expressed:
         self.gaps.append(Gap(resource=resource, attribute=attribute, reason=reason))
 
 
-def target_of(arn: str, alias: str, out: Expressed, where: str) -> CallerTarget:
-    """ "function" for the unqualified ARN, "alias" for the alias; a version is a gap."""
-    qualifier = qualifier_of(arn)
+def target_of(qualifier: str | None, alias: str, out: Expressed, where: str) -> CallerTarget:
+    """ "function" when unqualified, "alias" for the alias; a version is a gap."""
     if qualifier is None:
         return "function"
     if qualifier == alias:
@@ -128,7 +127,7 @@ def sqs_triggers(facts: FunctionFacts, alias: str, out: Expressed) -> list[Trigg
                     ),
                     filter_patterns=tuple(str(f["Pattern"]) for f in filters),
                     enabled=mapping.get("State") not in ("Disabled", "Disabling"),
-                    target=target_of(str(mapping["FunctionArn"]), alias, out, where),
+                    target=target_of(qualifier_of(str(mapping["FunctionArn"])), alias, out, where),
                 )
             )
         except ValueError as err:
@@ -158,7 +157,7 @@ def schedule_triggers(facts: FunctionFacts, alias: str, out: Expressed) -> list[
                     target_id=str(target["Id"]),
                     exists=True,
                     input=target.get("Input"),
-                    target=target_of(str(target["Arn"]), alias, out, where),
+                    target=target_of(qualifier_of(str(target["Arn"])), alias, out, where),
                 )
             )
         except ValueError as err:
@@ -201,11 +200,7 @@ def permissions(facts: FunctionFacts, alias: str, out: Expressed) -> list[Trigge
             and str(principal).endswith(":root")
         ):
             principal = str(principal).split(":")[4]
-        target = (
-            "function"
-            if qualifier is None
-            else target_of(f"x:x:x:x:x:function:x:{qualifier}", alias, out, where)
-        )
+        target = target_of(qualifier, alias, out, where)
         try:
             found.append(
                 InvokePermission(
@@ -227,7 +222,7 @@ def external_callers(
     found = []
     for caller in facts.callers:
         where = f"{caller.kind} {caller.id}"
-        target = target_of(caller.function_arn, alias, out, where)
+        target = target_of(caller.qualifier, alias, out, where)
         kind = cast(ExternalCallerKind, caller.kind)
         found.append(ExternalCaller(kind=kind, id=caller.id, target=target, owner=caller.owner))
     return tuple(found)
