@@ -98,7 +98,9 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
         "Walk an existing system through the design's four phases and check each: the "
         "infrastructure adopted (plan-check), the first release onto the legacy functions "
         "(with --apply: build, check every handler imports, deploy), CI on the stack's "
-        "deployer policy, the hand-made policy retired (with --apply). Safe to re-run: "
+        "deployer policy, the hand-made policy retired (with --apply), and every caller on "
+        "the alias (phase 5: the environment file's triggers rewritten with --apply, another "
+        "root's callers named and read back). Safe to re-run: "
         "it says what is done and the next command. --handover DIR hands the adopted "
         "resources over from the old Terraform root in DIR (removed blocks, both plans "
         "proven).",
