@@ -48,6 +48,9 @@ FIGURE_KEYS: tuple[str, ...] = (
     "realistic_build_warm_pip",
     "realistic_cache_hit",
     "size_realistic_layer",
+    # bench/checks.py (issue 18)
+    "deploy_checks_without",
+    "deploy_checks_with",
 )
 
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from bench import say
+from bench.checks import checks_figures
 from bench.deploy_bench import create_bucket, deploy_figures, prime_s3
 from bench.figures import (
     Context,
@@ -232,6 +233,9 @@ def measure(ctx: Context) -> dict[str, Figure]:
     say("== deploy (moto)")
     add(*deploy_figures(ctx))
 
+    say("== hooks and smoke checks (moto behind the Lambda double, code running)")
+    add(*checks_figures(ctx))
+
     say("== AWS SAM CLI")
     add(*sam_figures(ctx))
 
@@ -256,12 +260,14 @@ def measure(ctx: Context) -> dict[str, Figure]:
     return figures
 
 
-def measure_realistic_only(ctx: Context) -> dict[str, Figure]:
-    """`--only realistic`: bench/realistic.py's figures; every other one skipped."""
-    figures = {figure.key: figure for figure in realistic_figures(ctx)}
+def measure_only(ctx: Context, group: str) -> dict[str, Figure]:
+    """`--only realistic` (bench/realistic.py) or `--only checks` (bench/checks.py): that
+    group's figures; every other one skipped."""
+    measured = realistic_figures(ctx) if group == "realistic" else checks_figures(ctx)
+    figures = {figure.key: figure for figure in measured}
     for key in FIGURE_KEYS:
         if key not in figures:
-            figures[key] = skipped(key, key, "s", "--only realistic")
+            figures[key] = skipped(key, key, "s", f"--only {group}")
     return figures
 
 
@@ -289,7 +295,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--show", metavar="RESULTS_JSON", help="print a saved run's table")
     parser.add_argument(
         "--only",
-        choices=("realistic",),
+        choices=("realistic", "checks"),
         help="measure one group (the others reported as skipped; default output in WORK)",
     )
     args = parser.parse_args(argv)
@@ -329,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sam_venv=sam_venv,
                 pycache=WORK_DIR / "pycache",
             )
-            figures = measure_realistic_only(ctx) if args.only else measure(ctx)
+            figures = measure_only(ctx, args.only) if args.only else measure(ctx)
     except BenchError as err:
         print(f"bench: {err}", file=sys.stderr)
         return 1

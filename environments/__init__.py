@@ -21,6 +21,7 @@ from environments.catalog import (
     legacy_environment,
     load_environment_file,
 )
+from environments.checks import Hook, SmokeCheck
 from environments.errors import ConfigFileError
 from environments.function import MAX_LAYERS, PROTECTED_ATTRIBUTES, TRACING_MODES, FunctionConfig
 from environments.model import (
@@ -58,11 +59,13 @@ __all__ = [
     "ExistingRole",
     "ExternalCaller",
     "FunctionConfig",
+    "Hook",
     "InlinePolicy",
     "InvokePermission",
     "PackageSpec",
     "PolicyStatement",
     "ScheduleTrigger",
+    "SmokeCheck",
     "SqsTrigger",
     "StateBackend",
     "UnmanagedFunction",

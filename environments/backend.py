@@ -7,8 +7,10 @@ holds and which pins the layer installs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from types import MappingProxyType
 
 # Lock formats the layer builder reads directly; "auto" picks by file name.
 LOCK_FORMATS = ("auto", "poetry", "uv", "requirements")
@@ -16,6 +18,14 @@ LOCK_FORMATS = ("auto", "poetry", "uv", "requirements")
 LOCK_CANDIDATES = ("poetry.lock", "uv.lock", "requirements.txt")
 # Files the function package may generate instead of reading them from the backend.
 GENERATED_FILES = ("VERSION", "version_info.json")
+# What `version_info.json` can carry (the running app reads it, e.g. for /health/version):
+# version, git_sha (HEAD), deployed_at (HEAD's commit time, not the build's: the same
+# commit gives the same bytes) and environment (the environment's name: this makes the
+# package per environment, so it is left out unless asked for).
+VERSION_INFO_FIELDS = ("version", "git_sha", "deployed_at", "environment")
+DEFAULT_VERSION_INFO = MappingProxyType(
+    {"version": "version", "git_sha": "git_sha", "deployed_at": "deployed_at"}
+)
 
 # The design's promise: code-only packages under 1 MB zipped.
 DEFAULT_MAX_ZIP_BYTES = 1024 * 1024
@@ -50,9 +60,11 @@ class PackageSpec:
         ".DS_Store",
     )
     # Written into the package by the build: `VERSION` (when the backend has no such file)
-    # and `version_info.json` ({"version", "git_commit"}; no time, so the zip stays
+    # and `version_info.json` (`version_info_fields`; no build time, so the zip stays
     # byte-identical). The commit changes the package hash on every commit: opt in.
     generated: tuple[str, ...] = ()
+    # version_info.json's content: which of VERSION_INFO_FIELDS, under which JSON names.
+    version_info_fields: Mapping[str, str] = field(default_factory=lambda: DEFAULT_VERSION_INFO)
     max_zip_bytes: int = DEFAULT_MAX_ZIP_BYTES
     max_unzipped_bytes: int = DEFAULT_MAX_UNZIPPED_BYTES
 
@@ -66,6 +78,18 @@ class PackageSpec:
                 raise ValueError(
                     f"package.generated: got {name!r}; allowed: {', '.join(GENERATED_FILES)}"
                 )
+        unknown = sorted(set(self.version_info_fields) - set(VERSION_INFO_FIELDS))
+        if unknown:
+            raise ValueError(
+                f"package.version_info_fields: {', '.join(unknown)}; "
+                f"allowed: {', '.join(VERSION_INFO_FIELDS)}"
+            )
+        names = list(self.version_info_fields.values())
+        if not all(names) or len(set(names)) != len(names):
+            raise ValueError("package.version_info_fields: JSON names must be non-empty, distinct")
+        object.__setattr__(
+            self, "version_info_fields", MappingProxyType(dict(self.version_info_fields))
+        )
         for name, value in (
             ("max_zip_bytes", self.max_zip_bytes),
             ("max_unzipped_bytes", self.max_unzipped_bytes),

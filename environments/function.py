@@ -15,6 +15,7 @@ from typing import Literal
 
 from environments.adoption import Adopt
 from environments.callers import AsyncInvoke, ExternalCaller
+from environments.checks import SmokeCheck
 from environments.network import VpcConfig
 from environments.roles import CreatedRole, Role
 from environments.triggers import Trigger, statement_ids
@@ -120,6 +121,9 @@ class FunctionConfig:
     async_invoke: AsyncInvoke | None = None
     # Callers another Terraform root owns (callers.py): recorded, never synthesized.
     external_callers: tuple[ExternalCaller, ...] = ()
+    # Invoked through the alias after a release switched it (the new version before a
+    # canary moves traffic); a failing answer switches every alias back.
+    smoke: SmokeCheck | None = None
 
     def __post_init__(self) -> None:
         where = f"functions[{self.name}]"
@@ -148,6 +152,8 @@ class FunctionConfig:
                     "(arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION)"
                 )
         self._check_existing_settings(where)
+        if self.smoke is not None:
+            object.__setattr__(self, "smoke", self.smoke.checked(f"{where}.smoke"))
         # Freeze the mappings so a shared default can never be mutated through one function.
         object.__setattr__(self, "environment", _frozen(self.environment))
         object.__setattr__(self, "tags", _frozen(self.tags))

@@ -14,6 +14,7 @@ from types import MappingProxyType
 
 from environments.adoption import ADOPT_ALL_BUT_ALIAS, ADOPT_NOTHING, Adopt
 from environments.backend import BackendSpec, detect_lock_file
+from environments.checks import Hook
 from environments.function import LOG_RETENTION_DAYS, FunctionConfig, check_tags
 from environments.roles import CreatedRole
 from environments.triggers import ScheduleTrigger
@@ -116,6 +117,9 @@ class Environment:
     foreign_deps_layers: tuple[str, ...] = ()
     # The provider's default_tags: on every resource the stack manages that takes tags.
     default_tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # Run in order on the NEW versions after prepare, before any alias moves (a database
+    # migration is one); a failing answer means nothing is switched.
+    hooks: tuple[Hook, ...] = ()
 
     def __post_init__(self) -> None:
         if not _ENV_NAME.match(self.name):
@@ -140,6 +144,14 @@ class Environment:
                 f"{self.name}.functions: {', '.join(too_long)} make names over 64 characters"
             )
         self._check_migration_settings()
+        object.__setattr__(
+            self,
+            "hooks",
+            tuple(
+                hook.checked(f"{self.name}.hooks[{i}]", tuple(names))
+                for i, hook in enumerate(self.hooks)
+            ),
+        )
         if not self.artifact_bucket:
             object.__setattr__(self, "artifact_bucket", f"{self.name_prefix}-frontend-{self.name}")
         if self.lock_file is None:

@@ -43,12 +43,16 @@ VERSION_ACTIONS = (
     "lambda:GetFunction",
     "lambda:GetFunctionConfiguration",
     "lambda:DeleteFunction",
+    # Hooks invoke a new version before the switch; smoke checks invoke the alias after.
+    "lambda:InvokeFunction",
 )
 OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject")
 # The deploy lock is created with a conditional put and removed when the release ends.
 LOCK_ACTIONS = ("s3:DeleteObject",)
 # A canary release watches the alarms configured for each function.
 ALARM_ACTIONS = ("cloudwatch:DescribeAlarms",)
+# ... and prints the new versions' error lines from the functions' log groups (`logs`).
+LOG_ACTIONS = ("logs:FilterLogEvents",)
 
 
 class DeployerPolicy(Construct):
@@ -68,6 +72,7 @@ class DeployerPolicy(Construct):
         alias_name: str,
         lock_key: str,
         alarm_arns: Sequence[str] = (),
+        log_group_arns: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id_)
         if not function_arns:
@@ -87,6 +92,19 @@ class DeployerPolicy(Construct):
                 )
             ]
             if alarm_arns
+            else []
+        )
+        logs = (
+            [
+                statement(
+                    sid="FunctionLogs",
+                    effect="Allow",
+                    actions=list(LOG_ACTIONS),
+                    # FilterLogEvents is authorised on the group's ARN with `:*`.
+                    resources=[f"{arn}:*" for arn in log_group_arns],
+                )
+            ]
+            if log_group_arns
             else []
         )
         document = _aws.DataAwsIamPolicyDocument(
@@ -146,6 +164,7 @@ class DeployerPolicy(Construct):
                     resources=[f"{bucket_arn}/{lock_key}"],
                 ),
                 *alarms,
+                *logs,
             ],
         )
         self.policy = _aws.IamPolicy(

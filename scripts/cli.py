@@ -64,6 +64,7 @@ COMMANDS: Mapping[str, str] = {
     "rollback": "scripts.commands.rollback",
     "status": "scripts.commands.status",
     "history": "scripts.commands.history",
+    "logs": "scripts.commands.logs",
     "unlock": "scripts.commands.unlock",
     "prune-layers": "scripts.commands.prune_layers",
     "prune-versions": "scripts.commands.prune_versions",

@@ -80,6 +80,25 @@ def lambda_client(
     return client
 
 
+def invoke_client(env: Environment, *, read_timeout: float) -> LambdaClient:
+    """For hooks and smoke checks: one attempt (a retried invocation runs a migration
+    twice) and a read timeout that outlasts the function's own timeout."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(read_timeout=read_timeout, retries={"total_max_attempts": 1})
+    return boto3.client(
+        "lambda", region_name=env.region, endpoint_url=endpoint_for(env), config=config
+    )
+
+
+def logs_client(env: Environment) -> Any:
+    """CloudWatch Logs (typed Any: the project installs no stubs for it)."""
+    import boto3
+
+    return boto3.client("logs", region_name=env.region, endpoint_url=endpoint_for(env))
+
+
 def cloudwatch_client(env: Environment) -> CloudWatchClient:
     client: CloudWatchClient = _client("cloudwatch", env)
     return client

@@ -17,6 +17,7 @@ environment plus a small function package, behind a per-environment alias.
   deploy                        release them: prepare versions, then move the aliases
   rollback                      move the aliases back to an earlier release
   status / history              what runs now; what ran before
+  logs                          one version's (or release's) logs, merged by time
   prune-layers / prune-versions delete what no release can still need (dry run first)
 
 AWS credentials and endpoint come from the usual places (AWS_PROFILE, the CI role,
@@ -77,6 +78,12 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
     "history": (
         "The environment's releases, newest first, with their outcome.",
         "python -m scripts history --env prod --limit 10",
+    ),
+    "logs": (
+        "Print the functions' CloudWatch Logs merged by time, only one version's streams "
+        "(--version N) or the versions a release made (--release ID); --follow keeps "
+        "printing new lines.",
+        "python -m scripts logs --env staging api --release 20261204T101500.000000Z-1a2b3c4d",
     ),
     "unlock": (
         "Remove the environment's deploy lock when you know its holder is gone (a lock "

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from environments import Environment
 from scripts import args as common
 from scripts import progress
-from scripts.clients import cloudwatch_client, lambda_client
+from scripts.clients import cloudwatch_client, invoke_client, lambda_client, logs_client
 from scripts.release.canary import alarm_reader
 from scripts.release.lambda_api import Api
 from scripts.release.release import Context
@@ -69,4 +69,9 @@ def release_context(args: argparse.Namespace, *, s3_only: bool = True) -> Contex
         say=progress.say,
         stop=stop,
         alarms=_alarms(env),
+        # A hook may run as long as its function may (a migration): wait that long, plus.
+        logs=lambda: logs_client(env),
+        invoker=invoke_client(
+            env, read_timeout=max(f.timeout_s for f in env.functions) + timing.read_timeout_s
+        ),
     )

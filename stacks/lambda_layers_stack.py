@@ -94,6 +94,7 @@ class LambdaLayersStack(TerraformStack):
             alias_name=env.alias_name,
             lock_key=f"{env.key_prefix}{artifacts.lock_name(env.name)}",
             alarm_arns=self._alarm_arns(env),
+            log_group_arns=[f.log_group_arn for f in self.functions.values()],
         )
 
         TerraformOutput(

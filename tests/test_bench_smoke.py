@@ -96,6 +96,8 @@ def test_behaviours_behind_the_figures(smoke: tuple[dict[str, Any], str]) -> Non
     assert figures["synth_fast_all_stacks"]["details"]["stacks"] == len(ENVIRONMENTS)
     for key in ("size_layer", "size_package"):
         assert figures[key]["details"]["unzipped_bytes"] > 0
+    # bench/checks.py: one hook and four smoke checks ran per checked release (in the double).
+    assert figures["deploy_checks_with"]["details"]["per_release"] == 5
 
 
 def test_strip_markers_keeps_pins_and_hashes() -> None:

@@ -19,8 +19,8 @@ import artifacts
 from environments.backend import PackageSpec
 from scripts import progress
 from scripts.build.handlers import HasHandler, check_handlers
-from scripts.build.package_files import VERSION_INFO, package_entries
-from scripts.build.version import Version, git_commit, resolve_version
+from scripts.build.package_files import VERSION_INFO, Stamp, package_entries
+from scripts.build.version import Version, git_commit, git_commit_time, resolve_version
 from scripts.build.zipping import ZipResult, write_zip
 from scripts.errors import BadInputError
 from scripts.store import Store, check_writable, hex_to_b64
@@ -38,17 +38,37 @@ class PackageSource:
     version: Version
     # Only read when version_info.json is generated: otherwise commits do not matter.
     git_commit: str | None
+    commit_time: str | None = None
+    # Only when version_info.json carries it: then the package is per environment.
+    environment: str | None = None
 
     @classmethod
     def resolve(
-        cls, backend_dir: Path, spec: PackageSpec, *, version: str | None = None
+        cls,
+        backend_dir: Path,
+        spec: PackageSpec,
+        *,
+        version: str | None = None,
+        environment: str | None = None,
     ) -> PackageSource:
-        commit = git_commit(backend_dir) if VERSION_INFO in spec.generated else None
+        info = VERSION_INFO in spec.generated
+        fields = spec.version_info_fields if info else {}
         return cls(
             backend_dir=backend_dir,
             spec=spec,
             version=resolve_version(backend_dir, version),
-            git_commit=commit,
+            git_commit=git_commit(backend_dir) if info else None,
+            commit_time=git_commit_time(backend_dir) if "deployed_at" in fields else None,
+            environment=environment if "environment" in fields else None,
+        )
+
+    @property
+    def stamp(self) -> Stamp:
+        return Stamp(
+            version=self.version.value,
+            git_commit=self.git_commit,
+            commit_time=self.commit_time,
+            environment=self.environment,
         )
 
 
@@ -57,8 +77,7 @@ def zip_package(source: PackageSource, dest: Path) -> tuple[ZipResult, list[tupl
     entries = package_entries(
         source.backend_dir,
         source.spec,
-        version=source.version.value,
-        git_commit=source.git_commit,
+        stamp=source.stamp,
         scratch=dest.parent / f".{dest.name}.generated",
     )
     return write_zip(entries, dest), entries

@@ -45,5 +45,7 @@ def current_hashes(env: Environment, *, version: str | None = None) -> tuple[str
 
     `version` is build-backend's `--version`, when the build was given one.
     """
-    source = PackageSource.resolve(env.backend_dir, env.backend.package, version=version)
+    source = PackageSource.resolve(
+        env.backend_dir, env.backend.package, version=version, environment=env.name
+    )
     return layer_hash(env), package_hash(source)

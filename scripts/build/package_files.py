@@ -4,8 +4,9 @@ Only the configured roots (default `app/`, `lambdas/`, `VERSION`) are walked; te
 Dockerfiles, `.env` files and bytecode are excluded by default. A symlink is followed
 only when it resolves inside the backend directory: one pointing elsewhere would copy
 that file (credentials, a home directory) into a package uploaded to S3, so it is
-refused, naming the link. Generated files (`VERSION`, `version_info.json`) carry no time,
-so the same sources and commit always give the same zip.
+refused, naming the link. Generated files (`VERSION`, `version_info.json`) carry no build
+time (`deployed_at` is the commit's time), so the same sources and commit always give the
+same zip.
 """
 
 from __future__ import annotations
@@ -103,15 +104,32 @@ def source_files(backend_dir: Path, spec: PackageSpec) -> list[tuple[str, Path]]
     return sorted(walk.found)
 
 
-def generated_files(
-    spec: PackageSpec, *, version: str, git_commit: str | None, dest: Path
-) -> list[tuple[str, Path]]:
+@dataclass(frozen=True, kw_only=True)
+class Stamp:
+    """What generated files say about the build: nothing that changes without a commit."""
+
+    version: str
+    git_commit: str | None = None
+    commit_time: str | None = None
+    environment: str | None = None
+
+    def version_info(self, spec: PackageSpec) -> dict[str, str | None]:
+        values = {
+            "version": self.version,
+            "git_sha": self.git_commit,
+            "deployed_at": self.commit_time,
+            "environment": self.environment,
+        }
+        return {name: values[field] for field, name in spec.version_info_fields.items()}
+
+
+def generated_files(spec: PackageSpec, *, stamp: Stamp, dest: Path) -> list[tuple[str, Path]]:
     """Write the generated files into `dest`; (archive name, path) of each."""
     contents: dict[str, str] = {}
     if VERSION_FILE in spec.include or VERSION_FILE in spec.generated:
-        contents[VERSION_FILE] = f"{version}\n"
+        contents[VERSION_FILE] = f"{stamp.version}\n"
     if VERSION_INFO in spec.generated:
-        info = {"version": version, "git_commit": git_commit}
+        info = stamp.version_info(spec)
         contents[VERSION_INFO] = json.dumps(info, sort_keys=True, indent=2) + "\n"
     dest.mkdir(parents=True, exist_ok=True)
     written = []
@@ -122,10 +140,10 @@ def generated_files(
 
 
 def package_entries(
-    backend_dir: Path, spec: PackageSpec, *, version: str, git_commit: str | None, scratch: Path
+    backend_dir: Path, spec: PackageSpec, *, stamp: Stamp, scratch: Path
 ) -> list[tuple[str, Path]]:
     """Every entry of the package: source files, with generated files replacing same names."""
-    generated = generated_files(spec, version=version, git_commit=git_commit, dest=scratch)
+    generated = generated_files(spec, stamp=stamp, dest=scratch)
     names = {name for name, _ in generated}
     kept = [(name, path) for name, path in source_files(backend_dir, spec) if name not in names]
     return sorted([*kept, *generated])

@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from scripts.errors import BadInputError
@@ -40,6 +41,14 @@ def git(backend_dir: Path, *args: str) -> str | None:
 
 def git_commit(backend_dir: Path) -> str | None:
     return git(backend_dir, "rev-parse", "HEAD")
+
+
+def git_commit_time(backend_dir: Path) -> str | None:
+    """HEAD's commit time in UTC (ISO 8601): the same commit always gives the same value."""
+    stamp = git(backend_dir, "show", "-s", "--format=%ct", "HEAD")
+    if stamp is None or not stamp.isdigit():
+        return None
+    return datetime.fromtimestamp(int(stamp), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _checked(value: str, source: str, fix: str) -> Version:

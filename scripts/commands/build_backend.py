@@ -15,7 +15,9 @@ from scripts.build.backend import PackageSource, build_backend
 def run(args: argparse.Namespace) -> Mapping[str, Any]:
     env = common.environment(args)
     # The version first: a missing one fails before anything is zipped or uploaded.
-    source = PackageSource.resolve(env.backend_dir, env.backend.package, version=args.version)
+    source = PackageSource.resolve(
+        env.backend_dir, env.backend.package, version=args.version, environment=env.name
+    )
     store = common.store(args, env)
     progress.say(f"build-backend {env.name}: {env.backend_dir} -> {store.location}")
     result = build_backend(

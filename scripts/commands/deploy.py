@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> Mapping[str, Any]:
     target = target_from_store(
         Sources(ctx.store), ctx.env, layer_hash=layer_hash, package_hash=package_hash
     )
-    return deploy(ctx, target, canary=canary, wait_s=args.wait)
+    return deploy(ctx, target, canary=canary, wait_s=args.wait, smoke=not args.no_smoke)
 
 
 def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -63,6 +63,11 @@ def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse
         default=300.0,
         metavar="SECONDS",
         help="how long a canary is watched before promotion (default 300)",
+    )
+    parser.add_argument(
+        "--no-smoke",
+        action="store_true",
+        help="skip the functions' smoke checks after the switch (recorded in the release)",
     )
     parser.set_defaults(handler=run, graceful_stop=True)
     return parser

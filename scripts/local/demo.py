@@ -70,7 +70,7 @@ def demo(*, env: Environment, store: LocalStore, build_dir: Path, synth: bool) -
     started = time.perf_counter()
     progress.say(f"demo {env.name}: artifacts into {store.location}")
     # Resolved first: a missing version fails before the layer's install.
-    source = PackageSource.resolve(env.backend_dir, env.backend.package)
+    source = PackageSource.resolve(env.backend_dir, env.backend.package, environment=env.name)
     layer = build_layer(
         layer_request(
             env,

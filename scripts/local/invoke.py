@@ -14,9 +14,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 import tempfile
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,60 +29,10 @@ from scripts.build.layer import build_layer
 from scripts.build.requests import layer_request
 from scripts.errors import BadInputError, ToolError
 from scripts.local.import_hints import missing_distribution
+from scripts.local.runtime import Runtime, extract, run_handler
 from scripts.store import LocalStore
 
 _MACHINE = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
-
-_RUNNER = r"""
-import importlib, json, sys, time, traceback, uuid
-package, layer, handler, event_path, out_path, name, memory, timeout, only = sys.argv[1:10]
-sys.path[:0] = [package, layer]
-deadline = time.monotonic() + float(timeout)
-
-
-class Context:
-    function_name = name
-    function_version = "$LATEST"
-    memory_limit_in_mb = int(memory)
-    aws_request_id = str(uuid.uuid4())
-    invoked_function_arn = f"arn:aws:lambda:local:000000000000:function:{name}"
-    log_group_name = f"/aws/lambda/{name}"
-    log_stream_name = "local"
-
-    def get_remaining_time_in_millis(self):
-        return max(0, int((deadline - time.monotonic()) * 1000))
-
-
-def write(payload):
-    with open(out_path, "w", encoding="utf-8") as out:
-        json.dump(payload, out, default=str)
-
-
-module_name, _, attribute = handler.rpartition(".")
-try:
-    module = importlib.import_module(module_name)
-except ImportError as err:
-    write({"error": "import", "type": type(err).__name__, "module": err.name,
-           "message": str(err), "trace": traceback.format_exc()})
-    sys.exit(3)
-if only == "1":
-    if not callable(getattr(module, attribute, None)):
-        write({"error": "handler", "type": "AttributeError", "trace": "",
-               "message": f"module {module_name!r} has no function {attribute!r}"})
-        sys.exit(4)
-    write({"result": {"imported": handler}, "duration_ms": 0})
-    sys.exit(0)
-with open(event_path, encoding="utf-8") as source:
-    event = json.load(source)
-started = time.perf_counter()
-try:
-    result = getattr(module, attribute)(event, Context())
-except Exception as err:
-    write({"error": "handler", "type": type(err).__name__, "message": str(err),
-           "trace": traceback.format_exc()})
-    sys.exit(4)
-write({"result": result, "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
-"""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,18 +71,6 @@ def read_event(spec: str | None, stdin_text: str | None = None) -> Any:
         raise BadInputError(f"--event {where}: cannot read ({err}): pass a JSON file") from None
     except json.JSONDecodeError as err:
         raise BadInputError(f"--event {where}: not JSON ({err}): pass a JSON event") from None
-
-
-def _extract(archive: Path, dest: Path) -> Path:
-    """Extract once per content hash (the directory name carries it)."""
-    if dest.is_dir():
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    with zipfile.ZipFile(archive) as opened:
-        opened.extractall(staging)
-    staging.replace(dest)
-    return dest
 
 
 def _child_environ(env: Environment, function: FunctionConfig, task_root: Path) -> dict[str, str]:
@@ -181,7 +117,9 @@ def invoke(request: InvokeRequest) -> dict[str, Any]:
             f"compiled modules cannot load here: pass --arch {here} (or invoke on {architecture})"
         )
     python = find_interpreter(env.runtime.removeprefix("python"))
-    source = PackageSource.resolve(env.backend_dir, env.backend.package, version=request.version)
+    source = PackageSource.resolve(
+        env.backend_dir, env.backend.package, version=request.version, environment=env.name
+    )
     root = request.build_dir / "invoke"
     layer = build_layer(
         layer_request(
@@ -194,46 +132,40 @@ def invoke(request: InvokeRequest) -> dict[str, Any]:
         request.store,
     )
     layer_hash = str(layer.manifest["hash"])
-    layer_dir = _extract(
+    layer_dir = extract(
         request.store.root / f"layer-{layer_hash}.zip", root / f"layer-{layer_hash}"
     )
     with tempfile.TemporaryDirectory(prefix="invoke-", dir=root) as tmp:
         built, entries = zip_package(source, Path(tmp) / "backend.zip")
         check_handlers([function], entries)
-        package_dir = _extract(built.path, root / f"backend-{built.sha256[:16]}")
-        event_path, out_path = Path(tmp) / "event.json", Path(tmp) / "result.json"
-        event_path.write_text(json.dumps(request.event), encoding="utf-8")
+        package_dir = extract(built.path, root / f"backend-{built.sha256[:16]}")
         progress.say(f"invoke {function.name}: {function.handler} with Python {python.version}")
-        try:
-            completed = subprocess.run(
-                [
-                    python.path, "-I", "-S", "-B", "-c", _RUNNER,
-                    str(package_dir), str(layer_dir / "python"), function.handler,
-                    str(event_path), str(out_path), env.function_name(function.name),
-                    str(function.memory_mb), str(function.timeout_s),
-                    "1" if request.import_only else "0",
-                ],
-                cwd=package_dir,
-                env=_child_environ(env, function, package_dir),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                timeout=function.timeout_s,
-                check=False,
-            )  # fmt: skip
-        except subprocess.TimeoutExpired:
+        runtime = Runtime(
+            python=str(python.path),
+            package_dir=package_dir,
+            layer_paths=(layer_dir / "python",),
+            handler=function.handler,
+            function_name=env.function_name(function.name),
+            memory_mb=function.memory_mb,
+            timeout_s=function.timeout_s,
+            environ=_child_environ(env, function, package_dir),
+        )
+        ran = run_handler(
+            runtime, request.event, scratch=Path(tmp), import_only=request.import_only
+        )
+        if ran.timed_out:
             raise ToolError(
                 f"function {function.name}: timed out after {function.timeout_s} s "
                 "(its configured timeout)"
-            ) from None
-        for line in completed.stdout.splitlines():
+            )
+        for line in ran.output.splitlines():
             progress.say(f"  | {line}")  # the handler's own output, as its log would show it
-        if not out_path.is_file():
+        if ran.report is None:
             raise ToolError(
-                f"function {function.name}: the runtime exited {completed.returncode} without a "
+                f"function {function.name}: the runtime exited {ran.returncode} without a "
                 "result: see its output above"
             )
-        report = json.loads(out_path.read_text(encoding="utf-8"))
+        report = ran.report
     if report.get("error") == "import":
         raise _import_failure(report, function, layer_dir / "python")
     if report.get("error") == "handler":

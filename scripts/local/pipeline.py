@@ -182,7 +182,7 @@ def run_pipeline(request: PipelineRequest, reporter: Reporter, log: IO[str]) -> 
         with reporter.step(f"artifact bucket {env.artifact_bucket}") as note:
             note["text"] = "created" if ensure_bucket(s3, env) else "exists"
 
-        source = PackageSource.resolve(env.backend_dir, env.backend.package)
+        source = PackageSource.resolve(env.backend_dir, env.backend.package, environment=env.name)
         with reporter.step("build layer", heartbeat=True) as note:
             layer = build_layer(
                 layer_request(

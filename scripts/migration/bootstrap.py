@@ -112,7 +112,7 @@ def bootstrap(ctx: Context, inputs: BuildInputs, *, ready: bool, apply: bool) ->
         layer_request(env, build_dir=inputs.build_dir, index_args=inputs.index_args), ctx.store
     )
     package = build_backend(
-        source=PackageSource.resolve(env.backend_dir, env.backend.package),
+        source=PackageSource.resolve(env.backend_dir, env.backend.package, environment=env.name),
         store=ctx.store,
         build_dir=inputs.build_dir,
         functions=env.released_functions,

@@ -59,8 +59,10 @@ def alarm_reader(client: CloudWatchClient) -> Callable[[Sequence[str]], Mapping[
     return read
 
 
-def bake(ctx: Context, canary: Canary) -> str:
-    """Watch until the bake time is over: "promote", or why the canary must switch back."""
+def bake(ctx: Context, canary: Canary, *, watch: Callable[[], None] | None = None) -> str:
+    """Watch until the bake time is over: "promote", or why the canary must switch back.
+
+    `watch` runs on every poll (the new versions' error lines, scripts.release.logs)."""
     deadline = ctx.timing.clock() + canary.bake_s
     reader = ctx.alarms
     if canary.alarms and reader is None:
@@ -70,6 +72,8 @@ def bake(ctx: Context, canary: Canary) -> str:
         + (", ".join(canary.alarms) if canary.alarms else "no alarms (none configured)")
     )
     while True:
+        if watch is not None:
+            watch()
         if reader is not None and canary.alarms:
             states = reader(canary.alarms)
             firing = sorted(n for n, state in states.items() if state == "ALARM")

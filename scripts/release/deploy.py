@@ -20,6 +20,7 @@ from scripts.callers import bypass_lines
 from scripts.errors import BadInputError
 from scripts.release import plan
 from scripts.release.canary import Canary
+from scripts.release.checks import Checks
 from scripts.release.engine import FunctionRun, Step
 from scripts.release.facts import CodeSource
 from scripts.release.history import FunctionEntry, new_release_id
@@ -123,8 +124,12 @@ def deploy(
     kind: str = "deploy",
     canary: Canary | None = None,
     wait_s: float = 0.0,
+    smoke: bool = True,
 ) -> dict[str, Any]:
-    """Prepare a version of every function holding the target, then switch the aliases."""
+    """Prepare a version of every function holding the target, then switch the aliases.
+
+    The environment's hooks run on the new versions before the switch and the functions'
+    smoke checks after it (`smoke=False`: skipped, and the record says so)."""
     env = ctx.env
     sources = Sources(ctx.store)
     for warning in target.warnings:
@@ -148,6 +153,9 @@ def deploy(
         if target.layer is not None:
             layer_arn, published = ensure_layer_version(ctx.api.client, env, target.layer)
             ctx.say(f"  layer: {'published' if published else 'reusing'} {layer_arn}")
+        checks = Checks(
+            env=env, client=ctx.invoker or ctx.api.client, smoke_enabled=smoke, say=ctx.say
+        )
         record_id = new_release_id()
         description = f"release {record_id}"
         runs: dict[str, FunctionRun] = {}
@@ -198,9 +206,16 @@ def deploy(
             app_version=target.app_version,
             canary=canary.to_json() if canary else None,
             bypassed=bypassed,
+            checks=checks.to_json(),
         )
         result = release(
-            ctx, record=record, runs=runs, prepare=prepare, switch=switch, canary=canary
+            ctx,
+            record=record,
+            runs=runs,
+            prepare=prepare,
+            switch=switch,
+            canary=canary,
+            checks=checks,
         )
     return {
         **result,

@@ -98,6 +98,8 @@ class ReleaseRecord:
     package_key: str | None = None
     app_version: str | None = None
     canary: Mapping[str, Any] | None = None
+    # Hooks and smoke checks: whether smoke ran (--no-smoke) and every answer (checks.py).
+    checks: Mapping[str, Any] | None = None
     resolves: str | None = None
     error: str | None = None
     # Per function, the callers that invoke the unqualified function (scripts/callers.py):
@@ -158,6 +160,7 @@ def _check(record: ReleaseRecord) -> ReleaseRecord:
     _require(isinstance(record.layer_published, bool), "layer_published: not a boolean")
     _require(record.canary is None or isinstance(record.canary, dict), "canary: not an object")
     _require(isinstance(record.bypassed, dict), "bypassed: not an object")
+    _require(record.checks is None or isinstance(record.checks, dict), "checks: not an object")
     for entry in record.functions.values():
         _require(entry.outcome is None or isinstance(entry.outcome, dict), "outcome: not an object")
     return record

@@ -5,7 +5,9 @@
     record `started`: target + every function's exact before-state
     prepare: $LATEST, versions (callers see nothing)   -> on failure: undo, `failed`
     record the versions prepare found or made
+    hooks on the new versions (scripts.release.checks) -> on failure: undo, `failed`
     switch: aliases (a canary bakes against alarms)    -> on failure: undo, `failed`
+    smoke checks through the aliases                   -> on failure: undo, `failed`
     record `succeeded`, release the lock
 
 A signal stops further writes and takes the failure path; a lost lock stops everything at
@@ -17,21 +19,26 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from environments import Environment
 from scripts.errors import ConditionFailedError, ToolError
 from scripts.release import history, lock
 from scripts.release.canary import Canary, bake
+from scripts.release.checks import Checks
 from scripts.release.engine import CancelledError, Executor, FunctionRun, Status, Step, first_error
 from scripts.release.facts import facts
 from scripts.release.history import FunctionEntry, RecordWriter, ReleaseRecord
 from scripts.release.lambda_api import Api, describe
+from scripts.release.logs import error_watch
 from scripts.release.recover import resolve_unfinished
 from scripts.release.steps import Switch
 from scripts.release.timing import Timing
 from scripts.stop import Stop
 from scripts.store import Store
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
 
 
 @dataclass
@@ -48,6 +55,11 @@ class Context:
     lock_lost: bool = False
     held: lock.Lock | None = None  # the deploy lock, while `session` holds it
     alarms: Callable[[Sequence[str]], Mapping[str, str]] | None = None
+    # Hooks and smoke checks invoke through this one (no retries, a long read timeout:
+    # scripts.clients.invoke_client); None: the Api's client.
+    invoker: LambdaClient | None = None
+    # Makes a CloudWatch Logs client: a canary's bake prints the new versions' error lines.
+    logs: Callable[[], Any] | None = None
 
     @property
     def reason(self) -> str | None:
@@ -75,6 +87,7 @@ class ReleaseFailedError(ToolError):
             "release": self.record.id if self.record else None,
             "state": self.record.state if self.record else None,
             "functions": {name: run.to_json() for name, run in self.runs.items()},
+            "checks": self.record.checks if self.record else None,
         }
 
 
@@ -132,6 +145,7 @@ def execute(
     prepare: Mapping[str, Sequence[Step]],
     switch: Mapping[str, Sequence[Step]],
     canary: Canary | None = None,
+    checks: Checks | None = None,
 ) -> ReleaseRecord:
     """Run a planned release through the failure paths described above."""
     if ctx.stop.is_set():
@@ -151,9 +165,18 @@ def execute(
     try:
         _phase(ctx, executor, prepare, "prepare")
         _record(writer, functions=entries(runs, writer.record))
+        switched = [name for name, steps in switch.items() if steps]
+        new = {name: v for name, run in runs.items() if (v := facts(run).target_version)}
+        if checks is not None:  # callers still get the old versions: nothing to switch back
+            _not_stopped(ctx, "before the hooks")
+            failed = checks.before_switch(new, switched, canary=canary is not None)
+            _checked(writer, checks, failed, "nothing was switched")
         _phase(ctx, executor, switch, "switch")
         if canary is not None:
             _canary(ctx, executor=executor, runs=runs, canary=canary, writer=writer, switch=switch)
+        if checks is not None:
+            failed = checks.run_smoke({name: ctx.env.alias_name for name in switched})
+            _checked(writer, checks, failed, "switching every alias back")
         executor.settle_statuses()
         return _record(
             writer,
@@ -175,6 +198,7 @@ def release(
     prepare: Mapping[str, Sequence[Step]],
     switch: Mapping[str, Sequence[Step]],
     canary: Canary | None = None,
+    checks: Checks | None = None,
 ) -> dict[str, Any]:
     """Run a planned release unless it changes nothing, and report each function.
 
@@ -182,7 +206,15 @@ def release(
     of distinct states that rollback can walk.
     """
     final = (
-        execute(ctx, record=record, runs=runs, prepare=prepare, switch=switch, canary=canary)
+        execute(
+            ctx,
+            record=record,
+            runs=runs,
+            prepare=prepare,
+            switch=switch,
+            canary=canary,
+            checks=checks,
+        )
         if prepare or switch
         else None
     )
@@ -193,7 +225,21 @@ def release(
         "release": final.id if final else None,
         "state": final.state if final else "unchanged",
         "functions": {name: run.to_json() for name, run in runs.items()},
+        "checks": final.checks if final else None,
     }
+
+
+def _not_stopped(ctx: Context, when: str) -> None:
+    if ctx.stop.is_set():
+        raise _AbortError(f"stopped {when}: {ctx.reason or 'cancelled'}")
+
+
+def _checked(writer: RecordWriter, checks: Checks, failed: Any, then: str) -> None:
+    """Record what the checks answered; a failure takes the release's failure path."""
+    if checks.unrecorded:
+        _record(writer, checks=checks.to_json())
+    if failed is not None:
+        raise _AbortError(f"{failed.line()}: {then}")
 
 
 def _record(writer: RecordWriter, **changes: Any) -> ReleaseRecord:
@@ -233,7 +279,11 @@ def _canary(
     writer: RecordWriter,
     switch: Mapping[str, Sequence[Step]],
 ) -> None:
-    verdict = bake(ctx, canary)
+    watch = None
+    if ctx.logs is not None:
+        new = {name: v for name, run in runs.items() if (v := facts(run).target_version)}
+        watch = error_watch(ctx.env, ctx.logs(), new, say=ctx.say)
+    verdict = bake(ctx, canary, watch=watch.poll if watch else None)
     _record(writer, canary={**canary.to_json(), "result": verdict})
     if verdict != "promote":
         raise _AbortError(f"canary switched back: {verdict}")

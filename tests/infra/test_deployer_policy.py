@@ -11,6 +11,7 @@ from infra_constructs.deployer_policy import (
     FUNCTION_ACTIONS,
     LAYER_ACTIONS,
     LOCK_ACTIONS,
+    LOG_ACTIONS,
     OBJECT_ACTIONS,
     VERSION_ACTIONS,
 )
@@ -51,9 +52,16 @@ def test_deployer_policy_is_scoped_to_this_environment(synth: Synth, env_name: s
             "ArtifactObjects",
             "ArtifactListing",
             "DeployLock",
+            "FunctionLogs",
         ]
     )
     assert all(s["effect"] == "Allow" for s in statements.values())
+    # A canary's bake reads the functions' own log groups, nothing else (FilterLogEvents
+    # is authorised on `GROUP_ARN:*`). An existing log group is a data source's ARN.
+    assert statements["FunctionLogs"]["actions"] == list(LOG_ACTIONS)
+    groups = statements["FunctionLogs"]["resources"]
+    assert len(groups) == len(resources(stack, "aws_lambda_function"))
+    assert all(g.startswith("${") and g.endswith(".arn}:*") and "log_group" in g for g in groups)
 
     layer_id, _ = only(resources(stack, "aws_lambda_layer_version"))
     layer_arn = ref("aws_lambda_layer_version", layer_id, "layer_arn")

@@ -7,7 +7,8 @@ real behaviour, so clients talk to this server instead (boto3 `endpoint_url=doub
 or `AWS_ENDPOINT_URL` for a subprocess). It forwards every request to moto unchanged and, for
 the Lambda REST API only (found by the `lambda` signing scope), applies the rules of
 `lambda_double_rules.py`: revisions and 412, update windows and 409, downloadable code,
-missing S3 objects refused. Everything else (S3, IAM, STS...) passes through untouched.
+missing S3 objects refused; and `Invoke`, which runs the version's own code
+(lambda_double_runtime.py). Everything else (S3, IAM, STS...) passes through untouched.
 
 Faults are injected from the test, thread-safe, each for an operation, optionally one
 function (or layer) name, and a number of times (`times=None`: every time):
@@ -44,6 +45,8 @@ from urllib.parse import quote, urlsplit
 
 from lambda_double_api import Call, Fault, LambdaError, Request, Route, missing_object, route_of
 from lambda_double_rules import Rules
+from lambda_double_runtime import FunctionRunner
+from wheel_factory import find_python
 
 CODE_PATH = "/__lambda_double__/code/"
 # Headers that belong to one hop, or that the double recomputes; no compression either, so
@@ -85,8 +88,11 @@ class LambdaDouble:
     code_url_ttl_s: float = 600.0
     revision_on_settle: bool = True
     clock: Callable[[], float] = time.monotonic
+    # Alias weights pick a version by a draw from a generator seeded with this.
+    invoke_seed: int = 0
     endpoint: str = ""
     rules: Rules = field(init=False)
+    runner: FunctionRunner = field(init=False)
     _server: ThreadingHTTPServer | None = field(default=None, init=False, repr=False)
     _stopping: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
     _passed: list[tuple[str, str, int]] = field(default_factory=list, init=False, repr=False)
@@ -99,6 +105,9 @@ class LambdaDouble:
             code_url_ttl_s=self.code_url_ttl_s,
             clock=self.clock,
             revision_on_settle=self.revision_on_settle,
+        )
+        self.runner = FunctionRunner(
+            python_for=find_python, seed=self.invoke_seed, logs_endpoint=self.upstream
         )
         parts = urlsplit(self.upstream)
         self._up_host, self._up_port = parts.hostname or "127.0.0.1", parts.port or 80
@@ -222,6 +231,12 @@ class LambdaDouble:
         injected = self.rules.take("fail", route)
         if injected is not None and injected.error is not None:
             return _Reply.error(injected.error)
+        if route.operation == "Invoke" and route.function:
+            # Not under the function's lock: a run takes seconds and changes nothing.
+            try:
+                return self._invoke(route, request)
+            except LambdaError as err:
+                return _Reply.error(err)
         lock = (
             self.rules.function_lock(route.function) if route.function else contextlib.nullcontext()
         )
@@ -277,10 +292,42 @@ class LambdaDouble:
         self.rules.applied(route, payload, result, failure)
         if code is not None and route.operation != "PublishLayerVersion":
             self.rules.remember_code(code)
+        elif code is not None and result.get("LayerVersionArn"):
+            self.runner.remember_layer(str(result["LayerVersionArn"]), code)
         if result:
             self.rules.rewrite(route, result, self._code_url)
             reply.body = json.dumps(result).encode()
         return reply
+
+    def _invoke(self, route: Route, request: Request) -> _Reply:
+        """Run the version the qualifier names ($LATEST, a version, an alias's pick)."""
+        name = quote(str(route.function), safe="")
+        headers = [(k, v) for k, v in request.headers if k.lower() in ("authorization",)]
+        qualifier = route.qualifier or "$LATEST"
+        if qualifier != "$LATEST" and not qualifier.isdigit():
+            got = self._forward(
+                Request("GET", f"/2015-03-31/functions/{name}/aliases/{quote(qualifier)}", headers)
+            )
+            if not 200 <= got.status < 300:  # moto answers GetAlias with 201
+                return got
+            alias = _json(got.body)
+            weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+            qualifier = self.runner.choose(str(alias["FunctionVersion"]), weights)
+        path = f"/2015-03-31/functions/{name}/configuration"
+        if qualifier != "$LATEST":
+            path += f"?Qualifier={quote(qualifier)}"
+        got = self._forward(Request("GET", path, headers))
+        if not 200 <= got.status < 300:
+            return got
+        config = _json(got.body)
+        answer = self.runner.invoke(
+            config,
+            self.rules.code(str(config.get("CodeSha256", ""))),
+            request.body,
+            invocation_type=request.header("x-amz-invocation-type") or "RequestResponse",
+            tail=request.header("x-amz-log-type") == "Tail",
+        )
+        return _Reply(answer.status, answer.headers, answer.body)
 
     def _code_url(self, sha: str) -> str:
         return f"{self.endpoint}{CODE_PATH}{self.rules.code_token(sha)}"

@@ -129,6 +129,11 @@ class Rules:
             self._code[sha] = data
         return sha
 
+    def code(self, sha: str) -> bytes | None:
+        """The zip bytes of this `CodeSha256`, if the double saw them."""
+        with self._lock:
+            return self._code.get(sha)
+
     def code_token(self, sha: str) -> str:
         token = secrets.token_urlsafe(16)
         with self._lock:

@@ -130,11 +130,73 @@ def test_generated_version_info_is_deterministic(tmp_path: Path) -> None:
     first, entries = zip_package(source, tmp_path / "one" / "p.zip")
     assert "version_info.json" in dict(entries)
     info = json.loads(dict(entries)["version_info.json"].read_text())
-    assert info == {"version": "1.0.0", "git_commit": "abc123"}
+    assert info == {"version": "1.0.0", "git_sha": "abc123", "deployed_at": None}
     again, _ = zip_package(source, tmp_path / "two" / "p.zip")
     assert again.sha256 == first.sha256
     other = replace(source, git_commit="def456")
     assert package_hash(other) != package_hash(source)
+
+
+def _commit(backend: Path, when: str) -> None:
+    """A commit of everything in `backend` at `when` (author and committer dates)."""
+    identity = {"NAME": "t", "EMAIL": "t@example.invalid", "DATE": when}
+    environ = {
+        **os.environ,
+        **{f"GIT_{w}_{k}": v for w in ("AUTHOR", "COMMITTER") for k, v in identity.items()},
+    }
+    if not (backend / ".git").exists():
+        subprocess.run(["git", "-C", str(backend), "init", "-q"], check=True, env=environ)
+    subprocess.run(["git", "-C", str(backend), "add", "."], check=True, env=environ)
+    subprocess.run(
+        ["git", "-C", str(backend), "commit", "-q", "--allow-empty", "-m", "x"],
+        check=True,
+        env=environ,
+    )
+
+
+def test_version_info_carries_what_the_app_reports_and_stays_content_addressed(
+    tmp_path: Path,
+) -> None:
+    backend = make_backend(tmp_path / "b")
+    _commit(backend, "2026-12-01T10:00:00+02:00")
+    spec = PackageSpec(generated=("version_info.json",))
+
+    source = PackageSource.resolve(backend, spec, environment="staging")
+    _, entries = zip_package(source, tmp_path / "one" / "p.zip")
+    info = json.loads(dict(entries)["version_info.json"].read_text())
+
+    sha = subprocess.run(
+        ["git", "-C", str(backend), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    # deployed_at: the commit's time (UTC), not the build's; no environment by default.
+    assert info == {"version": "1.0.0", "git_sha": sha, "deployed_at": "2026-12-01T08:00:00Z"}
+    # Built again (another day, another environment): the same package.
+    assert package_hash(PackageSource.resolve(backend, spec, environment="prod")) == (
+        package_hash(source)
+    )
+    _commit(backend, "2026-12-02T09:00:00Z")
+    assert package_hash(PackageSource.resolve(backend, spec)) != package_hash(source)
+
+
+def test_version_info_field_names_are_configurable_and_environment_is_opt_in(
+    tmp_path: Path,
+) -> None:
+    backend = make_backend(tmp_path / "b")
+    names = {"version": "app_version", "environment": "env", "git_sha": "commit"}
+    spec = PackageSpec(generated=("version_info.json",), version_info_fields=names)
+
+    staging = PackageSource.resolve(backend, spec, environment="staging")
+    _, entries = zip_package(staging, tmp_path / "s" / "p.zip")
+
+    info = json.loads(dict(entries)["version_info.json"].read_text())
+    assert info == {"app_version": "1.0.0", "env": "staging", "commit": None}
+    # The environment's name in the package: one package per environment.
+    prod = PackageSource.resolve(backend, spec, environment="prod")
+    assert package_hash(prod) != package_hash(staging)
+    with pytest.raises(ValueError, match="version_info_fields: built_at; allowed: version"):
+        PackageSpec(version_info_fields={"built_at": "now"})
+    with pytest.raises(ValueError, match="non-empty, distinct"):
+        PackageSpec(version_info_fields={"version": "v", "git_sha": "v"})
 
 
 def test_version_from_flag_file_or_git(tmp_path: Path) -> None:

@@ -10,15 +10,22 @@ checks each against the reviewed staging snapshot's policy document.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from lambda_world import World
+from conftest import ONE_ATTEMPT
+from lambda_double import LambdaDouble
+from lambda_world import World, make_world
+from running_code import running_world, upload_running_package
 
-from scripts.release.deploy import deploy
+from environments import Hook, SmokeCheck
+from scripts.release.canary import Canary
+from scripts.release.deploy import deploy, target_from_store
 from scripts.release.prune import prune_layers
 from scripts.release.prune_versions import prune_versions
 from scripts.release.rollback import RollbackRequest, rollback
+from scripts.release.sources import Sources
 from scripts.release.status import status
 
 SNAPSHOT = (
@@ -73,6 +80,12 @@ def granted() -> set[tuple[str, str]]:
 
 
 _ALIAS_OPERATIONS = {"GetAlias", "CreateAlias", "UpdateAlias", "DeleteAlias"}
+# Where the IAM action is not the operation's name.
+_ACTIONS = {"Invoke": "lambda:InvokeFunction"}
+
+
+def action(operation: str) -> str:
+    return _ACTIONS.get(operation, f"lambda:{operation}")
 
 
 def needed(operation: str, params: dict[str, Any]) -> tuple[str, str] | None:
@@ -87,8 +100,8 @@ def needed(operation: str, params: dict[str, Any]) -> tuple[str, str] | None:
         else None
     )
     if qualifier is None:
-        return f"lambda:{operation}", "plain"
-    return f"lambda:{operation}", "alias" if qualifier == "live" else "qualified"
+        return action(operation), "plain"
+    return action(operation), "alias" if qualifier == "live" else "qualified"
 
 
 def test_every_call_of_deploy_rollback_and_prune_is_allowed(world: World) -> None:
@@ -128,3 +141,39 @@ def test_every_call_of_deploy_rollback_and_prune_is_allowed(world: World) -> Non
     # And on the right resources: a call on a version or the alias needs a qualified grant.
     calls = {needed(op, params) for op, params in world.log.calls}
     assert {c for c in calls if c is not None} - granted() == set()
+
+
+def test_every_call_of_hooks_smoke_checks_and_a_canarys_log_watch_is_allowed(
+    lambda_double: LambdaDouble, python312: str
+) -> None:
+    world = running_world(make_world(lambda_double.endpoint, lambda_config=ONE_ATTEMPT))
+    smoke = SmokeCheck(event={"version": True}, expect={"version": "v1"})
+    world.env = replace(
+        world.env,
+        functions=tuple(replace(f, smoke=smoke) for f in world.env.functions),
+        hooks=(Hook(function="db-sync", event={"migrate": True}),),
+    )
+    logs_operations: list[str] = []
+    logs = world.client("logs")
+    logs.meta.events.register(
+        "provide-client-params.logs", lambda model, **_: logs_operations.append(model.name)
+    )
+    ctx = world.context()
+    ctx.logs = lambda: logs
+    target = target_from_store(
+        Sources(world.store),
+        world.env,
+        layer_hash=world.upload_layer("v1"),
+        package_hash=upload_running_package(world, "v1", needs="dep_v1"),
+    )
+    world.log.clear()
+
+    result = deploy(ctx, target, canary=Canary(percent=10, bake_s=0.1))
+
+    assert result["state"] == "succeeded"
+    calls = {needed(op, params) for op, params in world.log.calls}
+    # The hook invoked a version, the smoke checks the version (canary) then the alias.
+    assert {("lambda:InvokeFunction", "qualified"), ("lambda:InvokeFunction", "alias")} <= calls
+    assert {c for c in calls if c is not None} - granted() == set()
+    assert set(logs_operations) == {"FilterLogEvents"}
+    assert {f"logs:{op}" for op in logs_operations} <= deployer_actions()
