@@ -19,7 +19,7 @@ from lambda_double import LambdaDouble
 from lambda_world import World, make_world
 from running_code import running_world, upload_running_package
 
-from environments import Hook, SmokeCheck
+from environments import ENVIRONMENTS, Hook, SmokeCheck
 from scripts.release.canary import Canary
 from scripts.release.deploy import deploy, target_from_store
 from scripts.release.prune import prune_layers
@@ -35,6 +35,10 @@ SNAPSHOT = (
     / "test_snapshots"
     / "test_stack_snapshot[staging].json"
 )
+# The alias the staging policy names (the estate's, "staging") and the one the test world
+# releases (local's, "live"): the same grant, under each environment's alias name.
+POLICY_ALIAS = ENVIRONMENTS["staging"].alias_name
+WORLD_ALIAS = ENVIRONMENTS["local"].alias_name
 # S3 operations are authorised by the action of the object they touch.
 S3_ACTIONS = {
     "HeadObject": "s3:GetObject",
@@ -63,7 +67,7 @@ def _scope(resource: str) -> str:
     """What a resource in the policy matches: the bare function, its alias, or any qualifier."""
     if resource.endswith(":*"):
         return "qualified"
-    return "alias" if resource.endswith(":live") else "plain"
+    return "alias" if resource.endswith(f":{POLICY_ALIAS}") else "plain"
 
 
 def granted() -> set[tuple[str, str]]:
@@ -101,7 +105,7 @@ def needed(operation: str, params: dict[str, Any]) -> tuple[str, str] | None:
     )
     if qualifier is None:
         return action(operation), "plain"
-    return action(operation), "alias" if qualifier == "live" else "qualified"
+    return action(operation), "alias" if qualifier == WORLD_ALIAS else "qualified"
 
 
 def test_every_call_of_deploy_rollback_and_prune_is_allowed(world: World) -> None:
