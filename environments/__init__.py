@@ -23,7 +23,8 @@ from environments.catalog import (
 )
 from environments.checks import Hook, SmokeCheck
 from environments.errors import ConfigFileError
-from environments.function import MAX_LAYERS, PROTECTED_ATTRIBUTES, TRACING_MODES, FunctionConfig
+from environments.function import MAX_LAYERS, TRACING_MODES, FunctionConfig
+from environments.intended import INTENDED_CHANGES, PROTECTED_ATTRIBUTES, RISKY_CHANGES
 from environments.model import (
     AWS_PROVIDER_BINDINGS_VERSION,
     REPO_ROOT,
@@ -43,10 +44,12 @@ __all__ = [
     "AWS_PROVIDER_BINDINGS_VERSION",
     "ENVIRONMENTS",
     "ENVIRONMENTS_DIR",
+    "INTENDED_CHANGES",
     "LOCAL_ENDPOINT_DEFAULT",
     "MAX_LAYERS",
     "PROTECTED_ATTRIBUTES",
     "REPO_ROOT",
+    "RISKY_CHANGES",
     "SUPPORTED_ARCHITECTURES",
     "SUPPORTED_RUNTIMES",
     "TRACING_MODES",

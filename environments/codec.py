@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import tomllib
 import types
 import typing
@@ -86,6 +87,11 @@ def _decode(hint: Any, raw: object, key: str, root: Path) -> object:
         item = typing.get_args(hint)[0]
         return tuple(_decode(item, v, _item_key(key, i, v), root) for i, v in enumerate(raw))
     if origin is Mapping:
+        if typing.get_args(hint)[1] is Any:
+            # A JSON object (a check's event): a table, or JSON text; its class parses it.
+            if not isinstance(raw, dict | str):
+                raise _FieldError(key, f"got {_describe(raw)}; expected a table or JSON text")
+            return raw
         return _decode_mapping(raw, key)
     if dataclasses.is_dataclass(hint):
         return _decode_class(typing.cast(type, hint), raw, key, root)
@@ -174,10 +180,21 @@ def _encode(value: object, root: Path) -> object:
     if isinstance(value, tuple):
         return [_encode(v, root) for v in value]
     if isinstance(value, Mapping):
-        return dict(value)
+        # TOML has no null: a JSON object holding one is written as its JSON text.
+        return json.dumps(dict(value), sort_keys=True) if _has_null(value) else dict(value)
     if isinstance(value, Path):
         return value.relative_to(root).as_posix() if value.is_relative_to(root) else str(value)
     return value
+
+
+def _has_null(value: object) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, Mapping):
+        return any(_has_null(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_null(v) for v in value)
+    return False
 
 
 def _encode_class(value: Any, root: Path) -> dict[str, object]:

@@ -16,6 +16,7 @@ from typing import Literal
 from environments.adoption import Adopt
 from environments.callers import AsyncInvoke, ExternalCaller
 from environments.checks import SmokeCheck
+from environments.intended import INTENDED_CHANGES
 from environments.network import VpcConfig
 from environments.roles import CreatedRole, Role
 from environments.triggers import Trigger, statement_ids
@@ -34,25 +35,6 @@ LOG_RETENTION_DAYS = (
     *(1827, 2192, 2557, 2922, 3288, 3653),
 )
 MAX_TAGS = 50
-# Function attributes whose change can take a running function down or lose its settings.
-# `scripts plan-check` refuses an in-place change to one of them unless the function lists
-# it in `intended_changes` (or the run passes `--allow`). Terraform's attribute names.
-PROTECTED_ATTRIBUTES = (
-    "memory_size",
-    "timeout",
-    "environment",
-    "vpc_config",
-    "role",
-    "handler",
-    "runtime",
-    "architectures",
-    "tracing_config",
-    "tags",
-    "ephemeral_storage",
-    "dead_letter_config",
-    "reserved_concurrent_executions",
-    "logging_config",
-)
 
 _SHORT_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 _FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -111,7 +93,8 @@ class FunctionConfig:
     triggers: tuple[Trigger, ...] = ()
     # None: everything but the alias exists while the environment adopts.
     adopt: Adopt | None = None
-    # Protected attributes (PROTECTED_ATTRIBUTES) this configuration means to change.
+    # What this configuration means to change that plan-check would otherwise refuse:
+    # words of environments.intended.INTENDED_CHANGES (protected attributes, risky changes).
     intended_changes: tuple[str, ...] = ()
     # CloudWatch alarms a canary release of this function watches; none means it only waits.
     alarm_names: tuple[str, ...] = ()
@@ -202,11 +185,11 @@ class FunctionConfig:
                 f"{where}.log_retention_days: the existing log group is managed elsewhere; "
                 "set its retention there"
             )
-        unknown = sorted(set(self.intended_changes) - set(PROTECTED_ATTRIBUTES))
+        unknown = sorted(set(self.intended_changes) - set(INTENDED_CHANGES))
         if unknown:
             raise ValueError(
                 f"{where}.intended_changes: {', '.join(unknown)} not protected; "
-                f"allowed: {', '.join(PROTECTED_ATTRIBUTES)}"
+                f"allowed: {', '.join(INTENDED_CHANGES)}"
             )
         if len(set(self.alarm_names)) != len(self.alarm_names) or not all(self.alarm_names):
             raise ValueError(f"{where}.alarm_names: names must be non-empty and distinct")

@@ -141,6 +141,13 @@ class ScheduleTrigger:
         if self.input is not None:
             check_json("triggers.schedule.input", self.input, want_object=False)
         _choice("triggers.schedule.target", self.target, CALLER_TARGETS)
+        if self.target == "function" and not self.exists:
+            # The stack makes no permission for a schedule on the function (the existing
+            # one is an InvokePermission of its own): a new one would never be allowed in.
+            raise ValueError(
+                "triggers.schedule.target: 'function' keeps an existing schedule as it runs "
+                "(exists = true); a new schedule invokes the alias: leave target out"
+            )
 
     def rule(self, function_name: str) -> str:
         return self.rule_name or f"{function_name}-schedule"

@@ -22,7 +22,8 @@ environment plus a small function package, behind a per-environment alias.
 
 AWS credentials and endpoint come from the usual places (AWS_PROFILE, the CI role,
 AWS_ENDPOINT_URL for a local moto server). Exit codes: 0 ok, 1 failed, 2 bad input
-(the message names the fix), 3 busy (another deploy holds the environment's lock)."""
+(the message names the fix), 3 busy (another deploy, rollback or prune holds the
+environment's lock)."""
 
 # command -> (what it does, in a sentence or two; one example)
 COMMANDS: Mapping[str, tuple[str, str]] = {
@@ -61,7 +62,9 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
     "deploy": (
         "Release the built layer and package to every function: publish (or reuse) the "
         "layer version, prepare a version of each function, then move each alias. Any "
-        "failure puts everything back. One deploy per environment at a time.",
+        "failure puts everything back. One deploy per environment at a time. A canary "
+        "(--canary PERCENT, steps of 0.01) checks its alarms before any change and "
+        "switches every alias back on an alarm, a signal or any failure of the bake.",
         "python -m scripts deploy --env staging --canary 10 --bake 300",
     ),
     "rollback": (
@@ -86,8 +89,10 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
         "python -m scripts logs --env staging api --release 20261204T101500.000000Z-1a2b3c4d",
     ),
     "unlock": (
-        "Remove the environment's deploy lock when you know its holder is gone (a lock "
-        "whose lease expired is taken over by the next deploy anyway).",
+        "Remove the environment's deploy lock when its holder is gone. A lock its holder "
+        "is renewing (watched up to 1.5 renewal intervals, by the store's clock) is "
+        "refused, naming who holds it and since when; --force asks that live holder to "
+        "stop: it puts back what it changed and releases the lock.",
         "python -m scripts unlock --env staging",
     ),
     "prune-layers": (
@@ -124,10 +129,14 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
     ),
     "plan-check": (
         "Read a terraform plan of the synthesized stack and refuse it (exit 1, naming "
-        "resource and attribute) if it deletes or replaces a function, role, log group or "
-        "alias, or changes a protected function attribute (memory, timeout, environment, "
-        "VPC, role, handler, runtime, ...) nobody marked as intended; prints imports, "
-        "creates and in-place changes.",
+        "resource, attribute and what it would do) if it deletes or replaces a function, "
+        "role, log group or alias, changes a protected function attribute (memory, timeout, "
+        "environment, VPC, role, ...), or loses messages or cuts traffic (partial batch "
+        "failures dropped, a queue replaced, a mapping deleted or disabled, a redrive policy "
+        "or async-invoke retries removed, a permission deleted, an integration or schedule "
+        "re-pointed or deleted, an alias moved outside a release) unless the configuration's "
+        "intended_changes or --allow RESOURCE.WORD says so. Counts imports, creates, "
+        "updates, replaces, deletes and forgets. Rules: docs/plan-check.md.",
         "python -m scripts plan-check --env staging --plan-file tfplan",
     ),
     "synth-diff": (

@@ -57,6 +57,18 @@ def detail(message: str) -> None:
         _print(message, _DIM)
 
 
+def live(line: str) -> None:
+    """A status line rewritten in place (a canary's countdown): only on a terminal; an
+    empty line clears it. Callers off a terminal print plain lines with `say` instead."""
+    if _settings.level >= NORMAL:
+        sys.stderr.write("\r\033[K" + line)
+        sys.stderr.flush()
+
+
+def is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
 def error(message: str) -> None:
     _print(message, _RED)
 

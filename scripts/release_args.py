@@ -8,6 +8,7 @@ botocore with it): a local cache hit stays an import-light process.
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ from environments import Environment
 from scripts import args as common
 from scripts import progress
 from scripts.clients import cloudwatch_client, invoke_client, lambda_client, logs_client
+from scripts.errors import BadInputError
 from scripts.release.canary import alarm_reader
 from scripts.release.lambda_api import Api
 from scripts.release.release import Context
@@ -58,6 +60,9 @@ def release_context(args: argparse.Namespace, *, s3_only: bool = True) -> Contex
     `args.timing` and `args.stop` come from the CLI entry (the process environment and the
     signal handlers); tests calling a command directly get the defaults.
     """
+    wait = getattr(args, "wait", 0.0)
+    if not math.isfinite(wait) or wait < 0:
+        raise BadInputError(f"--wait {wait:g}: use a finite number of seconds >= 0, e.g. 600")
     env = common.environment(args)
     timing: Timing = getattr(args, "timing", None) or Timing()
     stop: Stop = getattr(args, "stop", None) or Stop()
@@ -69,6 +74,8 @@ def release_context(args: argparse.Namespace, *, s3_only: bool = True) -> Contex
         say=progress.say,
         stop=stop,
         alarms=_alarms(env),
+        # On a terminal the canary's countdown and alarm states rewrite one line.
+        live=progress.live if progress.is_terminal() else None,
         # A hook may run as long as its function may (a migration): wait that long, plus.
         logs=lambda: logs_client(env),
         invoker=invoke_client(

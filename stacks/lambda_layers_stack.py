@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
+from cdktf import TerraformOutput, TerraformStack
 from constructs import Construct
 
 import artifacts
@@ -27,6 +27,7 @@ from infra_constructs.lambda_layer import LambdaLayer
 from infra_constructs.provisioned_concurrency import ProvisionedConcurrency
 from infra_constructs.queue_trigger import QueueTrigger
 from infra_constructs.schedule import Schedule
+from stacks.provider import configure_backend, configure_provider
 
 
 def _slug(text: str) -> str:
@@ -53,8 +54,8 @@ class LambdaLayersStack(TerraformStack):
         super().__init__(scope, id_)
         env = environment
         self.environment: Environment = env
-        self._configure_provider(env)
-        self._configure_backend(env, stack_id=id_, local_state_path=local_state_path)
+        configure_provider(self, env)
+        configure_backend(self, env, stack_id=id_, local_state_path=local_state_path)
 
         # The frontend bucket already exists (managed elsewhere): read it, never create it.
         self.artifact_bucket = _aws.DataAwsS3Bucket(
@@ -264,67 +265,3 @@ class LambdaLayersStack(TerraformStack):
             return []
         account = _aws.DataAwsCallerIdentity(self, "account").account_id
         return [f"arn:aws:cloudwatch:{env.region}:{account}:alarm:{name}" for name in names]
-
-    def _configure_provider(self, env: Environment) -> None:
-        # The bindings pin the provider they were generated for (hashicorp/aws 6.25.0); an
-        # environment whose state 5.x wrote, or the offline mirror's 5.100, says so. Every
-        # attribute this stack sets exists in both. No typed setter exists, hence the override.
-        self.add_override("terraform.required_providers.aws.version", env.provider_version)
-        # On every resource that takes tags, as the root that built the estate set them.
-        default_tags = (
-            [_aws.AwsProviderDefaultTags(tags=dict(env.default_tags))] if env.default_tags else None
-        )
-        if env.endpoint_url is None:
-            _aws.AwsProvider(self, "aws", region=env.region, default_tags=default_tags)
-            return
-        url = env.endpoint_url
-        # A local AWS (moto): test credentials, path-style S3 (no bucket DNS names on
-        # 127.0.0.1) and none of the checks that need real AWS (STS account lookup, EC2
-        # metadata, the provider's list of known regions).
-        _aws.AwsProvider(
-            self,
-            "aws",
-            region=env.region,
-            access_key="test",
-            secret_key="test",  # noqa: S106 - moto's fixed dummy credential
-            s3_use_path_style=True,
-            skip_credentials_validation=True,
-            skip_requesting_account_id=True,
-            skip_metadata_api_check="true",
-            skip_region_validation=True,
-            default_tags=default_tags,
-            endpoints=[
-                # Every service this stack and the scripts call.
-                _aws.AwsProviderEndpoints(
-                    cloudwatch=url,
-                    ec2=url,
-                    events=url,
-                    iam=url,
-                    lambda_=url,
-                    logs=url,
-                    s3=url,
-                    sqs=url,
-                    sts=url,
-                )
-            ],
-        )
-
-    def _configure_backend(
-        self, env: Environment, *, stack_id: str, local_state_path: str | None
-    ) -> None:
-        backend = env.state_backend
-        if backend is None:
-            # Relative to the stack's synthesized directory, where terraform runs.
-            LocalBackend(self, path=local_state_path or f"terraform.{stack_id}.tfstate")
-            return
-        S3Backend(
-            self,
-            bucket=backend.bucket,
-            key=backend.key,
-            region=backend.region,
-            encrypt=True,
-            dynamodb_table=backend.dynamodb_table,
-        )
-        if backend.use_lockfile:
-            # S3-native locking (Terraform >= 1.10); cdktf 0.21's S3Backend predates it.
-            self.add_override("terraform.backend.s3.use_lockfile", True)

@@ -8,17 +8,18 @@ from typing import Any
 
 from scripts import args as common
 from scripts import progress, release_args
-from scripts.release.canary import Canary
+from scripts.release.canary import DEFAULT_BAKE_S
+from scripts.release.canary import from_args as canary_from_args
 from scripts.release.deploy import current_hashes, deploy, target_from_store
 from scripts.release.sources import Sources
 
 
 def run(args: argparse.Namespace) -> Mapping[str, Any]:
+    # Checked before anything is read or locked: bad numbers exit 2 naming the fix.
+    env = common.environment(args)
+    alarms = tuple(a for f in env.functions for a in f.alarm_names)
+    canary = canary_from_args(args.canary, args.bake, alarms)
     ctx = release_args.release_context(args)
-    canary = None
-    if args.canary is not None:
-        alarms = tuple(a for f in ctx.env.functions for a in f.alarm_names)
-        canary = Canary(percent=args.canary, bake_s=args.bake, alarms=alarms)
     progress.say(f"deploy {ctx.env.name} from {ctx.store.location}")
     # CI deploys exactly what its build jobs reported; otherwise recompute from the files.
     layer_hash, package_hash = args.layer_hash, args.package_hash
@@ -55,14 +56,15 @@ def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse
         "--canary",
         type=float,
         metavar="PERCENT",
-        help="send PERCENT of the traffic to the new versions first, watch, then promote",
+        help="send PERCENT (0.01-99.99, steps of 0.01) of the traffic to the new versions "
+        "first, watch the alarms, then promote",
     )
     parser.add_argument(
         "--bake",
         type=float,
-        default=300.0,
         metavar="SECONDS",
-        help="how long a canary is watched before promotion (default 300)",
+        help="with --canary: how long the canary is watched before promotion "
+        f"(default {DEFAULT_BAKE_S:g})",
     )
     parser.add_argument(
         "--no-smoke",

@@ -1,4 +1,5 @@
-"""`plan-check --env ENV`: refuse a plan that deletes, replaces or silently reconfigures."""
+"""`plan-check --env ENV`: refuse a plan that deletes, reconfigures, loses messages or cuts
+traffic unless intended (rules: scripts/infra/plan_check.py, docs/plan-check.md)."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "plan-check",
-        help="refuse a terraform plan that deletes, replaces or silently reconfigures functions",
+        help="refuse a terraform plan that deletes, reconfigures, loses messages or cuts traffic",
         description=plan_check_doc,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -69,9 +70,11 @@ def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse
     parser.add_argument(
         "--allow",
         action="append",
-        metavar="RESOURCE.ATTR",
-        help="let this run change one protected attribute (RESOURCE: short name such as "
-        "api, function name, or Terraform address); repeatable",
+        metavar="RESOURCE.WORD",
+        help="let this run make one refused change: WORD as the refusal names it (a "
+        "protected attribute, or a risk such as function_response_types or permission), "
+        "RESOURCE the Terraform address, or a function's short name or name for all of "
+        "its resources; repeatable",
     )
     parser.set_defaults(handler=run)
     return parser

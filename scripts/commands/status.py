@@ -13,7 +13,7 @@ from scripts.release.status import status
 
 def run(args: argparse.Namespace) -> Mapping[str, Any]:
     ctx = release_args.release_context(args)
-    return status(ctx.env, ctx.api, ctx.store, say=progress.say)
+    return status(ctx.env, ctx.api, ctx.store, say=progress.say, timing=ctx.timing)
 
 
 def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse.ArgumentParser:

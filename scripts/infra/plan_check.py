@@ -1,36 +1,65 @@
-"""`plan-check`: refuse a Terraform plan that would take a running function down.
+"""`plan-check`: refuse a Terraform plan that takes a function down, loses messages or cuts
+traffic, unless the configuration says it is intended.
 
 Adopting an existing system is where a plan hurts most: a configuration that forgot one
-setting imports the function and then "fixes" it (memory raised, timeout cut, environment
-deleted, VPC dropped, role swapped). This reads the plan Terraform made and refuses it
-(exit 1, naming resource and attribute) when it would
+setting imports a resource and then "fixes" it. This reads the plan Terraform made and
+refuses it (exit 1; one line per resource: address, word, what it would do) when it would
 
-- delete or replace a function, a role, a log group or an alias; or
-- change in place a protected function attribute (`environments.PROTECTED_ATTRIBUTES`:
-  memory, timeout, environment, VPC, role, handler, runtime, ...) that the configuration
-  did not mark as intended.
+- delete or replace a function, a role, a log group or an alias (never allowed);
+- change in place a protected function attribute (memory, timeout, environment, VPC, role,
+  handler, runtime, ...);
+- lose messages: a mapping that stops reporting partial batch failures (failed messages
+  would be deleted), gets a new filter, is disabled, deleted or sent to another function;
+  a queue deleted or replaced (messages in flight would be lost); a redrive policy
+  removed; asynchronous invocation with fewer retries, a shorter age or no failure
+  destination;
+- cut traffic: a permission deleted or replaced with a gap (callers would get
+  403/AccessDenied); an API Gateway integration (v1 `uri`, v2 `integration_uri`) pointed at
+  another function or deleted; a function URL deleted or replaced; a schedule target
+  deleted or re-pointed, a rule deleted or disabled; an alias's version or weights moved
+  by Terraform, outside a release.
 
-"Intended" is explicit: a function lists the attributes it means to change in
-`FunctionConfig.intended_changes`, or one run passes `--allow RESOURCE.ATTR` (RESOURCE: the
-short name `api`, the function's name, or the Terraform address). Everything else the
-migration changes (publishing versions, the layer, aliases, triggers moving to the alias,
-new permissions and policies) is not a protected attribute, so it passes and is listed.
+Safe by rule: moving a trigger or caller from a function to its own alias (what migrate
+does; an unknown target is followed through the plan's configuration references), a
+permission replaced create-before-destroy that grants the same, more retries, new callers,
+a forget (`removed` with destroy = false). docs/plan-check.md lists every rule and why.
 
-Pure functions over the JSON of `terraform show -json PLAN` (`parse_plan`, `evaluate`; the
-table and JSON in plan_table.py); `check_stack` runs terraform (scripts/infra/terraform.py)
-and is what other commands (the migration runbook) call.
+"Intended" is explicit: the function lists the word in `intended_changes`
+(environments/intended.py: a protected attribute, or the word each refusal names), or one
+run passes `--allow RESOURCE.WORD` (RESOURCE: the Terraform address, the short name `api`,
+or the function's name). Intended risks are listed, not hidden; the summary counts imports,
+creates, updates, replaces, deletes, forgets and refusals.
+
+Pure functions over the JSON of `terraform show -json PLAN` (`parse_plan`, `evaluate`,
+`check_plan`; rules in plan_risks.py, table and JSON in plan_table.py); `check_stack` runs
+terraform (scripts/infra/terraform.py) and is what other commands (migrate) call.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from environments import PROTECTED_ATTRIBUTES, Environment
+from environments import INTENDED_CHANGES, PROTECTED_ATTRIBUTES, Environment
 from scripts.errors import BadInputError
+from scripts.infra import plan_risks, plan_values
+from scripts.infra.plan_parse import FUNCTION_TYPE, Change, changed_attributes, parse_plan
+
+__all__ = [
+    "Change",
+    "Refusal",
+    "Report",
+    "changed_attributes",
+    "check_plan",
+    "check_stack",
+    "evaluate",
+    "intended_changes",
+    "parse_plan",
+    "resolve_allow",
+]
 
 # Deleting or replacing one of these takes a function, its permissions, its logs or its
 # callers' entry point away.
@@ -40,50 +69,6 @@ PROTECTED_TYPES = (
     "aws_cloudwatch_log_group",
     "aws_lambda_alias",
 )
-FUNCTION_TYPE = "aws_lambda_function"
-# How a person names a resource of these types: attributes joined by separators.
-_LABEL_PARTS: Mapping[str, tuple[tuple[str, str], ...]] = {
-    "aws_lambda_alias": (("function_name", ""), ("name", ":")),
-    "aws_lambda_permission": (("function_name", ""), ("qualifier", ":"), ("statement_id", "/")),
-    "aws_iam_role_policy": (("role", ""), ("name", ":")),
-    "aws_iam_role_policy_attachment": (("role", ""), ("policy_arn", "/")),
-    "aws_cloudwatch_event_target": (("rule", ""), ("target_id", "/")),
-    "aws_lambda_event_source_mapping": (("event_source_arn", ""), ("uuid", " ")),
-    "aws_lambda_layer_version": (("layer_name", ""),),
-}
-# Otherwise the first of these that is set.
-_LABELS = ("function_name", "name", "statement_id", "target_id", "policy_arn", "uuid")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Change:
-    """One resource in the plan and what Terraform will do to it."""
-
-    address: str
-    type: str
-    # "create", "update", "delete", "replace", "no-op", "forget"
-    action: str
-    import_id: str | None = None
-    label: str = ""
-    # Top-level attributes that differ; those only known after apply are in `unknown`.
-    attributes: tuple[str, ...] = ()
-    unknown: tuple[str, ...] = ()
-    before: Mapping[str, Any] = field(default_factory=dict)
-    after: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def function_name(self) -> str | None:
-        if self.type != FUNCTION_TYPE:
-            return None
-        name = self.after.get("function_name") or self.before.get("function_name")
-        return str(name) if name else None
-
-    @property
-    def kind(self) -> str:
-        """How the table says it: import, import+update, create, update, ..."""
-        if self.import_id is None:
-            return self.action
-        return "import" if self.action == "no-op" else f"import+{self.action}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,107 +87,45 @@ class Refusal:
 class Report:
     changes: tuple[Change, ...]
     refusals: tuple[Refusal, ...]
+    # Risks the configuration (`intended_changes`) or `--allow` says are intended: listed,
+    # so a reviewer sees what the plan will do, but not refused.
+    intended: tuple[Refusal, ...] = ()
 
     @property
     def ok(self) -> bool:
         return not self.refusals
 
-    def count(self, *kinds: str) -> int:
-        return sum(1 for c in self.changes if c.action in kinds)
+    def count(self, kind: str) -> int:
+        """How many resources the plan will `kind` ("create+forget" counts as both)."""
+        if kind == "import":
+            return sum(1 for c in self.changes if c.import_id is not None)
+        return sum(1 for c in self.changes if kind in c.action.split("+"))
 
     @property
     def imports(self) -> int:
-        return sum(1 for c in self.changes if c.import_id is not None)
+        return self.count("import")
+
+    @property
+    def counts(self) -> dict[str, int]:
+        found = {kind: self.count(kind) for kind in COUNTED}
+        return {**found, "refused": len(self.refusals)}
 
     @property
     def summary(self) -> str:
-        return (
-            f"{self.imports} to import, {self.count('create')} to create, "
-            f"{self.count('update')} to change in place, "
-            f"{self.count('delete', 'replace')} to delete or replace"
-        )
+        counts = self.counts
+        done = ", ".join(f"{counts[kind]} to {COUNTED[kind]}" for kind in COUNTED)
+        return f"{done}; {counts['refused']} refused"
 
 
-def _action(actions: Sequence[str]) -> str:
-    kinds = list(actions)
-    if sorted(kinds) == ["create", "delete"]:
-        return "replace"
-    if len(kinds) == 1:
-        return kinds[0]
-    raise ValueError(f"plan: unexpected actions {kinds}")
-
-
-def _has_unknown(value: Any) -> bool:
-    if value is True:
-        return True
-    if isinstance(value, Mapping):
-        return any(_has_unknown(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_unknown(v) for v in value)
-    return False
-
-
-def changed_attributes(
-    before: Mapping[str, Any], after: Mapping[str, Any], after_unknown: Mapping[str, Any]
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Top-level attributes that differ, and those of them only known after apply."""
-    unknown = tuple(sorted(k for k, v in after_unknown.items() if _has_unknown(v)))
-    known = {k for k in set(before) | set(after) if k not in unknown}
-    changed = {k for k in known if before.get(k) != after.get(k)}
-    return tuple(sorted(changed | set(unknown))), unknown
-
-
-def _label(type_: str, address: str, import_id: str | None, values: Mapping[str, Any]) -> str:
-    parts = _LABEL_PARTS.get(type_, ())
-    # ARNs shortened to their last segment: the table is read, the JSON keeps addresses.
-    shown = [
-        (sep, value.rsplit(":", 1)[-1].rsplit("/", 1)[-1] if value.startswith("arn:") else value)
-        for key, sep in parts
-        if isinstance(value := values.get(key), str) and value
-    ]
-    if shown:
-        return "".join(sep + value if index else value for index, (sep, value) in enumerate(shown))
-    for key in _LABELS:
-        value = values.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return import_id or address.rsplit(".", 1)[-1]
-
-
-def parse_plan(plan: Mapping[str, Any]) -> tuple[Change, ...]:
-    """Every managed resource change in a `terraform show -json` plan (data reads left out)."""
-    if "resource_changes" not in plan and "format_version" not in plan:
-        raise ValueError("plan: not the JSON of `terraform show -json PLANFILE`")
-    found = []
-    for resource in plan.get("resource_changes") or ():
-        if resource.get("mode") != "managed":
-            continue
-        change = resource["change"]
-        action = _action(change["actions"])
-        before = change.get("before") or {}
-        after = change.get("after") or {}
-        importing = change.get("importing") or None
-        import_id = str(importing.get("id", "")) if importing is not None else None
-        attributes: tuple[str, ...] = ()
-        unknown: tuple[str, ...] = ()
-        if action in ("update", "replace"):
-            attributes, unknown = changed_attributes(
-                before, after, change.get("after_unknown") or {}
-            )
-        found.append(
-            Change(
-                address=resource["address"],
-                type=resource["type"],
-                action=action,
-                import_id=import_id,
-                label=_label(resource["type"], resource["address"], import_id, after or before),
-                attributes=attributes,
-                unknown=unknown,
-                before=before,
-                after=after,
-            )
-        )
-    return tuple(found)
+# What the summary counts, in its order, and how it says each.
+COUNTED = {
+    "import": "import",
+    "create": "create",
+    "update": "update in place",
+    "replace": "replace",
+    "delete": "delete",
+    "forget": "forget",
+}
 
 
 def _show(value: Any) -> str:
@@ -215,51 +138,99 @@ def evaluate(
     *,
     intended: Mapping[str, Collection[str]],
     allow: Collection[tuple[str, str]] = (),
+    configuration: Mapping[str, Any] | None = None,
 ) -> Report:
-    """Refuse what the module docstring lists; `intended` and `allow` exempt attributes.
+    """Refuse what the module docstring lists; `intended` and `allow` exempt what they name.
 
-    `intended` maps a function's name to the attributes its configuration means to change;
-    `allow` holds (function name or address, attribute) pairs from `--allow`.
+    `intended` maps a function's name to the words its configuration means to change;
+    `allow` holds (function name or address, word) pairs from `--allow`; `configuration`
+    is the plan's own (it lets a rule follow a value only known after apply).
     """
-    refusals = []
+    refusals = [_protected(change) for change in changes if _is_protected_loss(change)]
     for change in changes:
-        label = change.label
-        if change.type in PROTECTED_TYPES and change.action in ("delete", "replace"):
-            refusals.append(
-                Refusal(
-                    address=change.address,
-                    label=label,
-                    attribute=None,
-                    reason=f"would be {'deleted' if change.action == 'delete' else 'replaced'}",
-                )
-            )
+        if change.type == FUNCTION_TYPE and change.action == "update":
+            refusals.extend(_function_attributes(change, intended, allow))
+    allowed: list[Refusal] = []
+    index = plan_values.build_index(changes, configuration or {})
+    labels = {c.address: c.label for c in changes}
+    for risk, owners in plan_risks.risks(changes, index):
+        keys = {risk.address, *owners}
+        exempt = any(risk.word in intended.get(o, ()) for o in owners) or any(
+            key in keys and word == risk.word for key, word in allow
+        )
+        refusal = Refusal(
+            address=risk.address,
+            label=labels.get(risk.address, ""),
+            attribute=risk.word,
+            reason=f"{risk.word}: {risk.effect}" + ("" if exempt else _how_to_intend(risk)),
+        )
+        (allowed if exempt else refusals).append(refusal)
+    return Report(changes=tuple(changes), refusals=tuple(refusals), intended=tuple(allowed))
+
+
+def check_plan(
+    plan: Mapping[str, Any],
+    *,
+    intended: Mapping[str, Collection[str]],
+    allow: Collection[tuple[str, str]] = (),
+) -> Report:
+    """`evaluate` over the JSON of `terraform show -json PLANFILE`, its configuration included."""
+    return evaluate(
+        parse_plan(plan),
+        intended=intended,
+        allow=allow,
+        configuration=plan.get("configuration"),
+    )
+
+
+def _how_to_intend(risk: plan_values.Risk) -> str:
+    where = (
+        f"list {risk.word!r} in {risk.function}'s intended_changes, or " if risk.function else ""
+    )
+    return f"; if intended, {where}pass --allow {risk.address}.{risk.word}"
+
+
+def _is_protected_loss(change: Change) -> bool:
+    return change.type in PROTECTED_TYPES and change.action in ("delete", "replace")
+
+
+def _protected(change: Change) -> Refusal:
+    # Never exempt: the stack exists to keep these (a new function is a new name).
+    reason = f"would be {'deleted' if change.action == 'delete' else 'replaced'}"
+    if change.action == "replace" and change.replace_paths:
+        forced = ", ".join(".".join(map(str, path)) for path in change.replace_paths)
+        reason += f" (a change to {forced} forces it)"
+    return Refusal(address=change.address, label=change.label, attribute=None, reason=reason)
+
+
+def _function_attributes(
+    change: Change, intended: Mapping[str, Collection[str]], allow: Collection[tuple[str, str]]
+) -> list[Refusal]:
+    name = change.function_name or ""
+    exempt = set(intended.get(name, ()))
+    exempt |= {attr for key, attr in allow if key in (name, change.address)}
+    refusals = []
+    for attribute in change.attributes:
+        if attribute not in PROTECTED_ATTRIBUTES or attribute in exempt:
             continue
-        if change.type != FUNCTION_TYPE or change.action != "update":
-            continue
-        name = change.function_name or ""
-        exempt = set(intended.get(name, ()))
-        exempt |= {attr for key, attr in allow if key in (name, change.address)}
-        for attribute in change.attributes:
-            if attribute not in PROTECTED_ATTRIBUTES or attribute in exempt:
-                continue
-            after = (
-                "(known after apply)"
-                if attribute in change.unknown
-                else _show(change.after.get(attribute))
+        after = (
+            "(known after apply)"
+            if attribute in change.unknown
+            else _show(change.after.get(attribute))
+        )
+        refusals.append(
+            Refusal(
+                address=change.address,
+                label=change.label,
+                attribute=attribute,
+                reason=(
+                    f"{attribute} {_show(change.before.get(attribute))} -> {after} is not "
+                    f"intended: fix the configuration, or list {attribute!r} in the "
+                    f"function's intended_changes (or pass --allow {name}.{attribute})"
+                ),
             )
-            refusals.append(
-                Refusal(
-                    address=change.address,
-                    label=label,
-                    attribute=attribute,
-                    reason=(
-                        f"{attribute} {_show(change.before.get(attribute))} -> {after} is not "
-                        f"intended: fix the configuration, or list {attribute!r} in the "
-                        f"function's intended_changes (or pass --allow {name}.{attribute})"
-                    ),
-                )
-            )
-    return Report(changes=tuple(changes), refusals=tuple(refusals))
+        )
+    return refusals
 
 
 def intended_changes(env: Environment) -> dict[str, frozenset[str]]:
@@ -277,10 +248,10 @@ def resolve_allow(env: Environment, values: Sequence[str]) -> tuple[tuple[str, s
     resolved = []
     for value in values:
         resource, _, attribute = value.rpartition(".")
-        if not resource or attribute not in PROTECTED_ATTRIBUTES:
+        if not resource or attribute not in INTENDED_CHANGES:
             raise ValueError(
                 f"--allow {value!r}: use RESOURCE.ATTRIBUTE with ATTRIBUTE one of "
-                f"{', '.join(PROTECTED_ATTRIBUTES)}"
+                f"{', '.join(INTENDED_CHANGES)}"
             )
         resolved.append((short.get(resource, resource), attribute))
     return tuple(resolved)
@@ -308,4 +279,4 @@ def check_stack(
         raise BadInputError(str(err)) from None
     binary = tf.require_terraform(terraform)
     plan = tf.plan_json(stack_dir, terraform=binary, plan_file=plan_file, environ=environ)
-    return evaluate(parse_plan(plan), intended=intended_changes(env), allow=allowed)
+    return check_plan(plan, intended=intended_changes(env), allow=allowed)

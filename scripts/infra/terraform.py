@@ -25,6 +25,13 @@ STACK_FILE = "cdk.tf.json"
 CHECKED_PLAN = "plan-check.tfplan"
 TIMEOUT_S = 1800.0
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
+# Terraform colours its diagnostics unless told -no-color; a relayed message must not carry
+# the escape codes (SGR sequences, and any other CSI sequence) into our one-line errors.
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
 
 
 def _minimum() -> tuple[int, ...]:
@@ -100,9 +107,13 @@ def _first_error(done: subprocess.CompletedProcess[str]) -> str:
             diagnostic = message.get("diagnostic") or {}
             detail = diagnostic.get("detail") or ""
             summary = diagnostic.get("summary") or message.get("@message", "")
-            return f"{summary}: {detail}".strip(": ")[:600]
-    text = (done.stdout + done.stderr).strip().splitlines()
-    return " | ".join(text[-6:])[-600:]
+            return strip_ansi(f"{summary}: {detail}").strip(": ")[:600]
+    # Terraform frames a diagnostic with box-drawing characters: keep the words only.
+    text = [
+        line.strip("╷│╵ ").strip()
+        for line in strip_ansi(done.stdout + done.stderr).strip().splitlines()
+    ]
+    return " | ".join(line for line in text if line)[-600:]
 
 
 def plan_json(
@@ -118,6 +129,10 @@ def plan_json(
     apply exactly what was checked); a stack never initialised is initialised first.
     """
     stack_file(stack_dir)
+    # Terraform runs in the stack directory, so every path given to it is absolute: a path
+    # relative to our working directory (the default cdktf.out/stacks/ENV) would be applied
+    # twice, once by us and once by terraform's cwd.
+    stack_dir = stack_dir.resolve()
     if plan_file is not None:
         path = plan_file if plan_file.is_absolute() else stack_dir / plan_file
         if not path.is_file():
@@ -135,13 +150,15 @@ def plan_json(
         path = stack_dir / CHECKED_PLAN
         planned = _run(
             terraform,
-            ["plan", "-input=false", "-json", f"-out={CHECKED_PLAN}"],
+            ["plan", "-input=false", "-json", "-no-color", f"-out={path}"],
             cwd=stack_dir,
             environ=environ,
         )
         if planned.returncode != 0:
             raise ToolError(f"terraform plan failed in {stack_dir}: {_first_error(planned)}")
-    shown = _run(terraform, ["show", "-json", str(path)], cwd=stack_dir, environ=environ)
+    shown = _run(
+        terraform, ["show", "-json", "-no-color", str(path)], cwd=stack_dir, environ=environ
+    )
     if shown.returncode != 0:
         raise ToolError(f"terraform show -json {path} failed: {_first_error(shown)}")
     try:

@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from environments import Environment
 from scripts.infra.plan_check import check_stack
+from scripts.infra.plan_table import verdict
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
@@ -96,7 +97,7 @@ def infrastructure(
             number=1,
             title=title,
             state=State.TODO,
-            checked=(*checked, "nothing deleted or replaced, no protected attribute changed"),
+            checked=(*checked, verdict(report)),
             next=f"review and apply the checked plan: (cd {stack_dir} && terraform apply "
             "plan-check.tfplan), or let CI's apply job do it; then run migrate again",
         )

@@ -19,7 +19,7 @@ from scripts.build import identity
 from scripts.callers import bypass_lines
 from scripts.errors import BadInputError
 from scripts.release import plan
-from scripts.release.canary import Canary
+from scripts.release.canary import Canary, preflight
 from scripts.release.checks import Checks
 from scripts.release.engine import FunctionRun, Step
 from scripts.release.facts import CodeSource
@@ -141,6 +141,8 @@ def deploy(
             f"this release at prepare, before the switch: {'; '.join(callers)} "
             f"(`migrate --env {env.name}` moves them to the alias)"
         )
+    if canary is not None:
+        preflight(ctx, canary)  # a missing or unreadable alarm: refused, nothing changed
     with session(ctx, command=kind, wait_s=wait_s):
         befores = plan.read_before(ctx.api, env, env.released_function_names)
         changing = [

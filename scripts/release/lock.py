@@ -1,15 +1,20 @@
-"""One deploy or rollback per environment at a time: a lock object with a lease.
+"""One deploy, rollback or prune per environment at a time: a lock object with a lease.
 
 The lock is `deployments/ENV/lock.json`, created with a conditional write (S3
 `If-None-Match: *`; an exclusive create in the local store), naming who holds it, where,
-since when and for which release. Its holder renews the lease while it runs, each renewal
-conditional on the ETag of its own last write: if the renewal finds another version, the
-lock was taken over and the holder must stop writing at once.
+since when, for which release and for how long a lease. Its holder renews it every third
+of the lease, each renewal conditional on the ETag of its own last write: if the renewal
+finds another version, the lock was taken over and the holder stops writing at once.
 
-A lock is taken over, with a warning naming the old holder, when its lease has expired
-(the run died without releasing it) or when its holder is provably gone (same host, and
-that process no longer exists). CI runs that die never need a person to deploy again;
-`unlock` is for a person who knows better than the lease.
+A lease is measured by the STORE's clock, never the caller's: the lock's age is the
+store's time now (S3's Date header) minus the store's time of its last write (its
+LastModified). A caller whose clock runs 300 s ahead sees a live lock exactly as young as
+it is. A lock is taken over, with a warning naming the old holder, only when its lease
+expired by that clock (its run died, or stalled longer than a lease: it then finds its
+lock lost before its next write) or when its holder is provably gone (same host, and that
+process no longer exists).
+
+`unlock` (scripts.release.unlock) never removes a lock whose holder is renewing it.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -29,6 +34,9 @@ from scripts.errors import BusyError, ConditionFailedError, ObjectExistsError, T
 from scripts.release.timing import Timing
 from scripts.stop import Stop
 from scripts.store import Store
+
+# S3 reports LastModified and Date in whole seconds: an age is exact to about a second.
+MARGIN_S = 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,16 +47,56 @@ class Holder:
     host: str
     pid: int
     started_at: float
-    expires_at: float
+    expires_at: float  # by the holder's own clock: shown, never decided on
     release_id: str | None = None
     # Identifies the process beyond its pid (pids are reused): its start time in ticks.
     process_start: str | None = None
+    # The lease the holder renews within; None in locks written before it was recorded.
+    lease_s: float | None = None
+    # Set by `unlock --force`: who asked the holder to stop, and when. The holder keeps
+    # the mark (and its lease) while it puts back what it changed, then releases.
+    revoked: str | None = None
 
-    def describe(self, clock: Callable[[], float]) -> str:
-        left = self.expires_at - clock()
-        lease = f"lease {left:.0f}s left" if left > 0 else f"lease expired {-left:.0f}s ago"
+    def lease(self, default: float) -> float:
+        return self.lease_s if self.lease_s else default
+
+    def describe(self, age: float | None, *, default_lease: float) -> str:
+        """Who holds it, and its lease by the store's clock (`age`: since its last write)."""
+        if age is None:
+            lease = "lease unknown: the store reports no time"
+        else:
+            left = self.lease(default_lease) - age
+            lease = f"lease {left:.0f}s left" if left > 0 else f"lease expired {-left:.0f}s ago"
         release = f", release {self.release_id}" if self.release_id else ""
-        return f"{self.command} by {self.user}@{self.host} pid {self.pid}{release} ({lease})"
+        stopping = f", asked to stop by {self.revoked}" if self.revoked else ""
+        return (
+            f"{self.command} by {self.user}@{self.host} pid {self.pid}{release}{stopping} ({lease})"
+        )
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The lock as the store holds it now (`holder` None: unreadable)."""
+
+    holder: Holder | None
+    etag: str
+    age: float | None  # seconds since its last write, by the store's clock
+
+    def expired(self, default_lease: float) -> bool:
+        """Not renewed for a whole lease, by the store's clock (plus its resolution)."""
+        if self.holder is None:
+            return True
+        if self.age is None:
+            return False  # no store time: nothing is provable, the lock stays
+        return self.age > self.holder.lease(default_lease) + MARGIN_S
+
+    def takeable(self, default_lease: float) -> bool:
+        return self.expired(default_lease) or (self.holder is not None and is_gone(self.holder))
+
+    def describe(self, default_lease: float) -> str:
+        if self.holder is None:
+            return "an unreadable lock"
+        return self.holder.describe(self.age, default_lease=default_lease)
 
 
 def _process_start(pid: int) -> str | None:
@@ -84,9 +132,33 @@ def _decode(data: bytes) -> Holder | None:
         return None
 
 
+def encode(holder: Holder) -> bytes:
+    return json.dumps(asdict(holder), sort_keys=True).encode()
+
+
+def look(store: Store, env_name: str) -> Seen | None:
+    """The lock as stored, with its age by the store's clock; None when there is none."""
+    return _look(store, artifacts.lock_name(env_name))
+
+
+def _look(store: Store, name: str) -> Seen | None:
+    stored = store.get(name)
+    if stored is None:
+        return None
+    return Seen(holder=_decode(stored.data), etag=stored.etag, age=stored.age)
+
+
+def read_holder(store: Store, env_name: str) -> tuple[Holder | None, str | None, bool]:
+    """(holder, etag, present): the lock as stored; an unreadable lock is present."""
+    seen = look(store, env_name)
+    if seen is None:
+        return None, None, False
+    return seen.holder, seen.etag, True
+
+
 @dataclass
 class Lock:
-    """A held lock: renew it, release it, and know whether it was lost."""
+    """A held lock: renew it, release it, and know whether it was lost or revoked."""
 
     store: Store
     name: str
@@ -94,37 +166,60 @@ class Lock:
     etag: str
     timing: Timing
     taken_over: Holder | None = None
-    lost: threading.Event | None = None
+    # Our clock at our last successful write: how long our own lease has left.
+    renewed_at: float = 0.0
     # The renewer thread and the run (naming its release) both renew: one at a time, or
     # the second write would be refused by the first's new ETag and read as a lost lock.
     _renewing: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    @property
+    def revoked(self) -> str | None:
+        return self.holder.revoked
+
     def renew(self, *, release_id: str | None = None) -> None:
+        """Extend the lease; ConditionFailedError when the lock is no longer ours. A lock
+        revoked by `unlock --force` is still ours: renewing keeps the mark (see `revoked`)."""
         with self._renewing:
             holder = replace(
                 self.holder,
                 expires_at=self.timing.clock() + self.timing.lock_lease_s,
                 release_id=release_id or self.holder.release_id,
             )
-            data = json.dumps(asdict(holder), sort_keys=True).encode()
-            self.etag = self.store.put_bytes(self.name, data, overwrite=True, if_match=self.etag)
+            try:
+                self.etag = self.store.put_bytes(
+                    self.name, encode(holder), overwrite=True, if_match=self.etag
+                )
+            except ConditionFailedError:
+                seen = _look(self.store, self.name)
+                mine = seen is not None and seen.holder is not None
+                if not mine or seen.holder.token != self.holder.token:  # type: ignore[union-attr]
+                    raise
+                # Our own lock, marked by `unlock --force`: keep the mark, stop the run.
+                holder = replace(holder, revoked=seen.holder.revoked)  # type: ignore[union-attr]
+                self.etag = self.store.put_bytes(
+                    self.name,
+                    encode(holder),
+                    overwrite=True,
+                    if_match=seen.etag,  # type: ignore[union-attr]
+                )
             self.holder = holder
+            self.renewed_at = self.timing.clock()
 
     def release(self) -> bool:
         """Remove the lock if it is still ours; False when someone took it meanwhile."""
         try:
             self.store.delete(self.name, if_match=self.etag)
         except ConditionFailedError:
-            return False
+            # Marked by `unlock --force` after our last renewal (the run had just ended):
+            # still ours to remove.
+            seen = _look(self.store, self.name)
+            if seen is None or seen.holder is None or seen.holder.token != self.holder.token:
+                return False
+            try:
+                self.store.delete(self.name, if_match=seen.etag)
+            except ConditionFailedError:
+                return False
         return True
-
-
-def read_holder(store: Store, env_name: str) -> tuple[Holder | None, str | None, bool]:
-    """(holder, etag, present): the lock as stored; an unreadable lock is present."""
-    stored = store.get(artifacts.lock_name(env_name))
-    if stored is None:
-        return None, None, False
-    return _decode(stored.data), stored.etag, True
 
 
 def acquire(
@@ -153,28 +248,33 @@ def acquire(
             started_at=started,
             expires_at=started + timing.lock_lease_s,
             process_start=_process_start(pid),
+            lease_s=timing.lock_lease_s,
         )
-        data = json.dumps(asdict(holder), sort_keys=True).encode()
+        data = encode(holder)
         try:
             etag = store.put_bytes(name, data, overwrite=False)
             return Lock(store=store, name=name, holder=holder, etag=etag, timing=timing)
         except ObjectExistsError:
             pass
-        current, current_etag, present = read_holder(store, env_name)
-        if not present:
+        seen = look(store, env_name)
+        if seen is None:
             continue  # released between our write and our read: try again at once
-        stale = current is None or current.expires_at < timing.clock() or is_gone(current)
-        if stale and current_etag is not None:
+        what = seen.describe(timing.lock_lease_s)
+        if seen.takeable(timing.lock_lease_s):
             try:
-                etag = store.put_bytes(name, data, overwrite=True, if_match=current_etag)
+                etag = store.put_bytes(name, data, overwrite=True, if_match=seen.etag)
             except ConditionFailedError:
                 continue  # someone else took it over or renewed it first: look again
-            what = current.describe(timing.clock) if current else "an unreadable lock"
             say(f"warning: took over the {env_name} lock from {what}")
             return Lock(
-                store=store, name=name, holder=holder, etag=etag, timing=timing, taken_over=current
+                store=store,
+                name=name,
+                holder=holder,
+                etag=etag,
+                timing=timing,
+                taken_over=seen.holder,
+                renewed_at=timing.clock(),
             )
-        what = current.describe(timing.clock) if current else "unknown"
         if stop is not None and stop.is_set():
             raise ToolError(
                 f"{stop.reason or 'stopped'} while waiting for the {env_name} lock ({what}): "
@@ -182,8 +282,8 @@ def acquire(
             )
         if timing.clock() >= deadline:
             raise BusyError(
-                f"{env_name} is busy: {what}; wait with --wait SECONDS, or if you know that "
-                f"run is gone: python -m scripts unlock --env {env_name}"
+                f"{env_name} is busy: {what}; wait with --wait SECONDS, or see who holds it "
+                f"and whether it is alive: python -m scripts unlock --env {env_name}"
             )
         timing.sleep(min(2.0, max(0.05, deadline - timing.clock())))
 
@@ -193,57 +293,3 @@ def _user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
-
-
-def unlock(store: Store, env_name: str) -> Mapping[str, Any] | None:
-    """Remove the lock whoever holds it; returns what was removed (None: there was none)."""
-    holder, etag, present = read_holder(store, env_name)
-    if not present:
-        return None
-    try:
-        store.delete(artifacts.lock_name(env_name), if_match=etag)
-    except ConditionFailedError as err:
-        raise ToolError(
-            f"the {env_name} lock changed while it was being removed (a run renewed it): "
-            "it is alive; run unlock again only if you are sure"
-        ) from err
-    return asdict(holder) if holder else {"unreadable": True}
-
-
-class Renewer:
-    """Renews a held lock in the background; sets `lost` when a renewal finds it taken."""
-
-    def __init__(self, lock: Lock, *, on_lost: Callable[[str], None]) -> None:
-        self.lock = lock
-        self.lost = threading.Event()
-        self._stop = threading.Event()
-        self._on_lost = on_lost
-        self._thread = threading.Thread(target=self._run, name="lock-renewer", daemon=True)
-
-    def __enter__(self) -> Renewer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        interval = self.lock.timing.lock_lease_s / 3
-        while not self._stop.wait(interval):
-            try:
-                self.lock.renew()
-            except ConditionFailedError:
-                self.lost.set()
-                self._on_lost("the deploy lock was taken over by another run: stopped")
-                return
-            except ToolError as err:
-                # A store hiccup: the lease still has two thirds left; try again next time.
-                self._on_lost_soft(str(err))
-
-    def _on_lost_soft(self, message: str) -> None:
-        if self.lock.holder.expires_at < self.lock.timing.clock():
-            self.lost.set()
-            self._on_lost(
-                f"the deploy lock could not be renewed before its lease ran out: {message}"
-            )

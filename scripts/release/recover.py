@@ -115,6 +115,8 @@ def resolve(ctx: Context, record: ReleaseRecord, *, resolver: str) -> ReleaseRec
         )
     restored = [r.name for r in runs.values() if r.status is Status.CHANGED]
     ctx.say(f"  put back {len(restored)} function(s) to the state before release {record.id}")
+    if any(isinstance(a.step, RestoreAlias) for r in runs.values() for a in r.applied):
+        ctx.put_back = record  # callers were moved back: `rollback --previous` stops here
     return writer.write(
         state=history.FAILED,
         ended_at=history.now(),

@@ -32,6 +32,7 @@ from scripts.release.history import FunctionEntry, RecordWriter, ReleaseRecord
 from scripts.release.lambda_api import Api, describe
 from scripts.release.logs import error_watch
 from scripts.release.recover import resolve_unfinished
+from scripts.release.renewer import Renewer
 from scripts.release.steps import Switch
 from scripts.release.timing import Timing
 from scripts.stop import Stop
@@ -55,6 +56,13 @@ class Context:
     lock_lost: bool = False
     held: lock.Lock | None = None  # the deploy lock, while `session` holds it
     alarms: Callable[[Sequence[str]], Mapping[str, str]] | None = None
+    # A line rewritten in place on a terminal (the canary's countdown); None: plain lines.
+    live: Callable[[str], None] | None = None
+    # The release a dead run left `started` that `session` just put back (its aliases
+    # moved back to what they served before it), if any.
+    put_back: ReleaseRecord | None = None
+    # Set by `session`: turns a revocation a renewal found into a stop (once).
+    notice_revocation: Callable[[], None] = field(default=lambda: None, repr=False)
     # Hooks and smoke checks invoke through this one (no retries, a long read timeout:
     # scripts.clients.invoke_client); None: the Api's client.
     invoker: LambdaClient | None = None
@@ -108,13 +116,20 @@ def session(ctx: Context, *, command: str, wait_s: float = 0.0) -> Iterator[lock
         ctx.lock_lost = True
         ctx.cancel(message)
 
+    def revoked(message: str) -> None:
+        # `unlock --force`: the lock is still ours; stop like a signal, put back, release.
+        ctx.say(f"warning: {message}: stopping, then putting back what changed")
+        ctx.cancel(message)
+
     ctx.held = held
     try:
-        with lock.Renewer(held, on_lost=lost):
+        with Renewer(held, on_lost=lost, on_revoked=revoked) as renewer:
+            ctx.notice_revocation = renewer.notice_revocation
             resolve_unfinished(ctx, resolver=command)
             yield held
     finally:
         ctx.held = None
+        ctx.notice_revocation = lambda: None
         if not ctx.lock_lost and not held.release():
             ctx.say(f"warning: the {ctx.env.name} lock was no longer ours at the end")
 
@@ -161,6 +176,7 @@ def execute(
             raise  # taken over: stop before the first change
         except ToolError as err:
             ctx.say(f"  warning: the lock could not name release {record.id}: {err}")
+        ctx.notice_revocation()
     executor = Executor(runs, stop=ctx.stop.event, say=ctx.say)
     try:
         _phase(ctx, executor, prepare, "prepare")
@@ -188,6 +204,10 @@ def execute(
         _fail(ctx, executor, writer, runs, abort.headline)
     except ToolError as err:
         _fail(ctx, executor, writer, runs, str(err))
+    except (Exception, KeyboardInterrupt) as err:
+        # A bug, or an error nothing above expected: every alias still goes back before
+        # the process exits, and the record says what happened.
+        _fail(ctx, executor, writer, runs, f"unexpected {type(err).__name__}: {describe(err)}")
 
 
 def release(
@@ -279,11 +299,14 @@ def _canary(
     writer: RecordWriter,
     switch: Mapping[str, Sequence[Step]],
 ) -> None:
-    watch = None
-    if ctx.logs is not None:
-        new = {name: v for name, run in runs.items() if (v := facts(run).target_version)}
-        watch = error_watch(ctx.env, ctx.logs(), new, say=ctx.say)
-    verdict = bake(ctx, canary, watch=watch.poll if watch else None)
+    try:
+        watch = None
+        if ctx.logs is not None:
+            new = {name: v for name, run in runs.items() if (v := facts(run).target_version)}
+            watch = error_watch(ctx.env, ctx.logs(), new, say=ctx.say)
+        verdict = bake(ctx, canary, watch=watch.poll if watch else None)
+    except Exception as err:  # CloudWatch 500, throttling, a bug: never leave it weighted
+        verdict = f"the bake failed ({type(err).__name__}): {describe(err)}"
     _record(writer, canary={**canary.to_json(), "result": verdict})
     if verdict != "promote":
         raise _AbortError(f"canary switched back: {verdict}")
@@ -303,7 +326,7 @@ def _fail(
     # stalled run may wake up after another run took the lock and made its release).
     if not ctx.lock_lost and ctx.held is not None:
         try:
-            ctx.held.renew()
+            ctx.held.renew()  # a lock revoked by `unlock --force` is still ours: undo
         except ConditionFailedError:
             ctx.lock_lost = True
         except ToolError:

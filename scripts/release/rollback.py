@@ -193,6 +193,9 @@ def rollback(ctx: Context, request: RollbackRequest, *, wait_s: float = 0.0) -> 
             target = {name: entry.target for name, entry in chosen.functions.items()}
             serves = chosen.serves
         else:
+            stopped = _after_killed_canary(ctx, records, befores)
+            if stopped is not None:
+                return stopped
             target, serves = previous_target(records, befores)
         validate(env, ctx, target, befores)
         # Callers of the unqualified function run $LATEST: it goes back too (for them).
@@ -234,6 +237,30 @@ def rollback(ctx: Context, request: RollbackRequest, *, wait_s: float = 0.0) -> 
         )
         result = release(ctx, record=record, runs=runs, prepare=prepare, switch=switch)
     return {**result, "serves": serves}
+
+
+def _after_killed_canary(
+    ctx: Context, records: Sequence[ReleaseRecord], befores: Mapping[str, plan.Before]
+) -> dict[str, Any] | None:
+    """`--previous` right after this session put back a canary a dead run left baking: the
+    canary was "the release serving now" (in part), so going back from it means the release
+    callers were last fully served -- where putting it back just left them. Going one
+    further would skip that release."""
+    killed = ctx.put_back
+    current = serving_release(records, befores)
+    if killed is None or killed.canary is None or current is None:
+        return None
+    ctx.say(
+        f"  rollback --previous: canary {killed.id} never finished; putting it back returned "
+        f"callers to release {current.serves}, the last they were fully served"
+    )
+    return {
+        "env": ctx.env.name,
+        "release": None,
+        "state": "unchanged",
+        "serves": current.serves,
+        "functions": {},
+    }
 
 
 def _from_inputs(ctx: Context, request: RollbackRequest, *, wait_s: float) -> dict[str, Any]:

@@ -68,11 +68,35 @@ def function_status(
     }
 
 
-def status(env: Environment, api: Api, store: Store, *, say: Any) -> dict[str, Any]:
+def _running(
+    seen: lock.Seen | None, unfinished: ReleaseRecord | None, lease_s: float
+) -> ReleaseRecord | None:
+    """The `started` release whose run is alive: the lock naming it (or not yet naming a
+    release) is being renewed, by the store's clock. Otherwise that run died."""
+    if unfinished is None or seen is None or seen.holder is None or seen.takeable(lease_s):
+        return None
+    return unfinished if seen.holder.release_id in (None, unfinished.id) else None
+
+
+def _lock_text(seen: lock.Seen | None, lease_s: float) -> str | None:
+    if seen is None:
+        return None
+    text = seen.describe(lease_s)
+    if seen.holder is None:
+        return text
+    if seen.takeable(lease_s):
+        return f"{text}; its holder is gone: the next deploy or rollback takes it over"
+    return f"{text}; alive (renewed {seen.age or 0:.0f}s ago by the store's clock)"
+
+
+def status(
+    env: Environment, api: Api, store: Store, *, say: Any, timing: Timing | None = None
+) -> dict[str, Any]:
+    lease_s = (timing or Timing()).lock_lease_s
     records = history.load_releases(store, env.name, limit=HISTORY, warn=say)
     befores = plan.read_before(api, env, env.released_function_names)
     current = serving_release(records, befores)
-    holder, _, present = lock.read_holder(store, env.name)
+    seen = lock.look(store, env.name)
     layer_hashes = {v.arn: v.layer_hash for v in layer_versions(api.client, env.layer_name)}
     sources = Sources(store)
     functions = {
@@ -87,6 +111,9 @@ def status(env: Environment, api: Api, store: Store, *, say: Any) -> dict[str, A
         for name, before in befores.items()
     }
     unfinished = history.unfinished(records[:1])
+    running = _running(seen, unfinished, lease_s)
+    if running is not None:
+        unfinished = None  # its run is alive: in progress, not dead
     # After a crash the last known good is the newest release that did finish before it:
     # the next deploy or rollback puts the functions back to that unfinished record's
     # before-state, which is what that release left.
@@ -102,12 +129,13 @@ def status(env: Environment, api: Api, store: Store, *, say: Any) -> dict[str, A
             f"{store.location}deployments/{env.name}/ are not read: they predate releases "
             "behind aliases (rollback cannot return to them)"
         )
-    timing = Timing()
     result = {
         "env": env.name,
         "current_release": current.id if current else None,
         "serves": current.serves if current else None,
-        "lock": (holder.describe(timing.clock) if holder else "unreadable") if present else None,
+        "lock": _lock_text(seen, lease_s),
+        "running_release": running.id if running else None,
+        "canary": dict(running.canary) if running and running.canary else None,
         "unfinished_release": unfinished.id if unfinished else None,
         "last_known_good": last_good.id if last_good else None,
         "functions": functions,
@@ -129,11 +157,22 @@ def status(env: Environment, api: Api, store: Store, *, say: Any) -> dict[str, A
 
 
 def status_lines(result: Mapping[str, Any]) -> list[str]:
-    current = result["current_release"] or "unknown (the aliases match no recorded release)"
+    running = result.get("running_release")
+    current = result["current_release"] or (
+        f"in transition (release {running} is being made)"
+        if running
+        else "unknown (the aliases match no recorded release)"
+    )
     lines = [
         f"{result['env']}: release {current}",
         f"  lock: {result['lock'] or 'free'}",
     ]
+    if running:
+        canary = result.get("canary")
+        lines.append(
+            f"  release {running} is in progress (its run is alive and renews the lock)"
+            + (f": a {canary['percent']:g}% canary" if canary else "")
+        )
     if result["unfinished_release"]:
         lines.append(
             f"  WARNING: release {result['unfinished_release']} never finished (its run died); "

@@ -42,10 +42,26 @@ class ObjectInfo:
 
 @dataclass(frozen=True, kw_only=True)
 class Stored:
-    """An object's bytes with the ETag a conditional write or delete must name."""
+    """An object's bytes with the ETag a conditional write or delete must name.
+
+    `modified` is when the object was last written and `now` when it was read, both by
+    the store's own clock (S3: LastModified and the response's Date header; a directory:
+    the file's mtime and this host's clock). Their difference is the object's age, which
+    a lease is measured by: a caller whose clock runs ahead cannot make a live lock look
+    old. None where the store does not say.
+    """
 
     data: bytes
     etag: str
+    modified: float | None = None
+    now: float | None = None
+
+    @property
+    def age(self) -> float | None:
+        """Seconds since the last write, by the store's clock (None when unknown)."""
+        if self.modified is None or self.now is None:
+            return None
+        return max(0.0, self.now - self.modified)
 
 
 class Store(Protocol):

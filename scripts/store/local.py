@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,10 +102,14 @@ class LocalStore:
     def get(self, name: str) -> Stored | None:
         path = self._path(name)
         try:
-            data = path.read_bytes()
+            with path.open("rb") as handle:
+                data = handle.read()
+                modified = os.fstat(handle.fileno()).st_mtime
         except FileNotFoundError:
             return None
-        return Stored(data=data, etag=_etag(data))
+        # The directory's clock is this host's (the kernel stamps mtime from it): not a
+        # caller's injected or skewed clock.
+        return Stored(data=data, etag=_etag(data), modified=modified, now=time.time())
 
     def delete(self, name: str, *, if_match: str | None = None) -> None:
         path = self._path(name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,15 @@ def _code(err: ClientError) -> str:
 def _missing(err: ClientError) -> bool:
     # HEAD has no body, so a missing key shows only as a 404 status.
     return _status(err) == 404 or _code(err) in {"404", "NoSuchKey", "NotFound"}
+
+
+def _server_time(response: Any) -> float | None:
+    """S3's own clock: the response's Date header (whole seconds), None if absent."""
+    date = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+    try:
+        return parsedate_to_datetime(str(date)).timestamp() if date else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _precondition_failed(err: ClientError) -> bool:
@@ -158,7 +168,12 @@ class S3Store:
             if _missing(err):
                 return None
             raise self._error(err, name, "GetObject") from err
-        return Stored(data=response["Body"].read(), etag=str(response.get("ETag", "")))
+        return Stored(
+            data=response["Body"].read(),
+            etag=str(response.get("ETag", "")),
+            modified=response["LastModified"].timestamp() if "LastModified" in response else None,
+            now=_server_time(response),
+        )
 
     def delete(self, name: str, *, if_match: str | None = None) -> None:
         condition: dict[str, Any] = {"IfMatch": if_match} if if_match is not None else {}

@@ -18,9 +18,11 @@ from environments import (
     Environment,
     ExternalCaller,
     FunctionConfig,
+    Hook,
     InlinePolicy,
     InvokePermission,
     ScheduleTrigger,
+    SmokeCheck,
     SqsTrigger,
     StateBackend,
     UnmanagedFunction,
@@ -105,7 +107,10 @@ def every_new_field() -> Environment:
                 target="function",
             ),
             ScheduleTrigger(
-                expression="rate(5 minutes)", input='{"warmup":true}', target="function"
+                expression="rate(5 minutes)",
+                input='{"warmup":true}',
+                target="function",
+                exists=True,
             ),
             InvokePermission(
                 principal="apigateway.amazonaws.com", statement_id="AllowApi", target="function"
@@ -140,6 +145,23 @@ def test_every_new_field_reads_back_equal() -> None:
     assert 'kind = "sqs"' in text and 'kind = "created"' in text
     assert 'requirements_file = "examples/backend/requirements.txt"' in text
     assert str(REPO_ROOT) not in text
+
+
+def test_checks_read_back_equal_as_tables_or_json_text() -> None:
+    api = FunctionConfig(
+        name="api",
+        handler="app.main.handler",
+        smoke=SmokeCheck(event={"rawPath": "/health"}, expect={"statusCode": 200}),
+    )
+    env = Environment(
+        name="qa",
+        functions=(api,),
+        # A JSON null cannot be a TOML value: that event is written as its JSON text.
+        hooks=(Hook(function="api", event={"migrate": True, "since": None}),),
+    )
+    text = environment_text(env)
+    assert _read(text) == env
+    assert "since" in text and "[functions.smoke.event]" in text
 
 
 def test_what_the_constructor_derives_is_not_written() -> None:
@@ -247,6 +269,17 @@ def test_schedule_input_must_be_json(text: str, message: str | None) -> None:
         assert message in _error(body)
 
 
+def test_a_new_schedule_cannot_target_the_bare_function() -> None:
+    text = MINIMAL + '\n[[functions.triggers]]\nkind = "schedule"\nexpression = "rate(1 hour)"\n'
+    assert _error(text + 'target = "function"\n') == (
+        "environments/qa.toml: functions[api].triggers[0]: triggers.schedule.target: "
+        "'function' keeps an existing schedule as it runs (exists = true); a new schedule "
+        "invokes the alias: leave target out"
+    )
+    (trigger,) = _read(text + 'target = "function"\nexists = true\n').functions[0].triggers
+    assert isinstance(trigger, ScheduleTrigger) and trigger.target == "function"
+
+
 # ---- a broken file never breaks help, and fails every command in one line -------------
 
 
@@ -267,8 +300,6 @@ def test_help_lists_the_environments_while_a_file_is_broken(
     assert cli_main([command, "--help"]) == 0
     out, err = capsys.readouterr()
     assert "Traceback" not in err
-    # Commands taking `--env ENV` list the environments (an example such as `local`'s
-    # "deploy --env local" is not that option).
     if "--env ENV" in out:
         assert "staging" in out
 

@@ -190,6 +190,16 @@ class Cli:
         data = json.dumps(asdict(holder), sort_keys=True).encode()
         self.world.store.put_bytes(artifacts.lock_name(ENV), data, overwrite=True)
 
+    def wait_lock_expired(self) -> None:
+        """Until the lock's lease has expired by the store's (moto's) clock."""
+        from scripts.release.lock import look
+
+        lease = float(TIMING_ENV["LAYERS_LOCK_LEASE"])
+        wait_until(
+            lambda: (seen := look(self.world.store, ENV)) is not None and seen.expired(lease),
+            "the lock's lease to expire by the store's clock",
+        )
+
     def stop_all(self) -> None:
         for running in self.running:
             if running.proc.poll() is None:
@@ -204,12 +214,18 @@ def target_of(record: ReleaseRecord) -> dict[str, tuple[str | None, str, tuple[s
     }
 
 
-def foreign_holder(pid: int, *, expires_in: float, host: str | None = None) -> Holder:
-    """A lock holder that is not this test: `pid` on this host (or on `host`)."""
+def foreign_holder(
+    pid: int, *, expires_in: float, host: str | None = None, lease_s: float | None = None
+) -> Holder:
+    """A lock holder that is not this test: `pid` on this host (or on `host`).
+
+    Its lease counts by the store's clock from when the lock object is written: an
+    `expires_in` <= 0 gets a one-second lease, expired once `Cli.wait_lock_expired()`."""
     from scripts.release.lock import _process_start
 
     now = time.time()
     return Holder(
+        lease_s=lease_s or (expires_in if expires_in > 0 else 1.0),
         token="f" * 32,
         command="deploy",
         user="ci-bot",

@@ -73,6 +73,28 @@ class _Reply:
 
 
 @dataclass
+class OtherFault:
+    """A fault for a request the double only passes on (CloudWatch, S3...): found by a
+    text in its `X-Amz-Target` header or path; the first `after` matches pass."""
+
+    target: str
+    error: LambdaError
+    after: int = 0
+    times: int | None = 1
+    seen: int = 0
+    fired: int = 0
+
+    def take(self, request: Request) -> bool:
+        if self.target not in request.header("x-amz-target") + " " + request.target:
+            return False
+        self.seen += 1
+        if self.seen <= self.after or (self.times is not None and self.fired >= self.times):
+            return False
+        self.fired += 1
+        return True
+
+
+@dataclass
 class LambdaDouble:
     """The server; make it with `LambdaDouble.start(upstream=...)`, end it with `stop()`.
 
@@ -97,6 +119,7 @@ class LambdaDouble:
     _stopping: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
     _passed: list[tuple[str, str, int]] = field(default_factory=list, init=False, repr=False)
     _passed_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _other_faults: list[OtherFault] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.rules = Rules(
@@ -205,6 +228,24 @@ class LambdaDouble:
             Fault("fail_update", operation, function, times, reason=reason, reason_code=reason_code)
         )
 
+    def fail_other(
+        self,
+        target: str,
+        *,
+        status: int,
+        code: str,
+        message: str,
+        after: int = 0,
+        times: int | None = 1,
+    ) -> OtherFault:
+        """Answer a passed-on request whose `X-Amz-Target` (or path) contains `target` with
+        this error (JSON protocol: `__type`), after letting the first `after` through;
+        e.g. `fail_other("DescribeAlarms", status=500, code="InternalFailure", ...)`."""
+        fault = OtherFault(target, LambdaError(status, code, message), after=after, times=times)
+        with self._passed_lock:
+            self._other_faults.append(fault)
+        return fault
+
     def remember_code(self, zip_bytes: bytes) -> str:
         """Serve these bytes for any `Code.Location` of their `CodeSha256` (returned): for
         functions created behind the double's back, straight on moto."""
@@ -221,6 +262,14 @@ class LambdaDouble:
         lambda_api = _LAMBDA_SCOPE.search(auth)
         route = route_of(request.method, request.target, payload) if lambda_api else None
         if route is None:
+            with self._passed_lock:
+                other = next((f for f in self._other_faults if f.take(request)), None)
+            if other is not None:
+                # The JSON protocols (CloudWatch's among them) name the error in `__type`.
+                err = other.error
+                body = json.dumps({"__type": err.code, "message": err.message}).encode()
+                kind = [("Content-Type", "application/x-amz-json-1.0")]
+                return _Reply(err.status, [*kind, ("x-amzn-ErrorType", err.code)], body)
             reply = self._forward(request)
             with self._passed_lock:
                 self._passed.append((request.method, request.target, reply.status))

@@ -4,8 +4,6 @@ the first release onto functions still running fat packages, undone exactly.
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from lambda_double import LambdaDouble
 from lambda_world import World
@@ -84,19 +82,23 @@ def test_an_alarm_in_alarm_during_the_bake_switches_back_and_is_recorded(dworld:
     _alarm(dworld, "OK")
     served = dworld.served()
     ctx = dworld.context()
-    # The alarm fires shortly after the bake starts.
-    timer = threading.Timer(
-        0.2,
-        lambda: dworld.client("cloudwatch").set_alarm_state(
-            AlarmName=f"{dworld.env.name_prefix}-{ALARM}", StateValue="ALARM", StateReason="5xx"
-        ),
-    )
-    timer.start()
-    try:
-        with pytest.raises(ReleaseFailedError, match="canary switched back: alarm"):
-            deploy(ctx, dworld.target("v1", "v1"), canary=_canary(dworld, bake_s=30))
-    finally:
-        timer.cancel()
+    reader = ctx.alarms
+    assert reader is not None
+    reads: list[object] = []
+
+    def fire_once_baking(names: object) -> object:
+        # The first read checks the alarms before any change; the alarm fires after it.
+        reads.append(names)
+        if len(reads) == 2:
+            dworld.client("cloudwatch").set_alarm_state(
+                AlarmName=f"{dworld.env.name_prefix}-{ALARM}", StateValue="ALARM", StateReason="5xx"
+            )
+        return reader(names)  # type: ignore[arg-type]
+
+    ctx.alarms = fire_once_baking  # type: ignore[assignment]
+
+    with pytest.raises(ReleaseFailedError, match="canary switched back: alarm"):
+        deploy(ctx, dworld.target("v1", "v1"), canary=_canary(dworld, bake_s=30))
 
     assert dworld.served() == served
     record = history.load_releases(dworld.store, dworld.env.name)[0]
@@ -113,8 +115,13 @@ def test_a_stop_during_the_bake_switches_back(dworld: World) -> None:
     reader = ctx.alarms
     assert reader is not None
 
+    reads: list[object] = []
+
     def ctrl_c_once_baking(names: object) -> object:
-        ctx.cancel("interrupted by SIGINT")  # the first alarm read happens in the bake
+        # The first read checks the alarms before any change; the second is in the bake.
+        reads.append(names)
+        if len(reads) == 2:
+            ctx.cancel("interrupted by SIGINT")
         return reader(names)  # type: ignore[arg-type]
 
     ctx.alarms = ctrl_c_once_baking  # type: ignore[assignment]
@@ -184,7 +191,7 @@ def test_alarm_names_are_configured_per_function() -> None:
 def test_canary_percent_and_bake_are_checked() -> None:
     from scripts.errors import BadInputError
 
-    with pytest.raises(BadInputError, match="between 0 and 100"):
+    with pytest.raises(BadInputError, match=r"use a percentage from 0\.01 to 99\.99"):
         Canary(percent=100, bake_s=1)
     with pytest.raises(BadInputError, match="--bake"):
         Canary(percent=10, bake_s=-1)

@@ -12,7 +12,6 @@ The kill points (crash_points.py) are made deterministic with the double.
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 import pytest
@@ -73,7 +72,8 @@ def test_a_run_killed_elsewhere_is_taken_over_when_its_lease_expired_and_resolve
     r1, _, r2 = crash(cli, "after_two_of_four_aliases")
     holder = cli.holder()
     assert holder is not None
-    cli.write_lock(replace(holder, host="ci-runner-7", expires_at=time.time() - 5))
+    cli.write_lock(replace(holder, host="ci-runner-7", lease_s=1.0))
+    cli.wait_lock_expired()  # the lease counts by the store's clock, not the caller's
 
     back = cli.run("rollback", "--env", ENV, "--previous")
 

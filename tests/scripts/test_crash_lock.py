@@ -67,7 +67,9 @@ def test_a_live_holder_makes_deploy_and_rollback_exit_3_naming_it(cli: Cli, aliv
 
 
 def test_wait_queues_until_the_lock_is_removed_then_deploys(cli: Cli, alive: int) -> None:
-    cli.write_lock(foreign_holder(alive, expires_in=600))
+    # A live process that does not renew the lock (stuck): `unlock` watches it for one and
+    # a half renewal intervals of its lease (24 s: 12 s), then removes it.
+    cli.write_lock(foreign_holder(alive, expires_in=600, lease_s=24))
     cli.double.clear_calls()
 
     queued = cli.start(*cli.deploy_args("v1", "v1"), "--wait", "120")
@@ -97,6 +99,8 @@ def test_a_holder_on_another_host_is_taken_over_only_when_its_lease_expired(
 ) -> None:
     # Nothing about another host's process is provable: only the lease decides.
     cli.write_lock(foreign_holder(4242, expires_in=lease, host="ci-runner-7"))
+    if lease < 0:
+        cli.wait_lock_expired()  # by the store's clock: the only one that counts
 
     done = cli.run(*cli.deploy_args("v1", "v1"))
 

@@ -62,6 +62,7 @@ def test_own_package_and_unmanaged_functions_are_left_alone(dworld: World) -> No
     own_name = dworld.env.function_name(own.name)
     dworld.env = replace(
         dworld.env,
+        adopt=True,  # a function with its own package exists: it is adopted, never created
         functions=(*dworld.env.functions[:-1], replace(own, package="own")),
         unmanaged_functions=(UnmanagedFunction(name="scraper-image", reason="container image"),),
     )

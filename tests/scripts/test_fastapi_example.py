@@ -46,7 +46,8 @@ def test_fastapi_backend_layer_imports_and_runs_on_both_architectures(
     tmp_path: Path, python312: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = tmp_path / "store"
-    common = ["--env", "staging", "--backend-dir", str(BACKEND), "--build-dir", str(tmp_path)]
+    # The design's four functions (local's): the handlers this backend has.
+    common = ["--env", "local", "--backend-dir", str(BACKEND), "--build-dir", str(tmp_path)]
     layer = cli(capsys, "build-layer", *common, "--store", str(store))
     assert (layer["lock_format"], layer["runtime"], layer["allow_unhashed"]) == (
         "uv",
@@ -92,7 +93,7 @@ def test_fastapi_backend_layer_imports_and_runs_on_both_architectures(
         "invoke",
         "api",
         "--env",
-        "staging",
+        "local",
         "--backend-dir",
         str(BACKEND),
         "--local-store",

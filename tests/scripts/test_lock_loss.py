@@ -29,8 +29,10 @@ def test_a_stalled_run_that_lost_its_lock_changes_nothing_when_it_wakes(cli: Cli
     held = world.env.function_names[0]
     double.slow_response("UpdateAlias", 4.0, function=held)
     double.clear_calls()
-    # Expired: a short lease. Unlocked: a long one, so its renewal is far off when it wakes.
-    lease = {"LAYERS_LOCK_LEASE": "3" if how == "lease-expired" else "120"}
+    # Expired: a short lease. Unlocked: `unlock` sees the stalled run miss a renewal (one
+    # and a half intervals of a 12 s lease, by the store's clock) and removes the lock
+    # before the lease expires.
+    lease = {"LAYERS_LOCK_LEASE": "3" if how == "lease-expired" else "12"}
     stalled = cli.start(*cli.deploy_args("v2", "v2"), env=lease)
     wait_until(
         lambda: all(v != first[n] for n, v in aliases(world).items()),

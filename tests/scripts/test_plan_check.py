@@ -3,7 +3,10 @@
 `plans/legacy-adoption.json` and `plans/legacy-forgetful.json` are `terraform show -json`
 of real plans (terraform 1.11, hashicorp/aws 5.100, moto) for the `legacy` stack against the
 legacy world of tests/e2e: the catalog's configuration, and one that left the API's memory
-and VPC at their defaults. Delete, replace and forget are built by hand below.
+and VPC at their defaults. They were recorded without the plan's `configuration` section;
+the two references the adoption's unknown values need (the mapping's and the schedule
+target's new alias ARN) were added back by hand, in Terraform's own shape. Delete, replace
+and forget are built by hand below; test_plan_risks.py has a recorded plan per risk.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pytest
 from environments import ENVIRONMENTS
 from scripts.infra.plan_check import (
     Change,
+    check_plan,
     evaluate,
     intended_changes,
     parse_plan,
@@ -97,15 +101,26 @@ def test_replace_is_recognised_in_either_order() -> None:
 
 
 def test_the_catalog_configuration_passes() -> None:
-    report = evaluate(parse_plan(recorded("adoption")), intended=intended_changes(LEGACY))
-    assert report.ok
+    report = check_plan(recorded("adoption"), intended=intended_changes(LEGACY))
+    assert report.ok, report.refusals
     assert report.summary == (
-        "17 to import, 8 to create, 6 to change in place, 0 to delete or replace"
+        "17 to import, 8 to create, 6 to update in place, 0 to replace, 0 to delete, "
+        "0 to forget; 0 refused"
     )
 
 
+def test_moving_triggers_to_an_alias_created_in_the_same_plan_is_followed_by_reference() -> None:
+    """The adoption moves the worker's mapping and the schedule's target to aliases only
+    known after apply: the plan's configuration says which, and they are the same functions'."""
+    plan = recorded("adoption")
+    without = {k: v for k, v in plan.items() if k != "configuration"}
+    report = check_plan(without, intended=intended_changes(LEGACY))
+    assert sorted(r.attribute or "" for r in report.refusals) == ["arn", "function_name"]
+    assert all("a target only known after apply" in r.reason for r in report.refusals)
+
+
 def test_forgotten_memory_and_vpc_are_refused_by_name() -> None:
-    report = evaluate(parse_plan(recorded("forgetful")), intended=intended_changes(LEGACY))
+    report = check_plan(recorded("forgetful"), intended=intended_changes(LEGACY))
     assert not report.ok
     assert [(r.label, r.attribute) for r in report.refusals] == [
         (API, "memory_size"),
@@ -124,20 +139,21 @@ def test_intended_changes_in_the_configuration_exempt_them() -> None:
     )
     env = replace(LEGACY, functions=functions)
     assert intended_changes(env) == {API: frozenset({"memory_size", "vpc_config"})}
-    assert evaluate(parse_plan(recorded("forgetful")), intended=intended_changes(env)).ok
+    assert check_plan(recorded("forgetful"), intended=intended_changes(env)).ok
 
 
 def test_allow_exempts_one_attribute_of_one_function() -> None:
-    changes = parse_plan(recorded("forgetful"))
+    plan = recorded("forgetful")
+    changes = parse_plan(plan)
     allow = resolve_allow(LEGACY, ["api.memory_size"])
     assert allow == ((API, "memory_size"),)
-    report = evaluate(changes, intended={}, allow=allow)
+    report = check_plan(plan, intended={}, allow=allow)
     assert [r.attribute for r in report.refusals] == ["vpc_config"]
     # The Terraform address works too; another function's name does not.
     (api,) = [c for c in changes if c.function_name == API]
-    both = evaluate(changes, intended={}, allow=[(api.address, "vpc_config"), *allow])
+    both = check_plan(plan, intended={}, allow=[(api.address, "vpc_config"), *allow])
     assert both.ok
-    other = evaluate(changes, intended={}, allow=[("bluemoxon-legacy-cleanup", "memory_size")])
+    other = check_plan(plan, intended={}, allow=[("bluemoxon-legacy-cleanup", "memory_size")])
     assert len(other.refusals) == 2
 
 
@@ -163,9 +179,22 @@ def test_protected_resources_are_never_deleted_or_replaced(
     assert refusal.attribute is None
 
 
-def test_other_deletes_and_forgets_pass() -> None:
-    assert evaluate(parse_plan(one(["delete"], "aws_lambda_permission")), intended={}).ok
-    assert evaluate(parse_plan(one(["forget"])), intended={}).ok
+def test_a_harmless_delete_passes_and_a_forget_is_counted() -> None:
+    deleted = evaluate(parse_plan(one(["delete"], "aws_iam_role_policy")), intended={})
+    assert deleted.ok and deleted.counts["delete"] == 1
+    assert render_table(deleted, env_name="x").splitlines()[-1] == (
+        "ok: 1 to delete (listed above), none refused"
+    )
+    forgotten = evaluate(parse_plan(one(["forget"])), intended={})
+    assert forgotten.ok and forgotten.counts["forget"] == 1
+    assert forgotten.summary.endswith("1 to forget; 0 refused")
+
+
+def test_create_then_forget_counts_as_both() -> None:
+    (change,) = parse_plan(one(["create", "forget"], "aws_iam_role_policy"))
+    assert change.action == "create+forget" and change.actions == ("create", "forget")
+    report = evaluate([change], intended={})
+    assert (report.count("create"), report.count("forget"), report.count("delete")) == (1, 1, 0)
 
 
 def test_an_unknown_role_counts_as_a_change() -> None:
@@ -195,13 +224,14 @@ def test_unprotected_attributes_pass() -> None:
 
 
 def test_table_lists_imports_creates_and_changes_then_the_verdict() -> None:
-    report = evaluate(parse_plan(recorded("adoption")), intended={})
+    report = check_plan(recorded("adoption"), intended={})
     table = render_table(report, env_name="legacy")
     lines = table.splitlines()
     assert lines[0] == (
-        "plan-check legacy: 17 to import, 8 to create, 6 to change in place, 0 to delete or replace"
+        "plan-check legacy: 17 to import, 8 to create, 6 to update in place, 0 to replace, "
+        "0 to delete, 0 to forget; 0 refused"
     )
-    assert lines[-1].startswith("ok: nothing deleted or replaced")
+    assert lines[-1].startswith("ok: nothing deleted, replaced or forgotten; nothing loses")
     api = next(line for line in lines if "aws_lambda_function" in line and API in line)
     assert api.split()[0] == "import+update"
     assert api.rstrip().endswith("publish, qualified_arn*, qualified_invoke_arn*, version*")
@@ -210,13 +240,15 @@ def test_table_lists_imports_creates_and_changes_then_the_verdict() -> None:
         "import": 17,
         "create": 8,
         "update": 6,
-        "delete": 0,
         "replace": 0,
+        "delete": 0,
+        "forget": 0,
+        "refused": 0,
     }
 
 
 def test_table_ends_with_the_refusals() -> None:
-    report = evaluate(parse_plan(recorded("forgetful")), intended={})
+    report = check_plan(recorded("forgetful"), intended={})
     lines = render_table(report, env_name="legacy").splitlines()
     assert lines[-3] == "refused (2):"
     assert "memory_size" in lines[-2] and "vpc_config" in lines[-1]

@@ -4,53 +4,18 @@ reports a version and shows a recorded plan (the real one runs in tests/e2e)."""
 from __future__ import annotations
 
 import json
-import shutil
-import stat
 from pathlib import Path
 
 import pytest
+from fake_terraform import fake_terraform
 
+from environments import ENVIRONMENTS
 from scripts.cli import main
 from scripts.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK
+from scripts.migration import phases
+from scripts.migration.phases import State
 
 PLANS = Path(__file__).resolve().parent / "plans"
-
-
-# What a failed `terraform plan -json` prints: one JSON message per line.
-PLAN_ERROR = (
-    '{"@level":"info","@message":"Terraform 1.11.4","type":"version"}\n'
-    '{"@level":"error","@message":"Error: Cannot import non-existent remote object",'
-    '"diagnostic":{"severity":"error","summary":"Cannot import non-existent remote object",'
-    '"detail":"While attempting to import an existing object to aws_lambda_function.x"}}'
-)
-
-
-def fake_terraform(
-    directory: Path, *, version: str, show: Path | None = None, plan_fails: bool = False
-) -> Path:
-    """A `terraform` that reports `version`, prints `show` for `show -json FILE`, and
-    `init`s and `plan -out=FILE`s by creating what the real one creates (or fails)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    script = directory / "terraform"
-    # Only this directory is on PATH in these tests: name the tools in full.
-    cat, mkdir, touch = (shutil.which(tool) for tool in ("cat", "mkdir", "touch"))
-    shown = f"{cat} {show}" if show else "echo '{}'"
-    plan = (
-        f"echo '{PLAN_ERROR}'; exit 1"
-        if plan_fails
-        else 'for a in "$@"; do case "$a" in -out=*) '
-        + f'{touch} "${{a#-out=}}";; esac; done; exit 0'
-    )
-    script.write_text(
-        "#!/bin/sh\n"
-        f'if [ "$1" = version ]; then echo \'{{"terraform_version": "{version}"}}\'; exit 0; fi\n'
-        f'if [ "$1" = show ]; then {shown}; exit 0; fi\n'
-        f'if [ "$1" = init ]; then {mkdir} .terraform; exit 0; fi\n'
-        f'if [ "$1" = plan ]; then {plan}; fi\n'
-        "echo unexpected >&2; exit 3\n"
-    )
-    script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    return directory
 
 
 @pytest.fixture
@@ -169,7 +134,7 @@ def test_without_a_plan_file_it_inits_plans_and_keeps_the_checked_plan(
     assert (stack_dir / ".terraform").is_dir()
     # Apply this file to apply exactly what was checked.
     assert (stack_dir / "plan-check.tfplan").is_file()
-    assert "ok: nothing deleted or replaced" in capsys.readouterr().out
+    assert "ok: nothing deleted, replaced or forgotten" in capsys.readouterr().out
 
 
 def test_a_failing_plan_is_one_line_with_terraforms_error(
@@ -187,4 +152,63 @@ def test_a_failing_plan_is_one_line_with_terraforms_error(
     assert line.endswith(
         "Cannot import non-existent remote object: While attempting to import an existing "
         "object to aws_lambda_function.x"
+    )
+
+
+@pytest.mark.parametrize("plan_file", [None, "tfplan"])
+def test_the_default_stack_dir_is_relative_to_where_the_command_runs(
+    plan_file: str | None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 19: terraform runs in the stack folder, so a path relative to the repository
+    must not be handed to it as it is (the folder would be applied twice)."""
+    binary = fake_terraform(tmp_path / "bin", version="1.11.4", show=PLANS / "legacy-adoption.json")
+    monkeypatch.setenv("PATH", str(binary))
+    repo = tmp_path / "repo"
+    stack = repo / "cdktf.out" / "stacks" / "legacy"
+    stack.mkdir(parents=True)
+    (stack / "cdk.tf.json").write_text("{}")
+    (stack / "tfplan").write_text("binary plan")
+    monkeypatch.chdir(repo)
+    extra = ["--plan-file", plan_file] if plan_file else []
+    assert main(["plan-check", "--env", "legacy", *extra]) == EXIT_OK, capsys.readouterr().err
+    assert capsys.readouterr().out.startswith("plan-check legacy: 17 to import")
+    if plan_file is None:
+        assert (stack / "plan-check.tfplan").is_file()
+
+
+def test_migrate_phase_one_reads_the_plan_from_the_default_stack_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19, `migrate --env local`: its first phase runs plan-check on the same default."""
+    binary = fake_terraform(tmp_path / "bin", version="1.11.4", show=PLANS / "legacy-adoption.json")
+    repo = tmp_path / "repo"
+    stack = repo / "cdktf.out" / "stacks" / "legacy"
+    stack.mkdir(parents=True)
+    (stack / "cdk.tf.json").write_text("{}")
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("PATH", str(binary))
+    phase = phases.infrastructure(
+        ENVIRONMENTS["legacy"], Path("cdktf.out/stacks/legacy"), environ={"PATH": str(binary)}
+    )
+    assert phase.state is State.TODO, phase.checked
+    assert phase.checked[0].startswith("plan-check: 17 to import")
+
+
+def test_terraforms_errors_are_relayed_as_one_plain_line(
+    stack_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    binary = fake_terraform(tmp_path / "bin", version="1.11.4", show_coloured_error=True)
+    monkeypatch.setenv("PATH", str(binary))
+    assert _plan_check(stack_dir, "--plan-file", "tfplan") == EXIT_FAILURE
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "\x1b" not in line and "│" not in line
+    assert line.endswith(
+        "failed: Error: Failed to read the given file as a state or plan file | State read "
+        "error: Error loading statefile: open plan: no such file or directory"
     )

@@ -48,7 +48,7 @@ def test_status_shows_canary_weights_and_history_lists_releases(dworld: World) -
     ctx.alarms = during_bake
     deploy(ctx, dworld.target("v2", "v2"), canary=Canary(percent=20, bake_s=0.1, alarms=("a",)))
 
-    weights = seen[0]["functions"]
+    weights = seen[1]["functions"]  # seen[0]: the alarm check before any change
     assert isinstance(weights, dict)
     assert all(list(f["weights"].values()) == [0.2] for f in weights.values())
     lines: list[str] = []
