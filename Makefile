@@ -27,13 +27,16 @@ setup-infra: $(VENV)/.installed-infra node_modules/.installed
 setup-runtime: $(VENV)/.installed-runtime
 
 # $(1): the extras, $(2): more uv flags. A venv made for a smaller profile is completed in
-# place (uv adds the missing packages), never rebuilt.
+# place (uv adds the missing packages), never rebuilt. The project itself is installed
+# editable, without dependencies (they are the line before, pinned): that puts `layers` on
+# $(VENV)/bin, running this checkout's code.
 define venv_install
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required: set PYTHON=python3.11")'
 	test -n '$(UV_VERSION)' || { echo 'no "uv==X.Y.Z" pin found in pyproject.toml' >&2; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(VENV)/bin/uv pip install --quiet $(2) --python $(PY) -r pyproject.toml $(1)
+	$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps --editable .
 	touch $@
 endef
 

@@ -50,9 +50,9 @@ def probe_deploy(layer_dir: Path, package_dir: Path, calls_log: Path) -> int:
 
     from environments import get_environment
     from scripts.clients import lambda_client, s3_client
+    from scripts.release.context import Context
     from scripts.release.deploy import current_hashes, deploy, target_from_store
     from scripts.release.lambda_api import Api
-    from scripts.release.release import Context
     from scripts.release.sources import Sources
     from scripts.release.timing import Timing
     from scripts.store import store_for
@@ -86,8 +86,8 @@ def probe_rollback(calls_log: Path) -> int:
     """`rollback --env local --previous`, counting AWS calls and the bytes it uploads."""
     from environments import get_environment
     from scripts.clients import lambda_client, s3_client
+    from scripts.release.context import Context
     from scripts.release.lambda_api import Api
-    from scripts.release.release import Context
     from scripts.release.rollback import RollbackRequest, rollback
     from scripts.release.timing import Timing
     from scripts.store import store_for

@@ -10,7 +10,6 @@ files, `environments/<name>.toml` (catalog.py reads them, codec.py is the format
 """
 
 from environments.adoption import ADOPT_ALL_BUT_ALIAS, ADOPT_NOTHING, Adopt
-from environments.backend import BackendSpec, PackageSpec
 from environments.callers import AsyncInvoke, ExternalCaller
 from environments.catalog import (
     ENVIRONMENTS,
@@ -22,7 +21,7 @@ from environments.catalog import (
     load_environment_file,
 )
 from environments.checks import Hook, SmokeCheck
-from environments.errors import ConfigFileError
+from environments.errors import ConfigError, ConfigFileError
 from environments.function import MAX_LAYERS, TRACING_MODES, FunctionConfig
 from environments.intended import INTENDED_CHANGES, PROTECTED_ATTRIBUTES, RISKY_CHANGES
 from environments.model import (
@@ -35,6 +34,7 @@ from environments.model import (
     UnmanagedFunction,
 )
 from environments.network import VpcConfig
+from environments.packaging import BackendSpec, PackageSpec
 from environments.roles import CreatedRole, ExistingRole, InlinePolicy, PolicyStatement
 from environments.triggers import InvokePermission, ScheduleTrigger, SqsTrigger
 
@@ -56,6 +56,7 @@ __all__ = [
     "Adopt",
     "AsyncInvoke",
     "BackendSpec",
+    "ConfigError",
     "ConfigFileError",
     "CreatedRole",
     "Environment",

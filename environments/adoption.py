@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from environments.errors import ConfigError
+
 # Import blocks need Terraform 1.5; the stack says so in `required_version` when it has any.
 MIN_TERRAFORM_FOR_IMPORT = "1.5"
 
@@ -33,7 +35,7 @@ class Adopt:
 
     def __post_init__(self) -> None:
         if self.alias and not self.function:
-            raise ValueError("adopt.alias: an existing alias needs adopt.function (its function)")
+            raise ConfigError("adopt.alias: an existing alias needs adopt.function (its function)")
 
     @property
     def anything(self) -> bool:

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from environments.errors import ConfigError
 from environments.triggers import CALLER_TARGETS, CallerTarget
 
 ExternalCallerKind = Literal[
@@ -53,14 +54,14 @@ class ExternalCaller:
 
     def __post_init__(self) -> None:
         if self.kind not in EXTERNAL_CALLER_KINDS:
-            raise ValueError(
+            raise ConfigError(
                 f"external_callers.kind: got {self.kind!r}; "
                 f"allowed: {', '.join(EXTERNAL_CALLER_KINDS)}"
             )
         if not self.id.strip():
-            raise ValueError(f"external_callers[{self.kind}].id: empty; name the caller")
+            raise ConfigError(f"external_callers[{self.kind}].id: empty; name the caller")
         if self.target not in CALLER_TARGETS:
-            raise ValueError(
+            raise ConfigError(
                 f"external_callers[{self.id}].target: got {self.target!r}; "
                 f"allowed: {', '.join(CALLER_TARGETS)}"
             )
@@ -80,13 +81,13 @@ class AsyncInvoke:
     def __post_init__(self) -> None:
         retries = self.maximum_retry_attempts
         if retries is not None and not 0 <= retries <= MAX_ASYNC_RETRIES:
-            raise ValueError(
+            raise ConfigError(
                 f"async_invoke.maximum_retry_attempts: got {retries}; "
                 f"allowed: 0-{MAX_ASYNC_RETRIES}"
             )
         age = self.maximum_event_age_s
         if age is not None and not MIN_EVENT_AGE_S <= age <= MAX_EVENT_AGE_S:
-            raise ValueError(
+            raise ConfigError(
                 f"async_invoke.maximum_event_age_s: got {age}; "
                 f"allowed: {MIN_EVENT_AGE_S}-{MAX_EVENT_AGE_S}"
             )
@@ -95,8 +96,8 @@ class AsyncInvoke:
             ("on_success_arn", self.on_success_arn),
         ):
             if arn is not None and not _DESTINATION.match(arn):
-                raise ValueError(
+                raise ConfigError(
                     f"async_invoke.{name}: got {arn!r}; use an SQS, SNS, Lambda or EventBridge ARN"
                 )
         if all(value is None for value in (retries, age, self.on_failure_arn, self.on_success_arn)):
-            raise ValueError("async_invoke: sets nothing; give a field or leave async_invoke out")
+            raise ConfigError("async_invoke: sets nothing; give a field or leave async_invoke out")

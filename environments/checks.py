@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from environments.errors import ConfigError
+
 
 def json_object(where: str, value: Any) -> Mapping[str, Any]:
     """`value` (a mapping, or JSON text of an object) as a read-only JSON object."""
@@ -23,15 +25,15 @@ def json_object(where: str, value: Any) -> Mapping[str, Any]:
         try:
             value = json.loads(value)
         except json.JSONDecodeError as err:
-            raise ValueError(f"{where}: not valid JSON ({err}); write a JSON object") from None
+            raise ConfigError(f"{where}: not valid JSON ({err}); write a JSON object") from None
     if not isinstance(value, Mapping):
         # ValueError, not TypeError: the CLI maps configuration errors to exit 2.
-        raise ValueError(f"{where}: got {type(value).__name__}; write a JSON object ({{...}})")  # noqa: TRY004
+        raise ConfigError(f"{where}: got {type(value).__name__}; write a JSON object ({{...}})")
     try:
         # Round-trip: a TOML date or a set would reach Lambda as nothing it can parse.
         copied = json.loads(json.dumps(dict(value), allow_nan=False))
     except (TypeError, ValueError) as err:
-        raise ValueError(f"{where}: not representable as JSON ({err})") from None
+        raise ConfigError(f"{where}: not representable as JSON ({err})") from None
     return MappingProxyType(copied)
 
 
@@ -76,7 +78,7 @@ class Hook:
     def checked(self, where: str, functions: tuple[str, ...]) -> Hook:
         """This hook validated (`where`: its key); `functions`: the environment's names."""
         if self.function not in functions:
-            raise ValueError(
+            raise ConfigError(
                 f"{where}.function: got {self.function!r}; allowed: {', '.join(functions)}"
             )
         return Hook(

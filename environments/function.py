@@ -16,6 +16,7 @@ from typing import Literal
 from environments.adoption import Adopt
 from environments.callers import AsyncInvoke, ExternalCaller
 from environments.checks import SmokeCheck
+from environments.errors import ConfigError
 from environments.intended import INTENDED_CHANGES
 from environments.network import VpcConfig
 from environments.roles import CreatedRole, Role
@@ -53,10 +54,10 @@ def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
 
 def check_tags(where: str, tags: Mapping[str, str]) -> None:
     if len(tags) > MAX_TAGS:
-        raise ValueError(f"{where}: at most {MAX_TAGS} tags, got {len(tags)}")
+        raise ConfigError(f"{where}: at most {MAX_TAGS} tags, got {len(tags)}")
     for key, value in tags.items():
         if not key or len(key) > 128 or key.startswith("aws:") or len(value) > 256:
-            raise ValueError(
+            raise ConfigError(
                 f"{where}: {key!r}={value!r}; keys 1-128 characters (not aws:), values up to 256"
             )
 
@@ -111,26 +112,28 @@ class FunctionConfig:
     def __post_init__(self) -> None:
         where = f"functions[{self.name}]"
         if not _SHORT_NAME.match(self.name):
-            raise ValueError(
+            raise ConfigError(
                 f"functions.name: got {self.name!r}; use lowercase letters, digits and hyphens"
             )
         if not _HANDLER.match(self.handler):
-            raise ValueError(f"{where}.handler: got {self.handler!r}; use module.path.function")
+            raise ConfigError(f"{where}.handler: got {self.handler!r}; use module.path.function")
         if not MIN_MEMORY_MB <= self.memory_mb <= MAX_MEMORY_MB:
-            raise ValueError(
+            raise ConfigError(
                 f"{where}.memory_mb: got {self.memory_mb}; allowed: {MIN_MEMORY_MB}-{MAX_MEMORY_MB}"
             )
         if not 1 <= self.timeout_s <= MAX_TIMEOUT_S:
-            raise ValueError(f"{where}.timeout_s: got {self.timeout_s}; allowed: 1-{MAX_TIMEOUT_S}")
+            raise ConfigError(
+                f"{where}.timeout_s: got {self.timeout_s}; allowed: 1-{MAX_TIMEOUT_S}"
+            )
         # The deps layer always takes one of Lambda's five slots.
         if len(self.extra_layers) + 1 > MAX_LAYERS:
-            raise ValueError(
+            raise ConfigError(
                 f"{where}.layers: at most {MAX_LAYERS} "
                 f"(the deps layer plus {MAX_LAYERS - 1} extra), got {len(self.extra_layers) + 1}"
             )
         for arn in self.extra_layers:
             if not _LAYER_ARN.match(arn):
-                raise ValueError(
+                raise ConfigError(
                     f"{where}.extra_layers: {arn!r} is not a layer version ARN "
                     "(arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION)"
                 )
@@ -143,29 +146,29 @@ class FunctionConfig:
 
     def _check_existing_settings(self, where: str) -> None:
         if self.function_name and not _FUNCTION_NAME.match(self.function_name):
-            raise ValueError(
+            raise ConfigError(
                 f"{where}.function_name: got {self.function_name!r}; "
                 "use 1-64 of letters, digits, '-', '_'"
             )
         if self.tracing is not None and self.tracing not in TRACING_MODES:
-            raise ValueError(
+            raise ConfigError(
                 f"{where}.tracing: got {self.tracing!r}; allowed: {', '.join(TRACING_MODES)}"
             )
         if self.reserved_concurrency is not None and self.reserved_concurrency < 0:
-            raise ValueError(
+            raise ConfigError(
                 f"{where}.reserved_concurrency: got {self.reserved_concurrency}; use 0 or more "
                 "(None leaves the function unreserved)"
             )
         storage = self.ephemeral_storage_mb
         if storage is not None and not MIN_EPHEMERAL_MB <= storage <= MAX_EPHEMERAL_MB:
-            raise ValueError(
+            raise ConfigError(
                 f"{where}.ephemeral_storage_mb: got {storage}; "
                 f"allowed: {MIN_EPHEMERAL_MB}-{MAX_EPHEMERAL_MB}"
             )
         if self.dead_letter_target_arn is not None and not _DLQ_ARN.match(
             self.dead_letter_target_arn
         ):
-            raise ValueError(
+            raise ConfigError(
                 f"{where}.dead_letter_target_arn: got {self.dead_letter_target_arn!r}; "
                 "use an SQS queue or SNS topic ARN"
             )
@@ -174,42 +177,42 @@ class FunctionConfig:
             self.log_retention_days is not None
             and self.log_retention_days not in LOG_RETENTION_DAYS
         ):
-            raise ValueError(
+            raise ConfigError(
                 f"{where}.log_retention_days: got {self.log_retention_days}; "
                 f"allowed: {', '.join(map(str, LOG_RETENTION_DAYS))}"
             )
         if self.existing_log_group is not None and not _LOG_GROUP.match(self.existing_log_group):
-            raise ValueError(f"{where}.existing_log_group: got {self.existing_log_group!r}")
+            raise ConfigError(f"{where}.existing_log_group: got {self.existing_log_group!r}")
         if self.existing_log_group is not None and self.log_retention_days is not None:
-            raise ValueError(
+            raise ConfigError(
                 f"{where}.log_retention_days: the existing log group is managed elsewhere; "
                 "set its retention there"
             )
         unknown = sorted(set(self.intended_changes) - set(INTENDED_CHANGES))
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"{where}.intended_changes: {', '.join(unknown)} not protected; "
                 f"allowed: {', '.join(INTENDED_CHANGES)}"
             )
         if len(set(self.alarm_names)) != len(self.alarm_names) or not all(self.alarm_names):
-            raise ValueError(f"{where}.alarm_names: names must be non-empty and distinct")
+            raise ConfigError(f"{where}.alarm_names: names must be non-empty and distinct")
         ids = statement_ids(self.function_name or self.name, self.triggers)
         if len(set(ids)) != len(ids):
-            raise ValueError(f"{where}.triggers: duplicate permission statement ids {ids}")
+            raise ConfigError(f"{where}.triggers: duplicate permission statement ids {ids}")
         self._check_invocation(where)
 
     def _check_invocation(self, where: str) -> None:
         if self.package not in PACKAGES:
-            raise ValueError(f"{where}.package: got {self.package!r}; allowed: shared, own")
+            raise ConfigError(f"{where}.package: got {self.package!r}; allowed: shared, own")
         provisioned = self.provisioned_concurrency
         if provisioned is not None and provisioned < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"{where}.provisioned_concurrency: got {provisioned}; use 1 or more "
                 "(leave it out for none)"
             )
         reserved = self.reserved_concurrency
         if provisioned is not None and reserved is not None and provisioned > reserved:
-            raise ValueError(
+            raise ConfigError(
                 f"{where}.provisioned_concurrency: {provisioned} exceeds reserved_concurrency "
                 f"{reserved}; Lambda refuses it: lower it or raise the reservation"
             )

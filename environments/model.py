@@ -13,9 +13,10 @@ from pathlib import Path
 from types import MappingProxyType
 
 from environments.adoption import ADOPT_ALL_BUT_ALIAS, ADOPT_NOTHING, Adopt
-from environments.backend import BackendSpec, detect_lock_file
 from environments.checks import Hook
+from environments.errors import ConfigError
 from environments.function import LOG_RETENTION_DAYS, FunctionConfig, check_tags
+from environments.packaging import BackendSpec, detect_lock_file
 from environments.roles import CreatedRole
 from environments.triggers import ScheduleTrigger
 
@@ -36,7 +37,7 @@ AWS_PROVIDER_BINDINGS_VERSION = "6.25.0"
 
 def _choice(field_name: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise ValueError(f"{field_name}: got {value!r}; allowed: {', '.join(allowed)}")
+        raise ConfigError(f"{field_name}: got {value!r}; allowed: {', '.join(allowed)}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,7 +53,7 @@ class StateBackend:
 
     def __post_init__(self) -> None:
         if not self.bucket or not self.key:
-            raise ValueError("state_backend: bucket and key are both required")
+            raise ConfigError("state_backend: bucket and key are both required")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,11 +66,11 @@ class UnmanagedFunction:
 
     def __post_init__(self) -> None:
         if not _FUNCTION_NAME.match(self.name):
-            raise ValueError(
+            raise ConfigError(
                 f"unmanaged_functions.name: got {self.name!r}; the function's real name"
             )
         if not self.reason.strip():
-            raise ValueError(
+            raise ConfigError(
                 f"unmanaged_functions[{self.name}].reason: empty; say why (e.g. container image)"
             )
 
@@ -108,7 +109,10 @@ class Environment:
     provider_version: str = AWS_PROVIDER_BINDINGS_VERSION
     # Local (moto) targets only: the endpoint Terraform and the scripts talk to.
     endpoint_url: str | None = None
-    # The lock format, layer bytecode and function package shape (environments/backend.py).
+    # The AWS account the environment lives in (12 digits): commands that build or release
+    # refuse credentials of another account before doing anything. None: not checked.
+    account_id: str | None = None
+    # The lock format, layer bytecode and function package shape (environments/packaging.py).
     backend: BackendSpec = field(default_factory=BackendSpec)
     unmanaged_functions: tuple[UnmanagedFunction, ...] = ()
     # Layer names whose versions on a function are the deps layer under another name (a
@@ -122,25 +126,29 @@ class Environment:
     hooks: tuple[Hook, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.account_id is not None and not re.fullmatch(r"\d{12}", self.account_id):
+            raise ConfigError(
+                f"environment.account_id: got {self.account_id!r}; use the 12-digit account id"
+            )
         if not _ENV_NAME.match(self.name):
-            raise ValueError(
+            raise ConfigError(
                 f"environment.name: got {self.name!r}; use lowercase letters, digits and hyphens"
             )
         _choice("runtime", self.runtime, SUPPORTED_RUNTIMES)
         _choice("architecture", self.architecture, SUPPORTED_ARCHITECTURES)
         if not self.key_prefix.endswith("/") or self.key_prefix.startswith("/"):
-            raise ValueError(
+            raise ConfigError(
                 f"key_prefix: got {self.key_prefix!r}; use a relative prefix ending in '/'"
             )
         if not self.functions:
-            raise ValueError(f"{self.name}.functions: at least one function is required")
+            raise ConfigError(f"{self.name}.functions: at least one function is required")
         names = [f.name for f in self.functions]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise ValueError(f"{self.name}.functions: duplicate names {', '.join(duplicates)}")
+            raise ConfigError(f"{self.name}.functions: duplicate names {', '.join(duplicates)}")
         too_long = [n for n in names if len(self.function_name(n)) > 64]
         if too_long:
-            raise ValueError(
+            raise ConfigError(
                 f"{self.name}.functions: {', '.join(too_long)} make names over 64 characters"
             )
         self._check_migration_settings()
@@ -159,32 +167,32 @@ class Environment:
 
     def _check_migration_settings(self) -> None:
         if not _ALIAS_NAME.match(self.alias_name):
-            raise ValueError(
+            raise ConfigError(
                 f"{self.name}.alias_name: got {self.alias_name!r}; use letters, digits, '-', '_' "
                 "(not only digits: those are versions)"
             )
         check_tags(f"{self.name}.tags", self.tags)
         object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
         if self.log_retention_days not in LOG_RETENTION_DAYS:
-            raise ValueError(
+            raise ConfigError(
                 f"{self.name}.log_retention_days: got {self.log_retention_days}; "
                 f"allowed: {', '.join(map(str, LOG_RETENTION_DAYS))}"
             )
         policy = self.legacy_deployer_policy
         if policy is not None and not _POLICY.match(policy):
-            raise ValueError(f"{self.name}.legacy_deployer_policy: got {policy!r}; a name or ARN")
+            raise ConfigError(f"{self.name}.legacy_deployer_policy: got {policy!r}; a name or ARN")
         if not self.provider_version.strip():
-            raise ValueError(f"{self.name}.provider_version: empty; e.g. '~> 5.100' or '6.25.0'")
+            raise ConfigError(f"{self.name}.provider_version: empty; e.g. '~> 5.100' or '6.25.0'")
         real = [self.function_name(f.name) for f in self.functions]
         if len(set(real)) != len(real):
-            raise ValueError(f"{self.name}.functions: two functions named alike in {real}")
+            raise ConfigError(f"{self.name}.functions: two functions named alike in {real}")
         for config in self.functions:
             role = config.role
             if (
                 isinstance(role, CreatedRole)
                 and len(role.role_name(self.function_name(config.name))) > 64
             ):
-                raise ValueError(
+                raise ConfigError(
                     f"{self.name}.functions[{config.name}].role.name: the default "
                     f"{role.role_name(self.function_name(config.name))!r} is over 64 characters; "
                     "give a shorter one"
@@ -197,30 +205,30 @@ class Environment:
             if isinstance(t, ScheduleTrigger)
         ]
         if len(set(rules)) != len(rules):
-            raise ValueError(f"{self.name}.functions: two schedules share a rule name in {rules}")
+            raise ConfigError(f"{self.name}.functions: two schedules share a rule name in {rules}")
 
     def _check_estate_settings(self, managed: list[str]) -> None:
         check_tags(f"{self.name}.default_tags", self.default_tags)
         object.__setattr__(self, "default_tags", MappingProxyType(dict(self.default_tags)))
         unmanaged = [u.name for u in self.unmanaged_functions]
         if len(set(unmanaged)) != len(unmanaged):
-            raise ValueError(f"{self.name}.unmanaged_functions: a name is listed twice")
+            raise ConfigError(f"{self.name}.unmanaged_functions: a name is listed twice")
         both = sorted(set(unmanaged) & set(managed))
         if both:
-            raise ValueError(
+            raise ConfigError(
                 f"{self.name}.unmanaged_functions: {', '.join(both)} is also in functions; "
                 "keep it in one list"
             )
         for config in self.functions:
             if config.package == "own" and not self.adoption(config).function:
-                raise ValueError(
+                raise ConfigError(
                     f"{self.name}.functions[{config.name}].package: 'own' describes a function "
                     "that exists with its own zip; set adopt = true (the stack would create "
                     "it from the shared package)"
                 )
         for layer in self.foreign_deps_layers:
             if not _LAYER_NAME.match(layer) or layer == self.layer_name:
-                raise ValueError(
+                raise ConfigError(
                     f"{self.name}.foreign_deps_layers: got {layer!r}; a layer name (not the "
                     f"version ARN) other than this environment's own {self.layer_name!r}"
                 )

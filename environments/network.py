@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from environments.errors import ConfigError
+
 # Lambda's own limits on one function's VPC configuration.
 MAX_SUBNETS = 16
 MAX_SECURITY_GROUPS = 5
@@ -14,14 +16,14 @@ _SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
 
 def _ids(field_name: str, values: tuple[str, ...], pattern: re.Pattern[str], limit: int) -> None:
     if not values:
-        raise ValueError(f"{field_name}: at least one id is required")
+        raise ConfigError(f"{field_name}: at least one id is required")
     if len(values) > limit:
-        raise ValueError(f"{field_name}: at most {limit}, got {len(values)}")
+        raise ConfigError(f"{field_name}: at most {limit}, got {len(values)}")
     for value in values:
         if not pattern.match(value):
-            raise ValueError(f"{field_name}: {value!r} is not an id like {pattern.pattern}")
+            raise ConfigError(f"{field_name}: {value!r} is not an id like {pattern.pattern}")
     if len(set(values)) != len(values):
-        raise ValueError(f"{field_name}: duplicate ids in {', '.join(values)}")
+        raise ConfigError(f"{field_name}: duplicate ids in {', '.join(values)}")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from environments.errors import ConfigError
+
 # IAM names: letters, digits and +=,.@_- ; 64 characters for a role, 128 for a policy.
 _ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 _POLICY_NAME = re.compile(r"^[\w+=,.@-]{1,128}$")
@@ -43,13 +45,13 @@ class PolicyStatement:
     def __post_init__(self) -> None:
         where = f"statements[{self.sid}]"
         if not _SID.match(self.sid):
-            raise ValueError(f"statements.sid: got {self.sid!r}; use letters and digits")
+            raise ConfigError(f"statements.sid: got {self.sid!r}; use letters and digits")
         if not self.actions or not all(_ACTION.match(a) for a in self.actions):
-            raise ValueError(f"{where}.actions: got {self.actions!r}; use service:Action names")
+            raise ConfigError(f"{where}.actions: got {self.actions!r}; use service:Action names")
         if not self.resources:
-            raise ValueError(f"{where}.resources: at least one resource ARN is required")
+            raise ConfigError(f"{where}.resources: at least one resource ARN is required")
         if self.effect not in ("Allow", "Deny"):
-            raise ValueError(f"{where}.effect: got {self.effect!r}; allowed: Allow, Deny")
+            raise ConfigError(f"{where}.effect: got {self.effect!r}; allowed: Allow, Deny")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,7 +68,7 @@ class ExistingRole:
 
     def __post_init__(self) -> None:
         if not (_ROLE_NAME.match(self.role) or _ROLE_ARN.match(self.role)):
-            raise ValueError(
+            raise ConfigError(
                 f"role: got {self.role!r}; use a role name or arn:aws:iam::ACCOUNT:role/NAME"
             )
 
@@ -94,17 +96,17 @@ class InlinePolicy:
 
     def __post_init__(self) -> None:
         if not _POLICY_NAME.match(self.name):
-            raise ValueError(
+            raise ConfigError(
                 f"role.inline_policies.name: got {self.name!r}; use letters, digits, +=,.@_-"
             )
         try:
             parsed = json.loads(self.document)
         except ValueError as err:
-            raise ValueError(
+            raise ConfigError(
                 f"role.inline_policies[{self.name}].document: not JSON ({err})"
             ) from None
         if not isinstance(parsed, dict) or "Statement" not in parsed:
-            raise ValueError(
+            raise ConfigError(
                 f"role.inline_policies[{self.name}].document: use a policy document "
                 '({"Version": "2012-10-17", "Statement": [...]})'
             )
@@ -138,24 +140,24 @@ class CreatedRole:
 
     def __post_init__(self) -> None:
         if self.name and not _ROLE_NAME.match(self.name):
-            raise ValueError(f"role.name: got {self.name!r}; use 1-64 of letters, digits, +=,.@_-")
+            raise ConfigError(f"role.name: got {self.name!r}; use 1-64 of letters, digits, +=,.@_-")
         if self.policy_name and not _POLICY_NAME.match(self.policy_name):
-            raise ValueError(
+            raise ConfigError(
                 f"role.policy_name: got {self.policy_name!r}; use letters, digits, +=,.@_-"
             )
         if self.policy_name and not self.statements:
-            raise ValueError("role.policy_name: names the policy holding `statements`; add them")
+            raise ConfigError("role.policy_name: names the policy holding `statements`; add them")
         for arn in self.managed_policy_arns:
             if not _POLICY_ARN.match(arn):
-                raise ValueError(
+                raise ConfigError(
                     f"role.managed_policy_arns: {arn!r} is not a policy ARN "
                     "(arn:aws:iam::aws:policy/NAME or arn:aws:iam::ACCOUNT:policy/NAME)"
                 )
         if len(set(self.managed_policy_arns)) != len(self.managed_policy_arns):
-            raise ValueError("role.managed_policy_arns: listed twice")
+            raise ConfigError("role.managed_policy_arns: listed twice")
         sids = [s.sid for s in self.statements]
         if len(set(sids)) != len(sids):
-            raise ValueError(f"role.statements: duplicate sid in {', '.join(sids)}")
+            raise ConfigError(f"role.statements: duplicate sid in {', '.join(sids)}")
         self._check_inline_names()
 
     def _check_inline_names(self) -> None:
@@ -163,13 +165,13 @@ class CreatedRole:
         if self.policy_name:
             ours.append(self.policy_name)
         if len(set(ours)) != len(ours):
-            raise ValueError(f"role.inline_policies: a name is used twice in {', '.join(ours)}")
+            raise ConfigError(f"role.inline_policies: a name is used twice in {', '.join(ours)}")
         for name in self.foreign_inline_policies:
             if not _POLICY_NAME.match(name):
-                raise ValueError(f"role.foreign_inline_policies: got {name!r}; a policy name")
+                raise ConfigError(f"role.foreign_inline_policies: got {name!r}; a policy name")
         shared = sorted(set(ours) & set(self.foreign_inline_policies))
         if shared:
-            raise ValueError(
+            raise ConfigError(
                 f"role.foreign_inline_policies: {', '.join(shared)} is also ours; "
                 "list it in one place"
             )
@@ -188,7 +190,7 @@ class CreatedRole:
         if tracing and XRAY_WRITE_POLICY not in arns:
             arns.append(XRAY_WRITE_POLICY)
         if len(arns) > MAX_MANAGED_POLICIES:
-            raise ValueError(f"role.managed_policy_arns: at most {MAX_MANAGED_POLICIES} attached")
+            raise ConfigError(f"role.managed_policy_arns: at most {MAX_MANAGED_POLICIES} attached")
         return tuple(arns)
 
 

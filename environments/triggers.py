@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from environments.errors import ConfigError
+
 # What a caller invokes: the alias releases move, or the unqualified function ($LATEST).
 CallerTarget = Literal["alias", "function"]
 CALLER_TARGETS = ("alias", "function")
@@ -65,12 +67,12 @@ class SqsTrigger:
         for kind in self.function_response_types:
             _choice(f"{where}.function_response_types", kind, FUNCTION_RESPONSE_TYPES)
         if len(set(self.function_response_types)) != len(self.function_response_types):
-            raise ValueError(f"{where}.function_response_types: listed twice")
+            raise ConfigError(f"{where}.function_response_types: listed twice")
         concurrency = self.maximum_concurrency
         if concurrency is not None and not (
             MIN_SQS_CONCURRENCY <= concurrency <= MAX_SQS_CONCURRENCY
         ):
-            raise ValueError(
+            raise ConfigError(
                 f"{where}.maximum_concurrency: got {concurrency}; "
                 f"allowed: {MIN_SQS_CONCURRENCY}-{MAX_SQS_CONCURRENCY}"
             )
@@ -80,26 +82,26 @@ class SqsTrigger:
 
     def _check_batching(self) -> None:
         if not _SQS_ARN.match(self.queue_arn):
-            raise ValueError(
+            raise ConfigError(
                 f"triggers.sqs.queue_arn: got {self.queue_arn!r}; "
                 "use arn:aws:sqs:REGION:ACCOUNT:QUEUE"
             )
         if not 1 <= self.batch_size <= MAX_SQS_BATCH:
-            raise ValueError(
+            raise ConfigError(
                 f"triggers.sqs.batch_size: got {self.batch_size}; allowed: 1-{MAX_SQS_BATCH}"
             )
         if not 0 <= self.batching_window_s <= MAX_BATCHING_WINDOW_S:
-            raise ValueError(
+            raise ConfigError(
                 f"triggers.sqs.batching_window_s: got {self.batching_window_s}; "
                 f"allowed: 0-{MAX_BATCHING_WINDOW_S}"
             )
         if self.batch_size > 10 and self.batching_window_s == 0:
-            raise ValueError(
+            raise ConfigError(
                 f"triggers.sqs.batch_size: {self.batch_size} needs batching_window_s >= 1 "
                 "(Lambda refuses batches over 10 without a window)"
             )
         if self.existing_uuid is not None and not _UUID.match(self.existing_uuid):
-            raise ValueError(
+            raise ConfigError(
                 f"triggers.sqs.existing_uuid: got {self.existing_uuid!r}; use the mapping's "
                 "UUID from `aws lambda list-event-source-mappings`"
             )
@@ -127,24 +129,24 @@ class ScheduleTrigger:
 
     def __post_init__(self) -> None:
         if not _SCHEDULE.match(self.expression):
-            raise ValueError(
+            raise ConfigError(
                 f"triggers.schedule.expression: got {self.expression!r}; "
                 "use rate(N unit) or cron(...)"
             )
         if self.rule_name and not _RULE_NAME.match(self.rule_name):
-            raise ValueError(
+            raise ConfigError(
                 f"triggers.schedule.rule_name: got {self.rule_name!r}; use 1-64 of letters, "
                 "digits, '.', '-', '_'"
             )
         if not _RULE_NAME.match(self.target_id):
-            raise ValueError(f"triggers.schedule.target_id: got {self.target_id!r}")
+            raise ConfigError(f"triggers.schedule.target_id: got {self.target_id!r}")
         if self.input is not None:
             check_json("triggers.schedule.input", self.input, want_object=False)
         _choice("triggers.schedule.target", self.target, CALLER_TARGETS)
         if self.target == "function" and not self.exists:
             # The stack makes no permission for a schedule on the function (the existing
             # one is an InvokePermission of its own): a new one would never be allowed in.
-            raise ValueError(
+            raise ConfigError(
                 "triggers.schedule.target: 'function' keeps an existing schedule as it runs "
                 "(exists = true); a new schedule invokes the alias: leave target out"
             )
@@ -175,17 +177,17 @@ class InvokePermission:
 
     def __post_init__(self) -> None:
         if not _PRINCIPAL.match(self.principal):
-            raise ValueError(
+            raise ConfigError(
                 f"triggers.permission.principal: got {self.principal!r}; use a service "
                 "principal (apigateway.amazonaws.com), an account id or an IAM ARN"
             )
         if not _STATEMENT_ID.match(self.statement_id):
-            raise ValueError(
+            raise ConfigError(
                 f"triggers.permission.statement_id: got {self.statement_id!r}; "
                 "use 1-100 of letters, digits, '-', '_'"
             )
         if self.source_arn is not None and not _ARN.match(self.source_arn):
-            raise ValueError(f"triggers.permission.source_arn: got {self.source_arn!r}")
+            raise ConfigError(f"triggers.permission.source_arn: got {self.source_arn!r}")
         _choice("triggers.permission.target", self.target, CALLER_TARGETS)
 
 
@@ -194,7 +196,7 @@ Trigger = SqsTrigger | ScheduleTrigger | InvokePermission
 
 def _choice(where: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise ValueError(f"{where}: got {value!r}; allowed: {', '.join(allowed)}")
+        raise ConfigError(f"{where}: got {value!r}; allowed: {', '.join(allowed)}")
 
 
 def check_json(where: str, text: str, *, want_object: bool) -> None:
@@ -203,9 +205,9 @@ def check_json(where: str, text: str, *, want_object: bool) -> None:
     try:
         value = json.loads(text)
     except ValueError as err:
-        raise ValueError(f"{where}: not JSON ({err}); got {text!r}") from None
+        raise ConfigError(f"{where}: not JSON ({err}); got {text!r}") from None
     if want_object and not isinstance(value, dict):
-        raise ValueError(f"{where}: got {text!r}; use a JSON object")
+        raise ConfigError(f"{where}: got {text!r}; use a JSON object")
 
 
 def statement_ids(function_name: str, triggers: tuple[Trigger, ...]) -> list[str]:

@@ -2,50 +2,33 @@
 
 It replaces the hand-made policy (design, migration phase 4). Every statement is scoped to
 one environment's layer, functions, alias, artifact prefix, deploy lock and alarms, so a
-staging credential cannot publish to, update or delete anything in prod.
+staging credential cannot publish to, update or delete anything in prod. The Lambda
+actions are the ones the release steps and the other release code declare they call
+(environments/release_calls.py): a new call is declared there once and granted here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from constructs import Construct
 
+from environments import release_calls
 from infra_constructs import _aws
 
-LAYER_ACTIONS = (
-    "lambda:PublishLayerVersion",
-    "lambda:ListLayerVersions",
-    "lambda:GetLayerVersion",
-    "lambda:DeleteLayerVersion",
-)
-FUNCTION_ACTIONS = (
-    "lambda:GetFunction",
-    "lambda:GetFunctionConfiguration",
-    "lambda:UpdateFunctionCode",
-    "lambda:UpdateFunctionConfiguration",
-)
-# A release publishes a version and moves the alias to it (weighted, for a canary).
-ALIAS_ACTIONS = (
-    "lambda:PublishVersion",
-    "lambda:ListVersionsByFunction",
-    "lambda:GetAlias",
-    "lambda:CreateAlias",
-    "lambda:UpdateAlias",
-    "lambda:ListAliases",
-    # Undoing a release that created the alias (a legacy function had none) removes it.
-    "lambda:DeleteAlias",
-)
+# The Lambda actions come from what the release steps, the planning reads, the deps layer
+# and pruning declare they call (environments/release_calls.py), one statement per scope.
+LAYER_ACTIONS = release_calls.actions(release_calls.LAYER)
+FUNCTION_ACTIONS = release_calls.actions(release_calls.FUNCTION)
+# A release publishes a version and moves the alias to it (weighted, for a canary); undoing
+# one that created the alias (a legacy function had none) removes it.
+ALIAS_ACTIONS = release_calls.actions(release_calls.ALIAS)
 # On qualified ARNs only (FUNCTION:*): reading a published version or what the alias
 # serves (IAM matches a qualified call against the qualified ARN), and pruning old
 # versions. DeleteFunction on the bare ARN would delete the function itself: never granted.
-VERSION_ACTIONS = (
-    "lambda:GetFunction",
-    "lambda:GetFunctionConfiguration",
-    "lambda:DeleteFunction",
-    # Hooks invoke a new version before the switch; smoke checks invoke the alias after.
-    "lambda:InvokeFunction",
-)
+# Hooks invoke a new version before the switch; smoke checks invoke the alias after.
+VERSION_ACTIONS = release_calls.actions(release_calls.QUALIFIED)
 OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject")
 # The deploy lock is created with a conditional put and removed when the release ends.
 LOCK_ACTIONS = ("s3:DeleteObject",)
@@ -81,90 +64,15 @@ class DeployerPolicy(Construct):
             raise ValueError(f"key_prefix: got {key_prefix!r}; use a prefix ending in '/'")
         if not lock_key.startswith(key_prefix) or lock_key.endswith("*"):
             raise ValueError(f"lock_key: got {lock_key!r}; one object under {key_prefix!r}")
-        statement = _aws.DataAwsIamPolicyDocumentStatement
-        alarms = (
-            [
-                statement(
-                    sid="CanaryAlarms",
-                    effect="Allow",
-                    actions=list(ALARM_ACTIONS),
-                    resources=list(alarm_arns),
-                )
-            ]
-            if alarm_arns
-            else []
-        )
-        logs = (
-            [
-                statement(
-                    sid="FunctionLogs",
-                    effect="Allow",
-                    actions=list(LOG_ACTIONS),
-                    # FilterLogEvents is authorised on the group's ARN with `:*`.
-                    resources=[f"{arn}:*" for arn in log_group_arns],
-                )
-            ]
-            if log_group_arns
-            else []
-        )
         document = _aws.DataAwsIamPolicyDocument(
             self,
             "document",
             statement=[
-                statement(
-                    sid="LayerVersions",
-                    effect="Allow",
-                    actions=list(LAYER_ACTIONS),
-                    # The layer itself (publish, list) and its numbered versions (get, delete).
-                    resources=[layer_arn, f"{layer_arn}:*"],
+                *_lambda_statements(
+                    layer_arn=layer_arn, function_arns=function_arns, alias_name=alias_name
                 ),
-                statement(
-                    sid="FunctionCodeAndConfiguration",
-                    effect="Allow",
-                    actions=list(FUNCTION_ACTIONS),
-                    resources=list(function_arns),
-                ),
-                statement(
-                    sid="VersionsAndAlias",
-                    effect="Allow",
-                    actions=list(ALIAS_ACTIONS),
-                    # Lambda authorises alias calls on the function; the alias ARN covers
-                    # callers that pass it qualified. No other alias is reachable.
-                    resources=[arn for f in function_arns for arn in (f, f"{f}:{alias_name}")],
-                ),
-                statement(
-                    sid="PublishedVersions",
-                    effect="Allow",
-                    actions=list(VERSION_ACTIONS),
-                    resources=[f"{f}:*" for f in function_arns],
-                ),
-                statement(
-                    sid="ArtifactObjects",
-                    effect="Allow",
-                    actions=list(OBJECT_ACTIONS),
-                    resources=[f"{bucket_arn}/{key_prefix}*"],
-                ),
-                statement(
-                    sid="ArtifactListing",
-                    effect="Allow",
-                    actions=["s3:ListBucket"],
-                    resources=[bucket_arn],
-                    condition=[
-                        _aws.DataAwsIamPolicyDocumentStatementCondition(
-                            test="StringLike",
-                            variable="s3:prefix",
-                            values=[f"{key_prefix}*"],
-                        )
-                    ],
-                ),
-                statement(
-                    sid="DeployLock",
-                    effect="Allow",
-                    actions=list(LOCK_ACTIONS),
-                    resources=[f"{bucket_arn}/{lock_key}"],
-                ),
-                *alarms,
-                *logs,
+                *_store_statements(bucket_arn=bucket_arn, key_prefix=key_prefix, lock_key=lock_key),
+                *_watch_statements(alarm_arns=alarm_arns, log_group_arns=log_group_arns),
             ],
         )
         self.policy = _aws.IamPolicy(
@@ -184,3 +92,97 @@ class DeployerPolicy(Construct):
             if ci_role_name
             else None
         )
+
+
+def _lambda_statements(
+    *, layer_arn: str, function_arns: Sequence[str], alias_name: str
+) -> list[Any]:
+    """The layer, the functions, their versions and the alias."""
+    statement = _aws.DataAwsIamPolicyDocumentStatement
+    return [
+        statement(
+            sid="LayerVersions",
+            effect="Allow",
+            actions=list(LAYER_ACTIONS),
+            # The layer itself (publish, list) and its numbered versions (get, delete).
+            resources=[layer_arn, f"{layer_arn}:*"],
+        ),
+        statement(
+            sid="FunctionCodeAndConfiguration",
+            effect="Allow",
+            actions=list(FUNCTION_ACTIONS),
+            resources=list(function_arns),
+        ),
+        statement(
+            sid="VersionsAndAlias",
+            effect="Allow",
+            actions=list(ALIAS_ACTIONS),
+            # Lambda authorises alias calls on the function; the alias ARN covers
+            # callers that pass it qualified. No other alias is reachable.
+            resources=[arn for f in function_arns for arn in (f, f"{f}:{alias_name}")],
+        ),
+        statement(
+            sid="PublishedVersions",
+            effect="Allow",
+            actions=list(VERSION_ACTIONS),
+            resources=[f"{f}:*" for f in function_arns],
+        ),
+    ]
+
+
+def _store_statements(*, bucket_arn: str, key_prefix: str, lock_key: str) -> list[Any]:
+    """The artifact store: objects and listing under the prefix, the lock's delete."""
+    statement = _aws.DataAwsIamPolicyDocumentStatement
+    return [
+        statement(
+            sid="ArtifactObjects",
+            effect="Allow",
+            actions=list(OBJECT_ACTIONS),
+            resources=[f"{bucket_arn}/{key_prefix}*"],
+        ),
+        statement(
+            sid="ArtifactListing",
+            effect="Allow",
+            actions=["s3:ListBucket"],
+            resources=[bucket_arn],
+            condition=[
+                _aws.DataAwsIamPolicyDocumentStatementCondition(
+                    test="StringLike",
+                    variable="s3:prefix",
+                    values=[f"{key_prefix}*"],
+                )
+            ],
+        ),
+        statement(
+            sid="DeployLock",
+            effect="Allow",
+            actions=list(LOCK_ACTIONS),
+            resources=[f"{bucket_arn}/{lock_key}"],
+        ),
+    ]
+
+
+def _watch_statements(*, alarm_arns: Sequence[str], log_group_arns: Sequence[str]) -> list[Any]:
+    """A canary's alarms and the functions' logs, when there are any."""
+    statement = _aws.DataAwsIamPolicyDocumentStatement
+    found = []
+    if alarm_arns:
+        found.append(
+            statement(
+                sid="CanaryAlarms",
+                effect="Allow",
+                actions=list(ALARM_ACTIONS),
+                resources=list(alarm_arns),
+            )
+        )
+    if log_group_arns:
+        found.append(
+            statement(
+                sid="FunctionLogs",
+                effect="Allow",
+                actions=list(LOG_ACTIONS),
+                # FilterLogEvents is authorised on the group's ARN with `:*`.
+                resources=[f"{arn}:*" for arn in log_group_arns],
+            )
+        )
+    return found

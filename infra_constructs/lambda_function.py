@@ -19,6 +19,22 @@ from infra_constructs.execution_role import ExecutionRole, RoleSpec
 
 # Lambda's own limit on the layers one function references.
 MAX_LAYERS = 5
+# The function's attributes `scripts/` releases move after Terraform created it.
+MOVED_BY_RELEASES = (
+    # filename: never set here; code arrives from S3 via scripts/ deploy.
+    "filename",
+    # source_code_hash: scripts/ deploy updates the code
+    # (update-function-code from lambda/backend-HASH.zip).
+    "source_code_hash",
+    # layers: scripts/ deploy attaches each new deps layer version
+    # (update-function-configuration); rollback re-attaches older ones.
+    "layers",
+    # s3_bucket, s3_key: only a new function's first code comes from here; scripts/ deploy
+    # moves the code after. An adopted function has none in state (the provider never
+    # reads them), and must not get the package before scripts/ deploy attaches its layer.
+    "s3_bucket",
+    "s3_key",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,7 +56,7 @@ class LambdaFunction(Construct):
     `RoleSpec`) the function and owns its configuration (handler, memory, timeout,
     environment, network). The code, the attached layers and where the alias points
     are moved by `scripts/` releases afterwards, so those attributes are ignored here; see
-    each `ignore_changes` below.
+    `MOVED_BY_RELEASES` and the alias's `ignore_changes`.
     """
 
     def __init__(
@@ -73,39 +89,10 @@ class LambdaFunction(Construct):
         settings = settings or Settings()
         tags = dict(tags or {})
         self.function_name: str = function_name
-        default_log_group = f"/aws/lambda/{function_name}"
-        dependencies: list[object] = []
-
-        if existing_log_group is None:
-            # Created before the function so Lambda does not create it first without retention.
-            self.log_group = _aws.CloudwatchLogGroup(
-                self,
-                "log_group",
-                name=default_log_group,
-                retention_in_days=log_retention_days,
-                tags=tags or None,
-            )
-            if adoption.log_group:
-                self.log_group.import_from(default_log_group)
-            self.log_group_arn: str = self.log_group.arn
-            dependencies.append(self.log_group)
-        else:
-            # Managed elsewhere: read, never created or imported.
-            found = _aws.DataAwsCloudwatchLogGroup(self, "log_group", name=existing_log_group)
-            self.log_group_arn = found.arn
-
-        if isinstance(role, RoleSpec):
-            # "Default" keeps the role's Terraform addresses what they were before the role
-            # moved into its own construct (cdktf leaves that id out of logical ids).
-            self.execution_role: ExecutionRole | None = ExecutionRole(
-                self, "Default", spec=role, log_group_arn=self.log_group_arn
-            )
-            self.role_arn: str = self.execution_role.arn
-            dependencies.extend(self.execution_role.dependables)
-        else:
-            self.execution_role = None
-            self.role_arn = role
-
+        dependencies = self._log_group(
+            existing_log_group, retention_days=log_retention_days, tags=tags, adoption=adoption
+        )
+        dependencies += self._role(role)
         self.function = _aws.LambdaFunction(
             self,
             "function",
@@ -126,61 +113,65 @@ class LambdaFunction(Construct):
             # Every configuration change publishes a version, so the alias always has one to
             # point at; the first is published on create (or on adoption's first apply).
             publish=True,
-            vpc_config=(
-                _aws.LambdaFunctionVpcConfig(
-                    subnet_ids=list(settings.subnet_ids),
-                    security_group_ids=list(settings.security_group_ids),
-                )
-                if settings.subnet_ids
-                else None
-            ),
-            tracing_config=(
-                _aws.LambdaFunctionTracingConfig(mode=settings.tracing_mode)
-                if settings.tracing_mode
-                else None
-            ),
-            reserved_concurrent_executions=settings.reserved_concurrency,
-            ephemeral_storage=(
-                _aws.LambdaFunctionEphemeralStorage(size=settings.ephemeral_storage_mb)
-                if settings.ephemeral_storage_mb
-                else None
-            ),
-            dead_letter_config=(
-                _aws.LambdaFunctionDeadLetterConfig(target_arn=settings.dead_letter_target_arn)
-                if settings.dead_letter_target_arn
-                else None
-            ),
+            **_optional_settings(settings),
             # Only a log group other than Lambda's default needs saying.
             logging_config=(
                 _aws.LambdaFunctionLoggingConfig(log_format="Text", log_group=existing_log_group)
-                if existing_log_group not in (None, default_log_group)
+                if existing_log_group not in (None, f"/aws/lambda/{function_name}")
                 else None
             ),
             tags=tags or None,
             depends_on=dependencies or None,
-            lifecycle=TerraformResourceLifecycle(
-                ignore_changes=[
-                    # filename: never set here; code arrives from S3 via scripts/ deploy.
-                    "filename",
-                    # source_code_hash: scripts/ deploy updates the code
-                    # (update-function-code from lambda/backend-HASH.zip).
-                    "source_code_hash",
-                    # layers: scripts/ deploy attaches each new deps layer version
-                    # (update-function-configuration); rollback re-attaches older ones.
-                    "layers",
-                    # s3_bucket, s3_key: only a new function's first code comes from here;
-                    # scripts/ deploy moves the code after. An adopted function has none
-                    # in state (the provider never reads them), and must not get the
-                    # package before scripts/ deploy attaches its layer.
-                    "s3_bucket",
-                    "s3_key",
-                ],
-            ),
+            lifecycle=TerraformResourceLifecycle(ignore_changes=list(MOVED_BY_RELEASES)),
         )
         if adoption.function:
             self.function.import_from(function_name)
         self.function_arn: str = self.function.arn
+        self._alias(alias_name, adoption=adoption)
 
+    def _log_group(
+        self,
+        existing: str | None,
+        *,
+        retention_days: int,
+        tags: Mapping[str, str],
+        adoption: Adopt,
+    ) -> list[object]:
+        """Sets `log_group_arn` (and `log_group`, when created); what the function waits for."""
+        default_log_group = f"/aws/lambda/{self.function_name}"
+        if existing is not None:
+            # Managed elsewhere: read, never created or imported.
+            found = _aws.DataAwsCloudwatchLogGroup(self, "log_group", name=existing)
+            self.log_group_arn: str = found.arn
+            return []
+        # Created before the function so Lambda does not create it first without retention.
+        self.log_group = _aws.CloudwatchLogGroup(
+            self,
+            "log_group",
+            name=default_log_group,
+            retention_in_days=retention_days,
+            tags=dict(tags) or None,
+        )
+        if adoption.log_group:
+            self.log_group.import_from(default_log_group)
+        self.log_group_arn = self.log_group.arn
+        return [self.log_group]
+
+    def _role(self, role: str | RoleSpec) -> list[object]:
+        """Sets `role_arn` (and `execution_role`, when created); what the function waits for."""
+        if not isinstance(role, RoleSpec):
+            self.execution_role: ExecutionRole | None = None
+            self.role_arn: str = role
+            return []
+        # "Default" keeps the role's Terraform addresses what they were before the role
+        # moved into its own construct (cdktf leaves that id out of logical ids).
+        self.execution_role = ExecutionRole(
+            self, "Default", spec=role, log_group_arn=self.log_group_arn
+        )
+        self.role_arn = self.execution_role.arn
+        return list(self.execution_role.dependables)
+
+    def _alias(self, alias_name: str, *, adoption: Adopt) -> None:
         # What every trigger invokes. Terraform makes it at the first published version;
         # releases move it afterwards.
         self.alias = _aws.LambdaAlias(
@@ -201,6 +192,37 @@ class LambdaFunction(Construct):
             ),
         )
         if adoption.alias:
-            self.alias.import_from(f"{function_name}/{alias_name}")
+            self.alias.import_from(f"{self.function_name}/{alias_name}")
         self.alias_name: str = alias_name
         self.alias_arn: str = self.alias.arn
+
+
+def _optional_settings(settings: Settings) -> dict[str, object]:
+    """What an existing function may have: network, tracing, concurrency, storage, DLQ
+    (None leaves an attribute unmanaged)."""
+    return {
+        "vpc_config": (
+            _aws.LambdaFunctionVpcConfig(
+                subnet_ids=list(settings.subnet_ids),
+                security_group_ids=list(settings.security_group_ids),
+            )
+            if settings.subnet_ids
+            else None
+        ),
+        "tracing_config": (
+            _aws.LambdaFunctionTracingConfig(mode=settings.tracing_mode)
+            if settings.tracing_mode
+            else None
+        ),
+        "reserved_concurrent_executions": settings.reserved_concurrency,
+        "ephemeral_storage": (
+            _aws.LambdaFunctionEphemeralStorage(size=settings.ephemeral_storage_mb)
+            if settings.ephemeral_storage_mb
+            else None
+        ),
+        "dead_letter_config": (
+            _aws.LambdaFunctionDeadLetterConfig(target_arn=settings.dead_letter_target_arn)
+            if settings.dead_letter_target_arn
+            else None
+        ),
+    }

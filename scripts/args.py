@@ -13,23 +13,41 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from environments import ENVIRONMENTS, Environment, get_environment
-from environments.backend import detect_lock_file
-from scripts.clients import lambda_client, s3_client
+from environments.packaging import detect_lock_file
+from scripts import preflight
+from scripts.clients import lambda_client, s3_client, sts_client
 from scripts.errors import BadInputError
 from scripts.local.sandbox import DEFAULT_STATE_DIR
-from scripts.store import Store, store_for
+from scripts.store import S3Store, Store, store_for
+from scripts.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
 
 
+def env_name(name: str) -> str:
+    """`--env`'s type: a configured environment, else the closest one suggested."""
+    if name not in ENVIRONMENTS:
+        raise argparse.ArgumentTypeError(
+            f"unknown environment {name!r}{did_you_mean(name, ENVIRONMENTS)} "
+            f"(configured: {', '.join(ENVIRONMENTS)})"
+        )
+    return name
+
+
 def add_env(parser: argparse.ArgumentParser, *, default: str | None = None) -> None:
     names = ", ".join(ENVIRONMENTS)
     if default is None:
-        parser.add_argument("--env", required=True, metavar="ENV", help=f"environment: {names}")
+        parser.add_argument(
+            "--env", required=True, type=env_name, metavar="ENV", help=f"environment: {names}"
+        )
     else:
         parser.add_argument(
-            "--env", default=default, metavar="ENV", help=f"environment: {names} ({default})"
+            "--env",
+            default=default,
+            type=env_name,
+            metavar="ENV",
+            help=f"environment: {names} ({default})",
         )
 
 
@@ -135,6 +153,12 @@ def store(args: argparse.Namespace, env: Environment, *, s3_only: bool = False) 
     if s3_only and spec and not spec.startswith("s3://"):
         raise BadInputError(f"--store {spec!r}: Lambda reads code from S3; use s3://BUCKET/PREFIX")
     return store_for(env, spec, s3_client_factory=lambda: s3_client(env))
+
+
+def check_account(env: Environment, store: Store) -> None:
+    """Preflight: credentials of the environment's account, when the store is in AWS."""
+    if isinstance(store, S3Store):
+        preflight.check_account(env, lambda: sts_client(env))
 
 
 def lambda_for(env: Environment) -> LambdaClient:

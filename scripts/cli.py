@@ -1,8 +1,11 @@
 """The thin command line: parse, call a pure step, map typed errors to an exit code.
 
+Installed as `layers` (pyproject.toml's [project.scripts]); `python -m scripts` is the same.
 Human progress goes to stderr; with `--json` exactly one JSON object goes to stdout, so
-CI can pipe it, on failure too. Exit codes: 0 success, 1 failure, 2 bad input, 3 busy.
-This module and `main.py` are the only places that read the process environment.
+CI can pipe it, on failure too, argument errors included. Exit codes: 0 success, 1
+failure, 2 bad input, 3 busy. No option may be abbreviated: `--a` must never run as
+`--apply`. The process environment is read in `scripts.settings` only (and by `main.py`
+on the infrastructure side).
 """
 
 from __future__ import annotations
@@ -10,23 +13,45 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import sys
 import tomllib
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn, cast
 
-from environments import REPO_ROOT, ConfigFileError
-from scripts import helptext, progress
+from environments import ENVIRONMENTS, REPO_ROOT, ConfigError
+from scripts import completion, helptext, progress, settings
 from scripts.build.cache_key import FORMAT_VERSION
 from scripts.clients import explain_aws_error, raised_aws_errors
 from scripts.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, ToolError
 from scripts.release.timing import timing_from
 from scripts.stop import Stop, graceful
+from scripts.suggest import did_you_mean
 
 # A command turns parsed arguments into its JSON-able result.
 Handler = Callable[[argparse.Namespace], Mapping[str, Any]]
+
+
+class UsageError(Exception):
+    """An argument error, raised instead of argparse's print-and-exit so `main` can answer
+    it like any other bad input (one line, exit 2, and one JSON object under --json)."""
+
+    def __init__(self, message: str, usage: str) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+class Parser(argparse.ArgumentParser):
+    """Every parser of the tool, subcommands included (add_subparsers uses this class)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, self.format_usage())
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -78,13 +103,18 @@ COMMANDS: Mapping[str, str] = {
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """Every command, or just `only`: a short run (a cache hit) should not pay for
     importing the deploy, pipeline and Lambda modules it never calls."""
-    parser = argparse.ArgumentParser(
-        prog="python -m scripts",
+    parser = Parser(
+        prog=prog_name(),
         description=helptext.TOOL,
+        epilog=settings.help_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=version_text())
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Typed as the commands' `register` takes it; the parsers it makes are `Parser`s.
+    commands = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="command", required=True, metavar="COMMAND"),
+    )
     for name, module in COMMANDS.items():
         if only is not None and name != only:
             continue
@@ -96,7 +126,32 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             command.epilog = epilog
             command.formatter_class = argparse.RawDescriptionHelpFormatter
         _add_common(command)
+    if only in {None, "completion"}:
+        _add_completion(commands, parser)
     return parser
+
+
+def prog_name() -> str:
+    """`layers` when run as the installed command, else how `python -m` runs it."""
+    return "layers" if Path(sys.argv[0]).name == "layers" else "python -m scripts"
+
+
+def _add_completion(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], root: argparse.ArgumentParser
+) -> None:
+    parser = commands.add_parser("completion", help="print a shell completion script")
+    parser.add_argument("shell", choices=completion.SHELLS)
+    parser.description = (
+        'Print a completion script for bash or zsh: eval "$(layers completion bash)" in '
+        "~/.bashrc (zsh: after compinit, in ~/.zshrc)."
+    )
+
+    def run(args: argparse.Namespace) -> Mapping[str, Any]:
+        print(completion.script(args.shell, root, ENVIRONMENTS, prog="layers"), end="")
+        return {}
+
+    parser.set_defaults(handler=run)
+    _add_common(parser)
 
 
 def command_in(argv: Sequence[str]) -> str | None:
@@ -108,28 +163,41 @@ def command_in(argv: Sequence[str]) -> str | None:
     return None
 
 
+def unknown_command(argv: Sequence[str]) -> str | None:
+    """The first word when it names no command: argparse's own message lists all fifteen
+    and suggests nothing."""
+    for token in argv:
+        if not token.startswith("-"):
+            known = [*COMMANDS, "completion"]
+            return None if token in known else token
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else list(argv)
+    wants_json = "--json" in arguments
+    unknown = unknown_command(arguments)
+    if unknown is not None:
+        message = f"unknown command {unknown!r}{did_you_mean(unknown, COMMANDS)}"
+        return _bad_usage(message, f"run `{prog_name()} --help` for the commands", wants_json)
     parser = build_parser(command_in(arguments))
     try:
         args = parser.parse_args(arguments)
+    except UsageError as err:
+        return _bad_usage(str(err), err.usage.strip(), wants_json)
     except SystemExit as exit_:
-        # argparse exits 2 on bad usage already; keep its code.
-        return int(exit_.code or 0)
+        return int(exit_.code or 0)  # --help, --version
     handler: Handler = args.handler
-    progress.configure(level=progress.environ_level(args.quiet, args.verbose), environ=os.environ)
+    progress.configure(level=progress.environ_level(args.quiet, args.verbose))
     try:
-        args.timing = timing_from(os.environ)
+        args.timing = timing_from()
         args.stop = Stop()
         with graceful(args.stop) if getattr(args, "graceful_stop", False) else nullcontext():
             result = handler(args)
     except ToolError as err:
         return _failed(args, str(err), err.exit_code, getattr(err, "result", None))
-    except ConfigFileError as err:
-        # An environment file: one line naming the file, the key and the fix.
-        return _failed(args, str(err), EXIT_BAD_INPUT)
-    except ValueError as err:
-        # Configuration validation (environments) names the field and allowed values.
+    except ConfigError as err:
+        # The configuration (environments/) names the field and the values it allows.
         return _failed(args, str(err), EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         return _failed(args, "interrupted", 130)
@@ -141,11 +209,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except raised_aws_errors() as err:
         # Resolved only when something escaped: botocore stays unimported on local runs.
-        message, code = explain_aws_error(err, os.environ)
+        message, code = explain_aws_error(err)
         return _failed(args, message, code)
+    except Exception as err:
+        # A bug of ours, never the user's input: say so (no "bad input", exit 1), with the
+        # traceback under --verbose for the report.
+        progress.detail(traceback.format_exc().rstrip())
+        return _failed(
+            args,
+            f"internal error {type(err).__name__}: {err} (a bug in the tool, not your input; "
+            "rerun with --verbose for the traceback and report it)",
+            EXIT_FAILURE,
+        )
     if args.json:
         print(json.dumps(result, sort_keys=True))
     return EXIT_OK
+
+
+def _bad_usage(message: str, usage: str, wants_json: bool) -> int:
+    """An argument error: usage and one line on stderr, one JSON object under --json."""
+    progress.error(f"{usage}\nerror: {message}")
+    if wants_json:
+        print(json.dumps({"error": message, "exit_code": EXIT_BAD_INPUT}, sort_keys=True))
+    return EXIT_BAD_INPUT
 
 
 def _failed(

@@ -16,10 +16,11 @@ then botocore is loaded and resolving the class costs a dictionary lookup.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from scripts import settings
 
 if TYPE_CHECKING:
     from botocore.config import Config
@@ -28,29 +29,26 @@ if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sts import STSClient
 
     from environments import Environment
 
 
 def endpoint_for(env: Environment) -> str | None:
-    configured = os.environ.get("AWS_ENDPOINT_URL")
-    if configured:
-        return configured
-    return env.endpoint_url
+    return settings.AWS_ENDPOINT_URL.read() or env.endpoint_url
 
 
 # moto accepts any credentials. A local environment gets these when none are configured,
 # so a command against the sandbox (`local up`) needs no set-up; they are never used for an
 # environment without a local endpoint, so they cannot reach AWS.
 _LOCAL_KEY = "test"
-_CREDENTIAL_SOURCES = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE")
 
 
 def _client(service: str, env: Environment, config: Config | None = None) -> Any:
     """boto3's client for `service`; a local environment without credentials gets moto's."""
     import boto3
 
-    local = env.is_local and not any(os.environ.get(name) for name in _CREDENTIAL_SOURCES)
+    local = env.is_local and not settings.aws_credentials_configured()
     return boto3.client(  # type: ignore[call-overload]
         service,
         region_name=env.region,
@@ -92,6 +90,11 @@ def invoke_client(env: Environment, *, read_timeout: float) -> LambdaClient:
     )
 
 
+def sts_client(env: Environment) -> STSClient:
+    client: STSClient = _client("sts", env)
+    return client
+
+
 def logs_client(env: Environment) -> Any:
     """CloudWatch Logs (typed Any: the project installs no stubs for it)."""
     import boto3
@@ -130,11 +133,11 @@ _CREDENTIALS_FIX = (
 )
 
 
-def explain_aws_error(err: Exception, environ: Mapping[str, str]) -> tuple[str, int]:
+def explain_aws_error(err: Exception, environ: Mapping[str, str] | None = None) -> tuple[str, int]:
     """One line naming the fix for an AWS error that escaped a command, and its exit code:
     2 when the setup is wrong (credentials, endpoint), 1 otherwise."""
     name = type(err).__name__
-    endpoint = environ.get("AWS_ENDPOINT_URL")
+    endpoint = settings.AWS_ENDPOINT_URL.read(environ)
     if name in {"NoCredentialsError", "PartialCredentialsError", "NoAuthTokenError"}:
         return f"no AWS credentials: {_CREDENTIALS_FIX}", 2
     if name in {"EndpointConnectionError", "ConnectTimeoutError"}:
@@ -174,7 +177,7 @@ def iam_client(env: Environment) -> IAMClient:
 
 def configured_endpoint() -> str | None:
     """`AWS_ENDPOINT_URL`, when a run talks to another endpoint than AWS (a moto rehearsal)."""
-    return os.environ.get("AWS_ENDPOINT_URL") or None
+    return settings.AWS_ENDPOINT_URL.read() or None
 
 
 # What discover reads: Lambda and what invokes it or belongs to it.

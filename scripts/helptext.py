@@ -40,7 +40,7 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
         "Run one function's handler on this machine under the runtime's Python, with only "
         "the function package and the layer on sys.path (like `sam local invoke`, no "
         "Docker); a missing import names the distribution the layer lacks.",
-        "python -m scripts invoke --env staging api --event event.json",
+        "python -m scripts invoke --env staging api --event examples/events/api.json",
     ),
     "demo": (
         "Build the layer and the package into a local directory laid out like the bucket, "

@@ -14,6 +14,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from scripts import settings
+
 QUIET, NORMAL, VERBOSE = 0, 1, 2
 _RED, _YELLOW, _DIM, _RESET = "\033[31m", "\033[33m", "\033[2m", "\033[0m"
 
@@ -27,11 +29,11 @@ class _Settings:
 _settings = _Settings()
 
 
-def wants_color(environ: Mapping[str, str], *, is_tty: bool) -> bool:
-    return is_tty and "NO_COLOR" not in environ and environ.get("TERM") != "dumb"
+def wants_color(environ: Mapping[str, str] | None, *, is_tty: bool) -> bool:
+    return is_tty and settings.color_allowed(environ)
 
 
-def configure(*, level: int, environ: Mapping[str, str]) -> None:
+def configure(*, level: int, environ: Mapping[str, str] | None = None) -> None:
     """Set once by the CLI entry from `--quiet`/`--verbose` and the terminal."""
     _settings.level = level
     _settings.color = wants_color(environ, is_tty=sys.stderr.isatty())

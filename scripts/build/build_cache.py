@@ -16,13 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-
-def default_cache_dir() -> Path:
-    configured = os.environ.get("LAYERS_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "bluemoxon-layers"
+from scripts import settings
 
 
 def digest(*parts: bytes) -> str:
@@ -61,6 +55,7 @@ class BuildCache:
 
 def open_cache(root: Path | None = None) -> BuildCache | None:
     """The cache, or None when it is turned off (LAYERS_CACHE_DIR=off)."""
-    if os.environ.get("LAYERS_CACHE_DIR", "").lower() in {"off", "0", "none"}:
-        return None
-    return BuildCache(root or default_cache_dir())
+    if root is not None:
+        return BuildCache(root)
+    configured = settings.cache_dir()
+    return None if configured is None else BuildCache(configured)

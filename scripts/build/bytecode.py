@@ -19,6 +19,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from scripts import settings
 from scripts.build.build_cache import BuildCache, digest
 from scripts.errors import BadInputError, ToolError
 
@@ -66,16 +67,14 @@ def bytecode_key(python_version: str) -> dict[str, object]:
 
 def _candidates(minor: str) -> list[str]:
     found: list[str] = []
-    configured = os.environ.get(f"LAYERS_PYTHON_{minor.replace('.', '_')}")
+    configured = settings.python_override(minor)
     if configured:
         found.append(configured)
     on_path = shutil.which(f"python{minor}")
     if on_path:
         found.append(on_path)
-    pyenv_root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
-    found.extend(
-        str(p) for p in sorted(Path(pyenv_root).glob(f"versions/{minor}*/bin/python{minor}"))
-    )
+    pyenv_root = settings.PYENV_ROOT.read()
+    found.extend(str(p) for p in sorted(pyenv_root.glob(f"versions/{minor}*/bin/python{minor}")))
     for prefix in ("/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"):
         found.append(f"{prefix}/python{minor}")
     return found
@@ -101,7 +100,7 @@ def find_interpreter(minor: str) -> Interpreter:
         version = probe.stdout.strip()
         if probe.returncode == 0 and version.rsplit(".", 1)[0] == minor:
             return Interpreter(path=candidate, version=version)
-    variable = f"LAYERS_PYTHON_{minor.replace('.', '_')}"
+    variable = settings.python_variable(minor)
     raise BadInputError(
         f"bytecode for python{minor} needs a Python {minor} interpreter and none was found "
         f"(PATH, pyenv, /usr/bin): install one (`uv python install {minor}`, `pyenv install "
@@ -168,7 +167,7 @@ def compile_tree(
 
 
 def _run_compiler(jobs: list[_Job], interpreter: Interpreter, workers: int | None) -> None:
-    environ = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    environ = {k: v for k, v in settings.child_environ().items() if not k.startswith("PYTHON")}
     # Sets of constants are marshalled in iteration order, which follows string hashing.
     environ["PYTHONHASHSEED"] = "0"
     count = str(workers or min(4, os.cpu_count() or 1))

@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,83 +21,23 @@ from scripts.build.budget import LAMBDA_UNZIPPED_LIMIT, check_budget
 from scripts.build.build_cache import BuildCache, open_cache
 from scripts.build.bytecode import INVALIDATION, Interpreter, compile_tree, find_interpreter
 from scripts.build.cache_key import FORMAT_VERSION, LayerIdentity, layer_identity
+from scripts.build.layer_model import DEFAULT_MANIFEST, LayerRequest, LayerResult
 from scripts.build.layer_publish import (
-    Latest,
     point_latest_at_hit,
     publish_layer,
     report_hit,
     write_local_manifest,
 )
-from scripts.build.layout import DEFAULT_PRUNE, LAYER_ROOT, PruneOptions, distribution_sizes
+from scripts.build.layout import LAYER_ROOT, distribution_sizes
 from scripts.build.layout import prune as prune_tree
-from scripts.build.lockfile import LockSource, check_hashes, installer_requirements
+from scripts.build.lockfile import check_hashes, installer_requirements
 from scripts.build.wheels import install_wheels, installed_distributions, unpinned_installs
-from scripts.build.zipping import collect_files, total_size, write_zip
+from scripts.build.zipping import ZipResult, collect_files, total_size, write_zip
 from scripts.errors import BadInputError
 from scripts.store import Store, check_writable, hex_to_b64
 from scripts.store.publish import object_key, read_manifest
 
-DEFAULT_MANIFEST = Path("build") / "layer-manifest.json"
-
-
-@dataclass(frozen=True, kw_only=True)
-class LayerRequest:
-    lock: LockSource
-    runtime: str
-    architecture: str
-    build_dir: Path
-    manifest_path: Path = DEFAULT_MANIFEST
-    # The largest function package's unzipped size: it counts against the same limit.
-    function_bytes: int = 0
-    prune: PruneOptions = DEFAULT_PRUNE
-    # Compile `unchecked-hash` bytecode for the runtime (part of the cache key).
-    bytecode: bool = True
-    # Build even when requirements carry no hashes (recorded in the manifest).
-    allow_unhashed: bool = False
-    # Whether `layer.zip` may move: only for the environment's own runtime and architecture.
-    latest: Latest = field(default_factory=Latest)
-    size_limit: int = LAMBDA_UNZIPPED_LIMIT
-    # Extra installer arguments, e.g. ("--no-index", "--find-links", DIR) for offline builds.
-    index_args: tuple[str, ...] = ()
-    uv: str | None = None
-    # The interpreter uv installs against (None: this one); its path must not matter.
-    installer_python: str | None = None
-    # Prefix for reported keys when the store is a directory (S3 stores know their keys).
-    key_prefix: str = ""
-    # Where the install is staged before zipping (a temporary folder is made and removed
-    # inside it); None: inside build_dir. See `scratch_root` for why a RAM disk helps.
-    scratch_dir: Path | None = None
-
-    def __post_init__(self) -> None:
-        if self.size_limit <= 0:
-            raise ValueError(f"size_limit: got {self.size_limit}; must be positive")
-
-
-@dataclass(frozen=True, kw_only=True)
-class LayerResult:
-    manifest: Mapping[str, Any]
-    built: bool
-    latest_updated: bool
-    store: str
-    manifest_path: Path
-    # Why layer.zip was left alone ("" when this build may move it).
-    latest_skipped: str = ""
-    largest_packages: Sequence[tuple[str, int]] = field(default_factory=tuple)
-    zip_path: Path | None = None
-
-    def as_json(self) -> Mapping[str, Any]:
-        return {
-            **self.manifest,
-            "built": self.built,
-            "latest_updated": self.latest_updated,
-            "latest_skipped": self.latest_skipped or None,
-            "store": self.store,
-            "manifest": str(self.manifest_path),
-            "largest_packages": [
-                {"name": name, "bytes": size} for name, size in self.largest_packages
-            ],
-            "path": None if self.zip_path is None else str(self.zip_path),
-        }
+__all__ = ["DEFAULT_MANIFEST", "LayerRequest", "LayerResult", "build_layer", "scratch_root"]
 
 
 def _install(
@@ -153,6 +91,8 @@ def _compile(
 
 
 def build_layer(request: LayerRequest, store: Store) -> LayerResult:
+    """The layer for `request`: the stored one when its hash is there (a cache hit), else
+    installed, compiled, checked against Lambda's size limit, zipped and uploaded."""
     identity = layer_identity(
         request.lock,
         runtime=request.runtime,
@@ -162,49 +102,20 @@ def build_layer(request: LayerRequest, store: Store) -> LayerResult:
     )
     unhashed = check_hashes(identity.pins, allow_unhashed=request.allow_unhashed)
     platform = identity.platform
-    layer_hash = identity.hash
-    zip_name = artifacts.layer_zip(layer_hash)
-    json_name = artifacts.layer_manifest(layer_hash)
     progress.say(
-        f"  cache key {layer_hash} ({platform.runtime}, {platform.platform_tag}, "
+        f"  cache key {identity.hash} ({platform.runtime}, {platform.platform_tag}, "
         f"{len(identity.pins.pins)} pins from {identity.pins.lock_format} lock, "
         f"bytecode {'on' if request.bytecode else 'off'})"
     )
     if unhashed:
         progress.say(f"  warning: --allow-unhashed: no hash checking for {', '.join(unhashed)}")
-
-    with progress.step(f"look up {zip_name} in {store.location}"):
-        existing = store.head(zip_name)
-        stored_manifest = read_manifest(store, json_name) if existing is not None else None
-    if existing is not None and stored_manifest is not None:
-        report_hit(stored_manifest, zip_name)
-        updated = point_latest_at_hit(
-            store,
-            layer_hash=layer_hash,
-            manifest=stored_manifest,
-            code_sha256=existing.sha256_b64,
-            build_dir=request.build_dir,
-            latest=request.latest,
-        )
-        write_local_manifest(request.manifest_path, stored_manifest)
-        return LayerResult(
-            manifest=stored_manifest,
-            built=False,
-            latest_updated=updated,
-            latest_skipped=request.latest.reason,
-            store=store.location,
-            manifest_path=request.manifest_path,
-        )
-    if existing is not None:
-        progress.say(
-            f"  {zip_name} is in the store without its manifest (interrupted or racing build): "
-            "building to verify it"
-        )
+    hit = _cache_hit(request, store, identity.hash)
+    if hit is not None:
+        return hit
     # Before any install: a missing interpreter or an unwritable store must not cost a
     # download first.
     interpreter = find_interpreter(platform.python_version) if request.bytecode else None
     check_writable(store)
-
     try:
         request.build_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -212,6 +123,76 @@ def build_layer(request: LayerRequest, store: Store) -> LayerResult:
             f"--build-dir {request.build_dir}: cannot create ({err.strerror}): choose a "
             "writable directory"
         ) from None
+    built, installed, bytecode, top = _build_zip(request, identity, interpreter, unhashed)
+    manifest = _manifest(
+        request=request,
+        store=store,
+        identity=identity,
+        built=built,
+        bytecode=bytecode,
+        unhashed=unhashed,
+        installed=installed,
+    )
+    updated = publish_layer(store, zip_path=built.path, manifest=manifest, latest=request.latest)
+    write_local_manifest(request.manifest_path, manifest)
+    return LayerResult(
+        manifest=manifest,
+        built=True,
+        latest_updated=updated,
+        latest_skipped=request.latest.reason,
+        store=store.location,
+        manifest_path=request.manifest_path,
+        largest_packages=top,
+        zip_path=built.path,
+    )
+
+
+def _cache_hit(request: LayerRequest, store: Store, layer_hash: str) -> LayerResult | None:
+    """The stored layer of this hash with its manifest, `layer.zip` moved to it if allowed."""
+    zip_name = artifacts.layer_zip(layer_hash)
+    with progress.step(f"look up {zip_name} in {store.location}"):
+        existing = store.head(zip_name)
+        stored = (
+            read_manifest(store, artifacts.layer_manifest(layer_hash))
+            if existing is not None
+            else None
+        )
+    if existing is None:
+        return None
+    if stored is None:
+        progress.say(
+            f"  {zip_name} is in the store without its manifest (interrupted or racing build): "
+            "building to verify it"
+        )
+        return None
+    report_hit(stored, zip_name)
+    updated = point_latest_at_hit(
+        store,
+        layer_hash=layer_hash,
+        manifest=stored,
+        code_sha256=existing.sha256_b64,
+        build_dir=request.build_dir,
+        latest=request.latest,
+    )
+    write_local_manifest(request.manifest_path, stored)
+    return LayerResult(
+        manifest=stored,
+        built=False,
+        latest_updated=updated,
+        latest_skipped=request.latest.reason,
+        store=store.location,
+        manifest_path=request.manifest_path,
+    )
+
+
+def _build_zip(
+    request: LayerRequest,
+    identity: LayerIdentity,
+    interpreter: Interpreter | None,
+    unhashed: list[str],
+) -> tuple[ZipResult, dict[str, str], dict[str, Any] | None, list[tuple[str, int]]]:
+    """Install, compile, check the size budget and zip, in a scratch folder removed after:
+    (the zip, installed distributions, bytecode facts, the largest packages)."""
     work = Path(tempfile.mkdtemp(prefix="layer-", dir=request.scratch_dir or request.build_dir))
     try:
         installed = _install(request, identity, work, hashed=not unhashed)
@@ -227,13 +208,28 @@ def build_layer(request: LayerRequest, store: Store) -> LayerResult:
             sizes=distribution_sizes(work / LAYER_ROOT),
             bytecode_bytes=0 if bytecode is None else bytecode["pyc_bytes"],
         )
+        zip_name = artifacts.layer_zip(identity.hash)
         with progress.step(f"zip {len(files)} files"):
             built = write_zip(files, request.build_dir / zip_name, cache=cache)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return built, installed, bytecode, top
 
-    manifest: dict[str, Any] = {
-        "hash": layer_hash,
+
+def _manifest(
+    *,
+    request: LayerRequest,
+    store: Store,
+    identity: LayerIdentity,
+    built: ZipResult,
+    bytecode: dict[str, Any] | None,
+    unhashed: list[str],
+    installed: dict[str, str],
+) -> dict[str, Any]:
+    platform = identity.platform
+    zip_name = artifacts.layer_zip(identity.hash)
+    return {
+        "hash": identity.hash,
         "cache_key": identity.key,
         "format_version": FORMAT_VERSION,
         "key": object_key(store, zip_name, request.key_prefix),
@@ -243,7 +239,9 @@ def build_layer(request: LayerRequest, store: Store) -> LayerResult:
             if request.latest.update
             else None
         ),
-        "manifest_key": object_key(store, json_name, request.key_prefix),
+        "manifest_key": object_key(
+            store, artifacts.layer_manifest(identity.hash), request.key_prefix
+        ),
         "sha256": built.sha256,
         "code_sha256": hex_to_b64(built.sha256),
         "zip_bytes": built.zip_bytes,
@@ -259,18 +257,6 @@ def build_layer(request: LayerRequest, store: Store) -> LayerResult:
         "unhashed": unhashed,
         "packages": dict(sorted(installed.items())),
     }
-    updated = publish_layer(store, zip_path=built.path, manifest=manifest, latest=request.latest)
-    write_local_manifest(request.manifest_path, manifest)
-    return LayerResult(
-        manifest=manifest,
-        built=True,
-        latest_updated=updated,
-        latest_skipped=request.latest.reason,
-        store=store.location,
-        manifest_path=request.manifest_path,
-        largest_packages=top,
-        zip_path=built.path,
-    )
 
 
 RAM_DISK = Path("/dev/shm")  # noqa: S108 (only a parent: mkdtemp makes the folder)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from environments.backend import LOCK_CANDIDATES, lock_format_of
+from environments.packaging import LOCK_CANDIDATES, lock_format_of
 from scripts.build.pins import LockedPins, MarkerTarget, pin_differences, read_text
 from scripts.build.poetry_lock import read_poetry_lock
 from scripts.build.requirements import read_requirements

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 
-from environments.backend import PackageSpec
+from environments.packaging import PackageSpec
 from scripts.errors import BadInputError
 
 VERSION_FILE = "VERSION"

@@ -178,6 +178,16 @@ def _checked(files: Iterable[tuple[str, Path]]) -> list[tuple[str, Path]]:
     duplicates = sorted(name for name, count in counts.items() if count > 1)
     if duplicates:
         raise BadInputError(f"zip: duplicate archive names: {', '.join(duplicates[:5])}")
+    for name, source in entries:
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            # A name the file system holds as bytes that are not UTF-8 (Python keeps them
+            # as surrogates): a zip entry's name must be UTF-8, and Lambda unpacks it so.
+            raise BadInputError(
+                f"{os.fsencode(source)!r}: the file name is not valid UTF-8, which a zip "
+                "entry name must be: rename the file (or exclude it)"
+            ) from None
     return entries
 
 

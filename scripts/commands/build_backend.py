@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from environments import REPO_ROOT
 from scripts import args as common
 from scripts import progress
 from scripts.build.backend import PackageSource, build_backend
@@ -19,6 +20,7 @@ def run(args: argparse.Namespace) -> Mapping[str, Any]:
         env.backend_dir, env.backend.package, version=args.version, environment=env.name
     )
     store = common.store(args, env)
+    common.check_account(env, store)
     progress.say(f"build-backend {env.name}: {env.backend_dir} -> {store.location}")
     result = build_backend(
         source=source,
@@ -39,7 +41,11 @@ def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse
     )
     common.add_env(parser)
     common.add_store(parser)
-    parser.add_argument("--build-dir", default="build", help="local output directory")
+    parser.add_argument(
+        "--build-dir",
+        default=str(REPO_ROOT / "build"),
+        help="local output directory (default: build/ in the checkout)",
+    )
     common.add_version(parser)
     common.add_backend_dir(parser)
     parser.set_defaults(handler=run)

@@ -7,15 +7,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from environments import REPO_ROOT
 from scripts import args as common
 from scripts import progress
+from scripts.build.install_requests import layer_request
 from scripts.build.layer import DEFAULT_MANIFEST, build_layer, scratch_root
-from scripts.build.requests import layer_request
 
 
 def run(args: argparse.Namespace) -> Mapping[str, Any]:
     env = common.environment(args)
     store = common.store(args, env)
+    common.check_account(env, store)
     request = layer_request(
         env,
         build_dir=Path(args.build_dir),
@@ -57,7 +59,11 @@ def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse
     parser.add_argument(
         "--arch", choices=("x86_64", "arm64"), help="architecture (default: the environment's)"
     )
-    parser.add_argument("--build-dir", default="build", help="local output directory")
+    parser.add_argument(
+        "--build-dir",
+        default=str(REPO_ROOT / "build"),
+        help="local output directory (default: build/ in the checkout)",
+    )
     parser.add_argument("--manifest", default=str(DEFAULT_MANIFEST), help="local manifest path")
     common.add_layer_options(parser)
     common.add_index(parser)

@@ -20,6 +20,8 @@ def run(args: argparse.Namespace) -> Mapping[str, Any]:
     alarms = tuple(a for f in env.functions for a in f.alarm_names)
     canary = canary_from_args(args.canary, args.bake, alarms)
     ctx = release_args.release_context(args)
+    ctx.dry_run = args.dry_run
+    release_args.preflight_release(ctx, wait_s=None if args.dry_run else args.wait)
     progress.say(f"deploy {ctx.env.name} from {ctx.store.location}")
     # CI deploys exactly what its build jobs reported; otherwise recompute from the files.
     layer_hash, package_hash = args.layer_hash, args.package_hash
@@ -29,7 +31,10 @@ def run(args: argparse.Namespace) -> Mapping[str, Any]:
     target = target_from_store(
         Sources(ctx.store), ctx.env, layer_hash=layer_hash, package_hash=package_hash
     )
-    return deploy(ctx, target, canary=canary, wait_s=args.wait, smoke=not args.no_smoke)
+    result = deploy(ctx, target, canary=canary, wait_s=args.wait, smoke=not args.no_smoke)
+    if not args.dry_run:
+        progress.say(release_args.summary("deploy", result))
+    return result
 
 
 def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -42,6 +47,7 @@ def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse
     # The same backend the build used: deploy recomputes its hashes to find the artifacts.
     common.add_backend_dir(parser)
     release_args.add_wait(parser)
+    release_args.add_dry_run(parser)
     parser.add_argument(
         "--layer-hash",
         metavar="HASH",

@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> Mapping[str, Any]:
             architecture=args.arch,
             version=args.version,
             index_args=common.index_args(args),
+            own_backend=not args.backend_dir,
         )
     )
     if not args.json:
@@ -45,7 +46,12 @@ def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse
     )
     common.add_env(parser)
     parser.add_argument("function", metavar="FUNCTION", help="function name (api, cleanup, ...)")
-    parser.add_argument("--event", metavar="FILE", help="JSON event file, or - for stdin ({})")
+    parser.add_argument(
+        "--event",
+        metavar="FILE",
+        help="JSON event file, or - for stdin ({}); samples for the example backend: "
+        "examples/events/FUNCTION.json",
+    )
     parser.add_argument(
         "--local-store",
         help=f"where the layer is built or found (default: {LOCAL_STORE_DIR}/, as demo uses)",

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from scripts import args as common
-from scripts import progress
+from scripts import progress, settings
 from scripts.local import sandbox
 
 
@@ -20,7 +19,7 @@ def _up(args: argparse.Namespace) -> Mapping[str, Any]:
     from scripts.local.pipeline import PipelineRequest, StateDir, pipeline  # noqa: PLC0415
 
     env = common.environment(args)
-    tools = local_aws.find_tools(os.environ.get(local_aws.MIRROR_VAR))
+    tools = local_aws.find_tools(settings.TF_PLUGIN_MIRROR.read())
     request = PipelineRequest(
         env=env,
         tools=tools,

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from environments.catalog import ENVIRONMENTS_DIR
 from scripts import args as common
-from scripts import progress, release_args
+from scripts import progress, release_args, settings
 from scripts.clients import iam_client, service_clients
 from scripts.errors import BadInputError
 from scripts.migration.bootstrap import BuildInputs
@@ -31,7 +30,7 @@ def run(args: argparse.Namespace) -> Mapping[str, Any]:
         stack_dir=Path(args.stack_dir or f"cdktf.out/stacks/{ctx.env.name}"),
         inputs=BuildInputs(build_dir=build_dir, index_args=common.index_args(args)),
         # Terraform runs with this process's settings (credentials, TF_CLI_CONFIG_FILE).
-        environ=getattr(args, "environ", None) or dict(os.environ),
+        environ=getattr(args, "environ", None) or settings.child_environ(),
         apply=args.apply,
         allow=args.allow or (),
         aws=service_clients(ctx.env, ("apigateway", "apigatewayv2", "events")),
@@ -51,7 +50,7 @@ def _handover(args: argparse.Namespace) -> Mapping[str, Any]:
         env,
         old_dir=old_dir,
         stack_dir=Path(args.stack_dir or f"cdktf.out/stacks/{env.name}"),
-        environ=getattr(args, "environ", None) or dict(os.environ),
+        environ=getattr(args, "environ", None) or settings.child_environ(),
         allow=args.allow or (),
     )
     for line in handover_lines(result):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from scripts import args as common
+from scripts import settings
 from scripts.local import aws as local_aws
 from scripts.local import sandbox
 from scripts.local.pipeline import ENV_NAME, PipelineRequest, StateDir, pipeline
@@ -16,7 +16,7 @@ from scripts.local.pipeline import ENV_NAME, PipelineRequest, StateDir, pipeline
 
 def run(args: argparse.Namespace) -> Mapping[str, Any]:
     env = common.environment(args, ENV_NAME)
-    tools = local_aws.find_tools(os.environ.get(local_aws.MIRROR_VAR))
+    tools = local_aws.find_tools(settings.TF_PLUGIN_MIRROR.read())
     request = PipelineRequest(
         env=env,
         tools=tools,

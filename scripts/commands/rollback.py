@@ -19,8 +19,13 @@ def run(args: argparse.Namespace) -> Mapping[str, Any]:
         package_key=args.package_key,
     )
     ctx = release_args.release_context(args)
+    ctx.dry_run = args.dry_run
+    release_args.preflight_release(ctx, wait_s=None if args.dry_run else args.wait)
     progress.say(f"rollback {ctx.env.name}")
-    return rollback(ctx, request, wait_s=args.wait)
+    result = rollback(ctx, request, wait_s=args.wait)
+    if not args.dry_run:
+        progress.say(release_args.summary("rollback", result))
+    return result
 
 
 def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -31,6 +36,7 @@ def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse
     common.add_env(parser)
     common.add_store(parser, s3_only=True)
     release_args.add_wait(parser)
+    release_args.add_dry_run(parser)
     parser.add_argument(
         "--previous",
         action="store_true",

@@ -249,7 +249,7 @@ def resolve_allow(env: Environment, values: Sequence[str]) -> tuple[tuple[str, s
     for value in values:
         resource, _, attribute = value.rpartition(".")
         if not resource or attribute not in INTENDED_CHANGES:
-            raise ValueError(
+            raise BadInputError(
                 f"--allow {value!r}: use RESOURCE.ATTRIBUTE with ATTRIBUTE one of "
                 f"{', '.join(INTENDED_CHANGES)}"
             )
@@ -273,10 +273,7 @@ def check_stack(
     """
     from scripts.infra import terraform as tf  # noqa: PLC0415 - runs processes; parsing does not
 
-    try:
-        allowed = resolve_allow(env, allow)
-    except ValueError as err:
-        raise BadInputError(str(err)) from None
+    allowed = resolve_allow(env, allow)
     binary = tf.require_terraform(terraform)
     plan = tf.plan_json(stack_dir, terraform=binary, plan_file=plan_file, environ=environ)
     return check_plan(plan, intended=intended_changes(env), allow=allowed)

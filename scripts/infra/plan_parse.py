@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from scripts.errors import BadInputError
+
 FUNCTION_TYPE = "aws_lambda_function"
 # How a person names a resource of these types: attributes joined by separators.
 _LABEL_PARTS: Mapping[str, tuple[tuple[str, str], ...]] = {
@@ -73,7 +75,7 @@ def _action(actions: Sequence[str]) -> str:
         return "create+forget"
     if len(kinds) == 1:
         return kinds[0]
-    raise ValueError(f"plan: unexpected actions {kinds}")
+    raise BadInputError(f"plan: unexpected actions {kinds}")
 
 
 def _has_unknown(value: Any) -> bool:
@@ -122,7 +124,7 @@ def _label(type_: str, address: str, import_id: str | None, values: Mapping[str,
 def parse_plan(plan: Mapping[str, Any]) -> tuple[Change, ...]:
     """Every managed resource change in a `terraform show -json` plan (data reads left out)."""
     if "resource_changes" not in plan and "format_version" not in plan:
-        raise ValueError("plan: not the JSON of `terraform show -json PLANFILE`")
+        raise BadInputError("plan: not the JSON of `terraform show -json PLANFILE`")
     found = []
     for resource in plan.get("resource_changes") or ():
         if resource.get("mode") != "managed":

@@ -18,8 +18,8 @@ from environments import REPO_ROOT, Environment
 from scripts import progress
 from scripts.build.backend import PackageSource, build_backend
 from scripts.build.bytecode import find_interpreter
+from scripts.build.install_requests import layer_request
 from scripts.build.layer import build_layer, scratch_root
-from scripts.build.requests import layer_request
 from scripts.errors import BadInputError, ToolError
 from scripts.store import LocalStore
 

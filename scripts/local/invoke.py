@@ -25,8 +25,8 @@ from scripts import progress
 from scripts.build.backend import PackageSource, zip_package
 from scripts.build.bytecode import find_interpreter
 from scripts.build.handlers import check_handlers
+from scripts.build.install_requests import layer_request
 from scripts.build.layer import build_layer
-from scripts.build.requests import layer_request
 from scripts.errors import BadInputError, ToolError
 from scripts.local.import_hints import missing_distribution
 from scripts.local.runtime import Runtime, extract, run_handler
@@ -48,6 +48,9 @@ class InvokeRequest:
     # Import the handler's module and find the function, without calling it (a migration
     # checks every function this way before any of them runs the new package).
     import_only: bool = False
+    # False for another backend than the environment's (--backend-dir): its layer is
+    # stored under its content-addressed key only, `layer.zip` is left alone.
+    own_backend: bool = True
 
 
 def function_config(env: Environment, name: str) -> FunctionConfig:
@@ -128,6 +131,7 @@ def invoke(request: InvokeRequest) -> dict[str, Any]:
             manifest_path=root / "layer-manifest.json",
             architecture=architecture,
             index_args=request.index_args,
+            own_backend=request.own_backend,
         ),
         request.store,
     )

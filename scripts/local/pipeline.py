@@ -37,17 +37,15 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from environments import REPO_ROOT, Environment
-from scripts.build.backend import PackageSource, build_backend
-from scripts.build.layer import build_layer, scratch_root
-from scripts.build.requests import layer_request
+from environments import Environment
 from scripts.errors import ToolError
 from scripts.local import aws as local_aws
+from scripts.local import pipeline_steps as steps
 from scripts.local import sandbox
 from scripts.local.report import Reporter, format_table, function_rows
+from scripts.release.context import Context
 from scripts.release.deploy import current_hashes, deploy, target_from_store
 from scripts.release.lambda_api import Api
-from scripts.release.release import Context
 from scripts.release.sources import Sources
 from scripts.release.timing import Timing
 from scripts.store import S3Store
@@ -182,70 +180,16 @@ def run_pipeline(request: PipelineRequest, reporter: Reporter, log: IO[str]) -> 
         with reporter.step(f"artifact bucket {env.artifact_bucket}") as note:
             note["text"] = "created" if ensure_bucket(s3, env) else "exists"
 
-        source = PackageSource.resolve(env.backend_dir, env.backend.package, environment=env.name)
-        with reporter.step("build layer", heartbeat=True) as note:
-            layer = build_layer(
-                layer_request(
-                    env,
-                    build_dir=state.build_dir,
-                    manifest_path=state.build_dir / "layer-manifest.json",
-                    index_args=request.index_args,
-                    key_prefix=env.key_prefix,
-                    scratch_dir=scratch_root(),
-                ),
-                store,
-            )
-            manifest = layer.manifest
-            note["text"] = (
-                f"built {manifest['hash']}"
-                if layer.built
-                else f"cache hit: {manifest['hash']} is in the bucket, nothing built"
-            )
-        result["layer"] = {
-            "hash": manifest["hash"],
-            "built": layer.built,
-            "key": manifest["key"],
-            "zip_bytes": manifest["zip_bytes"],
-            "unzipped_bytes": manifest["unzipped_bytes"],
-            "code_sha256": manifest["code_sha256"],
-        }
-        with reporter.step("build function package") as note:
-            package = build_backend(
-                source=source,
-                store=store,
-                build_dir=state.build_dir,
-                functions=env.released_functions,
-            )
-            note["text"] = f"{package.hash}, {'uploaded' if package.uploaded else 'in the bucket'}"
-        result["package"] = {
-            name: package.as_json()[name]
-            for name in ("hash", "key", "code_sha256", "zip_bytes", "unzipped_bytes", "uploaded")
-        }
-
-        local_aws.write_cli_config(state.cli_config, tools.mirror)
-        environ = local_aws.local_environ(
-            server.endpoint, region=env.region, cli_config=state.cli_config
+        built = steps.build_artifacts(
+            env, state.build_dir, store, reporter, index_args=request.index_args
         )
-        title = f"cdktf deploy {env.name} (terraform apply)"
-        log.flush()
-        since = reporter.log_path.stat().st_size
-        with reporter.step(title) as note:
-            local_aws.cdktf_deploy(
-                npx=tools.npx,
-                stack=env.name,
-                outdir=state.synth_dir,
-                environ=environ,
-                cwd=REPO_ROOT,
-                log_path=reporter.log_path,
-                tick=lambda elapsed, last: reporter.tick("terraform", elapsed, last),
-            )
-            summary = local_aws.terraform_summary(reporter.log_path, since=since)
-            note["text"] = summary
-        result["terraform"] = {"summary": summary, "changed": summary != "no changes"}
-
+        result.update(built.as_json())
+        result["terraform"] = steps.terraform_apply(
+            env, state, tools, endpoint=server.endpoint, reporter=reporter, log=log
+        )
         if request.release:
             with reporter.step("deploy (scripted)") as note:
-                released = _release(env, store, lam, package_zip_bytes=package.zip_bytes)
+                released = _release(env, store, lam, package_zip_bytes=built.package_zip_bytes)
                 note["text"] = released.pop("note")
             result.update(released)
     except BaseException:

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import artifacts
 from scripts.build.backend import PackageSource, build_backend
+from scripts.build.install_requests import layer_request
 from scripts.build.layer import build_layer
-from scripts.build.requests import layer_request
 from scripts.local.invoke import InvokeRequest, invoke
 from scripts.migration.phases import Phase, State
 from scripts.release import plan
+from scripts.release.context import Context
 from scripts.release.deploy import current_hashes, deploy, target_from_store
 from scripts.release.layers import deps_layer_of
-from scripts.release.release import Context
 from scripts.release.sources import Sources
 from scripts.store import LocalStore
 

@@ -20,7 +20,7 @@ from scripts.migration import callers_phase, phases
 from scripts.migration.bootstrap import BuildInputs, bootstrap
 from scripts.migration.phases import Phase, State
 from scripts.release import plan
-from scripts.release.release import Context
+from scripts.release.context import Context
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient

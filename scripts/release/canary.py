@@ -24,7 +24,7 @@ from scripts.release.lambda_api import describe
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
 
-    from scripts.release.release import Context
+    from scripts.release.context import Context
 
 # Weights are sent with 4 decimals (steps of 0.01 %): finer percentages are refused
 # rather than rounded, and one that rounds to 0 or 100 % would move no traffic (or all).

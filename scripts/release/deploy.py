@@ -17,15 +17,21 @@ import artifacts
 from environments import Environment
 from scripts.build import identity
 from scripts.callers import bypass_lines
-from scripts.errors import BadInputError
-from scripts.release import plan
+from scripts.errors import BadInputError, ChecksumMismatchError
+from scripts.release import dry_run, plan
 from scripts.release.canary import Canary, preflight
 from scripts.release.checks import Checks
+from scripts.release.context import Context
 from scripts.release.engine import FunctionRun, Step
 from scripts.release.facts import CodeSource
 from scripts.release.history import FunctionEntry, new_release_id
-from scripts.release.layers import LayerSource, ensure_layer_version, replace_deps_layer
-from scripts.release.release import Context, release, session
+from scripts.release.layers import (
+    LayerSource,
+    ensure_layer_version,
+    existing_layer_version,
+    replace_deps_layer,
+)
+from scripts.release.release import release, session
 from scripts.release.sources import Sources, manifest_code_sha256, s3_source
 from scripts.release.steps import Switch, prepare_steps
 from scripts.store.publish import read_manifest
@@ -90,7 +96,7 @@ def _layer_source(
         raise BadInputError(f"{sources.store.location}{name}: its manifest has no sha256: rebuild")
     info = sources.store.head(name)
     if info is not None and info.sha256_b64 is not None and info.sha256_b64 != code_sha256:
-        raise BadInputError(
+        raise ChecksumMismatchError(
             f"{sources.store.location}{name}: stored SHA-256 {info.sha256_b64} differs from "
             f"its manifest's {code_sha256}: delete both and run build-layer"
         )
@@ -150,9 +156,16 @@ def deploy(
             for name, b in befores.items()
             if target.package and b.latest.code_sha256 != target.package.code_sha256
         ]
-        copies = plan.code_copies(ctx.api, sources, befores, needed=changing)
+        # A dry run snapshots nothing and publishes nothing (it plans with the version
+        # that exists, else a placeholder the report calls "a new layer version").
+        needed = [] if ctx.dry_run else changing
+        copies = plan.code_copies(ctx.api, sources, befores, needed=needed)
         layer_arn, published = target.layer_arn, False
-        if target.layer is not None:
+        if target.layer is not None and ctx.dry_run:
+            layer_arn = existing_layer_version(
+                ctx.api.client, env, target.layer
+            ) or dry_run.new_layer_arn(env, plan.place(befores))
+        elif target.layer is not None:
             layer_arn, published = ensure_layer_version(ctx.api.client, env, target.layer)
             ctx.say(f"  layer: {'published' if published else 'reusing'} {layer_arn}")
         checks = Checks(

@@ -60,6 +60,8 @@ class Step:
 
     name = "step"
     resource = Resource.NONE
+    # The facts its write needs set by the plan (or an earlier step): checked before it.
+    needs: tuple[str, ...] = ()
     # Publishing a version cannot be undone and need not be: versions are immutable and
     # nothing serves one until an alias moves (prune-versions removes unused ones).
     reversible = True

@@ -9,6 +9,13 @@ finished is the trace of a run that died: the next command resolves it.
 Records live under `deployments/ENV/releases/ID.json`; IDs sort by time. A record that
 cannot be read or has the wrong shape is skipped with a warning naming its key: one bad
 object must never block a deploy, a rollback or a prune.
+
+Format 2 (issue 16): a function's `before` is what callers were served -- the version the
+alias served, with that version's own code and layers -- and `latest` is `$LATEST`'s code
+and layers (what undo and crash recovery put back). Format 1 kept the alias's version
+beside `$LATEST`'s code and layers, which differ after any rollback; such records are
+still read (`latest` is their `before`), and rollback takes a format-1 before-state's code
+and layers from the version itself (see `legacy_before`).
 """
 
 from __future__ import annotations
@@ -24,10 +31,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import artifacts
+from scripts import settings
 from scripts.errors import ArchivedObjectError, ToolError
 from scripts.store import Store, Stored
 
-FORMAT = 1
+FORMAT = 2
+# Formats this version reads: 1 is the one before `latest` was recorded apart.
+READABLE = (1, 2)
 STARTED, SUCCEEDED, FAILED = "started", "succeeded", "failed"
 _STATES = (STARTED, SUCCEEDED, FAILED)
 _KINDS = ("deploy", "rollback")
@@ -49,9 +59,10 @@ def new_release_id() -> str:
 def who() -> dict[str, str]:
     """Who ran it, where: what a person needs to find a run (CI sets GITHUB_*)."""
     found = {"user": getpass.getuser(), "host": socket.gethostname(), "pid": str(os.getpid())}
-    for name in ("GITHUB_RUN_ID", "GITHUB_REPOSITORY", "GITHUB_SHA", "GITHUB_ACTOR"):
-        if os.environ.get(name):
-            found[name.lower()] = os.environ[name]
+    for setting in (*settings.GITHUB_RUN, settings.GITHUB_ACTOR):
+        value = setting.read()
+        if value:
+            found[setting.name.lower()] = value
     return found
 
 
@@ -69,12 +80,17 @@ class FunctionState:
 
 @dataclass(frozen=True, kw_only=True)
 class FunctionEntry:
+    # What callers were served: the alias's version and that version's own code and layers
+    # (a function without an alias: `$LATEST`, `version` the baseline published from it).
     before: FunctionState
     target: FunctionState
-    revision_id: str | None = None
+    # `$LATEST` before the release (`code_key`: a copy of its code): what undo and crash
+    # recovery put back. After a rollback it differs from `before` (aliases move alone).
+    latest: FunctionState
+    revision_id: str | None = None  # `$LATEST`'s
     alias_version: str | None = None  # what the alias served before; None: no alias
     alias_weights: Mapping[str, float] = field(default_factory=dict)
-    snapshot: bool = False  # before.code_key is a snapshot taken by this release
+    snapshot: bool = False  # latest.code_key is a snapshot taken by this release
     outcome: Mapping[str, Any] | None = None
 
 
@@ -105,10 +121,16 @@ class ReleaseRecord:
     # Per function, the callers that invoke the unqualified function (scripts/callers.py):
     # the release reached `$LATEST` for them, not only through the alias.
     bypassed: Mapping[str, list[str]] = field(default_factory=dict)
+    format: int = FORMAT
 
     @property
     def succeeded(self) -> bool:
         return self.state == SUCCEEDED
+
+    @property
+    def legacy_before(self) -> bool:
+        """Format 1: each `before` names the alias's version but `$LATEST`'s code and layers."""
+        return self.format < 2
 
     def layer_arns(self) -> set[str]:
         """Every layer version this record names, before and target."""
@@ -116,12 +138,13 @@ class ReleaseRecord:
         for entry in self.functions.values():
             found.update(entry.before.layers)
             found.update(entry.target.layers)
+            found.update(entry.latest.layers)
         return found
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["format"] = FORMAT
-        return data
+        # A format-1 record rewritten (crash recovery completes it) keeps its format: its
+        # `before` still means what format 1 meant.
+        return asdict(self)
 
 
 def _state(data: Mapping[str, Any]) -> FunctionState:
@@ -133,6 +156,13 @@ def _state(data: Mapping[str, Any]) -> FunctionState:
         code_key=_text(data.get("code_key"), "code_key", optional=True),
         version=_text(data.get("version"), "version", optional=True),
     )
+
+
+def _latest_state(entry: Mapping[str, Any], format_: int) -> FunctionState:
+    if "latest" in entry or format_ >= 2:
+        return _state(entry["latest"])
+    # Format 1 recorded `$LATEST`'s code, layers and code copy as `before`.
+    return replace(_state(entry["before"]), version=None)
 
 
 # Every other field's type: a record some command would trip over later is a wrong shape.
@@ -158,6 +188,7 @@ def _check(record: ReleaseRecord) -> ReleaseRecord:
     for value in record.by.values():
         _text(value, "by")
     _require(isinstance(record.layer_published, bool), "layer_published: not a boolean")
+    _require(record.format in READABLE, f"format {record.format!r}: not one this tool reads")
     _require(record.canary is None or isinstance(record.canary, dict), "canary: not an object")
     _require(isinstance(record.bypassed, dict), "bypassed: not an object")
     _require(record.checks is None or isinstance(record.checks, dict), "checks: not an object")
@@ -168,7 +199,10 @@ def _check(record: ReleaseRecord) -> ReleaseRecord:
 
 def from_json(data: Any) -> ReleaseRecord:
     """Parse a stored record; any other shape is a RecordShapeError naming what is wrong."""
-    _require(isinstance(data, dict) and data.get("format") == FORMAT, "not a release record")
+    _require(
+        isinstance(data, dict) and type(data.get("format")) is int and data["format"] in READABLE,
+        "not a release record",
+    )
     try:
         _require(
             data["state"] in _STATES and data["kind"] in _KINDS,
@@ -178,6 +212,7 @@ def from_json(data: Any) -> ReleaseRecord:
             str(name): FunctionEntry(
                 before=_state(entry["before"]),
                 target=_state(entry["target"]),
+                latest=_latest_state(entry, data["format"]),
                 revision_id=_text(entry.get("revision_id"), "revision_id", optional=True),
                 alias_version=_text(entry.get("alias_version"), "alias_version", optional=True),
                 alias_weights={str(k): float(v) for k, v in entry.get("alias_weights", {}).items()},
@@ -186,7 +221,7 @@ def from_json(data: Any) -> ReleaseRecord:
             )
             for name, entry in _object(data["functions"], "functions").items()
         }
-        fields = {k: v for k, v in data.items() if k not in {"functions", "format"}}
+        fields = {k: v for k, v in data.items() if k != "functions"}
         return _check(ReleaseRecord(functions=functions, **fields))
     except RecordShapeError:
         raise

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from scripts.callers import bypassed_functions
 from scripts.errors import ToolError
 from scripts.release import plan
+from scripts.release.context import Context
 from scripts.release.engine import Step
 from scripts.release.facts import CodeSource, Facts
 from scripts.release.history import FunctionState
-from scripts.release.release import Context
 from scripts.release.sources import Sources
 from scripts.release.steps import Code, Layers
 

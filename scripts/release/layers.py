@@ -159,6 +159,20 @@ def layer_versions(client: LambdaClient, layer_name: str) -> list[LayerVersionIn
     return sorted(found, key=lambda v: v.version, reverse=True)
 
 
+def existing_layer_version(
+    client: LambdaClient, env: Environment, source: LayerSource
+) -> str | None:
+    """The newest version's ARN if it holds exactly this build (read only)."""
+    versions = layer_versions(client, env.layer_name)
+    if versions and versions[0].layer_hash == source.layer_hash:
+        current = client.get_layer_version(
+            LayerName=env.layer_name, VersionNumber=versions[0].version
+        )
+        if current.get("Content", {}).get("CodeSha256") == source.code_sha256:
+            return versions[0].arn
+    return None
+
+
 def ensure_layer_version(
     client: LambdaClient, env: Environment, source: LayerSource
 ) -> tuple[str, bool]:
@@ -168,13 +182,9 @@ def ensure_layer_version(
     mismatch (a replaced object, an emulator publishing a missing key as empty) deletes
     the bad version again and aborts.
     """
-    versions = layer_versions(client, env.layer_name)
-    if versions and versions[0].layer_hash == source.layer_hash:
-        current = client.get_layer_version(
-            LayerName=env.layer_name, VersionNumber=versions[0].version
-        )
-        if current.get("Content", {}).get("CodeSha256") == source.code_sha256:
-            return versions[0].arn, False
+    found = existing_layer_version(client, env, source)
+    if found is not None:
+        return found, False
     published = client.publish_layer_version(
         LayerName=env.layer_name,
         Description=f"{env.name_prefix}-{env.name} deps hash={source.layer_hash}",

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import artifacts
+from scripts import settings
 from scripts.errors import BusyError, ConditionFailedError, ObjectExistsError, ToolError
 from scripts.release.timing import Timing
 from scripts.stop import Stop
@@ -242,7 +243,7 @@ def acquire(
         holder = Holder(
             token=uuid.uuid4().hex,
             command=command,
-            user=os.environ.get("GITHUB_ACTOR") or _user(),
+            user=settings.GITHUB_ACTOR.read() or _user(),
             host=socket.gethostname(),
             pid=pid,
             started_at=started,

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from environments import Environment
-from scripts.errors import ToolError
+from scripts.errors import BadInputError, ToolError
 from scripts.release import history
 from scripts.release.engine import FunctionRun
 from scripts.release.facts import CodeSource, Facts
@@ -55,7 +55,8 @@ def read_before(
                 pool.map(lambda n: read_one(api, n, env.alias_name, failed_ok=failed_ok), wanted)
             )
     except FunctionMissingError as err:
-        raise ToolError(
+        # Bad input like a missing artifact (exit 2): a step that comes first was not run.
+        raise BadInputError(
             f"function {err.name} does not exist: run `cdktf deploy {env.name}` first"
         ) from err
     befores = dict(zip(wanted, found, strict=True))
@@ -118,6 +119,30 @@ def facts_for(
     )
 
 
+def served_state(before: Before, *, code_key: str | None = None) -> FunctionState:
+    """What callers get: the version the alias serves with that version's own code and
+    layers; without an alias (or one on `$LATEST`), `$LATEST` itself (its version is the
+    baseline a release publishes). `code_key` names a copy of `$LATEST`'s code."""
+    served = before.served
+    if served is None:
+        if before.alias is not None and before.alias.version != LATEST:
+            # Recording `$LATEST` beside the alias's version is the defect of issue 16.5:
+            # a plan that skipped reading the served version must fail, not record that.
+            raise RuntimeError(
+                f"release plan error: {before.latest.name}: the version its alias serves "
+                f"({before.alias.version}) was not read"
+            )
+        return FunctionState(
+            code_sha256=before.latest.code_sha256, layers=before.latest.layers, code_key=code_key
+        )
+    return FunctionState(
+        code_sha256=served.code_sha256,
+        layers=served.layers,
+        code_key=code_key if served.code_sha256 == before.latest.code_sha256 else None,
+        version=served.version,
+    )
+
+
 def entry(
     before: Before,
     *,
@@ -129,17 +154,17 @@ def entry(
     target_version: str | None = None,
 ) -> FunctionEntry:
     return FunctionEntry(
-        before=FunctionState(
-            code_sha256=before.latest.code_sha256,
-            layers=before.latest.layers,
-            code_key=code_key,
-            version=before.served.version if before.served else None,
-        ),
+        before=served_state(before, code_key=code_key),
         target=FunctionState(
             code_sha256=target_code,
             layers=target_layers,
             code_key=target_key,
             version=target_version,
+        ),
+        latest=FunctionState(
+            code_sha256=before.latest.code_sha256,
+            layers=before.latest.layers,
+            code_key=code_key,
         ),
         revision_id=before.latest.revision_id,
         alias_version=before.alias_version,

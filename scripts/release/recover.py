@@ -7,9 +7,13 @@ known good state, so it is decided from what is there:
 
 - every alias already serves the record's target versions: the run died after its last
   write, so the record is completed as `succeeded`;
-- otherwise every function is put back to the before-state (aliases first, then
-  `$LATEST` from the recorded code copy), verified by reading, and the record ends
-  `failed`, naming who resolved it.
+- otherwise every function is put back to the before-state (aliases to the versions
+  callers were served, then `$LATEST` to the recorded `latest` from its code copy),
+  verified by reading, and the record ends `failed`, naming who resolved it.
+
+When callers had been served some of the dead run's target (a switch or a canary died
+midway), they were on a mixture, and the last release they were all served is the one
+this puts back: `ctx.put_back` names the record then (`rollback --previous` stops there).
 
 The dead run's own revisions are unknown, so the guards here are the revisions read now;
 the lock guarantees no deploy of ours runs meanwhile.
@@ -17,19 +21,15 @@ the lock guarantees no deploy of ours runs meanwhile.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import artifacts
 from scripts.errors import ToolError
 from scripts.release import history, plan
+from scripts.release.context import Context
 from scripts.release.engine import Executor, FunctionRun, Status, Step, first_error
 from scripts.release.history import RecordWriter, ReleaseRecord
 from scripts.release.lambda_api import describe
 from scripts.release.sources import Sources
-from scripts.release.steps import Code, Layers, RestoreAlias
-
-if TYPE_CHECKING:
-    from scripts.release.release import Context
+from scripts.release.steps import RestoreAlias, latest_steps
 
 RECENT = 10
 
@@ -58,6 +58,21 @@ def _serves_target(ctx: Context, record: ReleaseRecord, befores: dict[str, plan.
     return bool(record.functions)
 
 
+def _partly_served(entry: history.FunctionEntry, before: plan.Before) -> bool:
+    """Callers of this function got some of the dead run's target (alone or weighted).
+    An alias the run created on the baseline serves what `$LATEST` served: not a move."""
+    target = entry.target.version
+    if before.alias is None or target is None or target == entry.before.version:
+        return False
+    return target in {before.alias.version, *before.alias.weights}
+
+
+def _alias_before(entry: history.FunctionEntry) -> tuple[str, tuple[tuple[str, float], ...]] | None:
+    if entry.alias_version is None:
+        return None
+    return entry.alias_version, tuple(sorted(entry.alias_weights.items()))
+
+
 def resolve(ctx: Context, record: ReleaseRecord, *, resolver: str) -> ReleaseRecord:
     names = [n for n in record.functions if n in ctx.env.released_function_names]
     # A dead run may have left an update Failed: that is what this puts right.
@@ -72,35 +87,28 @@ def resolve(ctx: Context, record: ReleaseRecord, *, resolver: str) -> ReleaseRec
             resolves=None,
             error=f"completed after its run died; {note}",
         )
+    moved = any(_partly_served(record.functions[n], befores[n]) for n in names)
     sources = Sources(ctx.store)
     runs: dict[str, FunctionRun] = {}
     aliases: dict[str, list[Step]] = {}
     latest: dict[str, list[Step]] = {}
     for name in names:
         entry, before = record.functions[name], befores[name]
-        copy = sources.find(entry.before.code_sha256)
+        wanted = entry.latest  # `$LATEST` as the dead run found it
+        copy = sources.find(wanted.code_sha256)
         facts = plan.facts_for(ctx.env, before, description=f"restore {record.id}", restore=copy)
-        if before.latest.code_sha256 != entry.before.code_sha256:
+        if before.latest.code_sha256 != wanted.code_sha256:
             if copy is None:
                 raise ToolError(
                     f"cannot resolve release {record.id}: no copy of {name}'s code "
-                    f"{entry.before.code_sha256} is in the store; restore it by hand"
+                    f"{wanted.code_sha256} is in the store; restore it by hand"
                 )
             facts.target_code = copy
-        if before.latest.layers != entry.before.layers:
-            facts.target_layers = entry.before.layers
+        if before.latest.layers != wanted.layers:
+            facts.target_layers = wanted.layers
         runs[name] = plan.new_run(ctx.api, name, facts)
-        serves = (
-            None
-            if entry.alias_version is None
-            else (entry.alias_version, tuple(sorted(entry.alias_weights.items())))
-        )
-        aliases[name] = [RestoreAlias(serves)]
-        latest[name] = [
-            step
-            for step, wanted in ((Code(), facts.target_code), (Layers(), facts.target_layers))
-            if wanted
-        ]
+        aliases[name] = [RestoreAlias(_alias_before(entry))]
+        latest[name] = latest_steps(facts)
     executor = Executor(runs, say=ctx.say)
     failures = executor.phase(aliases) or executor.phase(latest)
     executor.settle_statuses()
@@ -115,14 +123,15 @@ def resolve(ctx: Context, record: ReleaseRecord, *, resolver: str) -> ReleaseRec
         )
     restored = [r.name for r in runs.values() if r.status is Status.CHANGED]
     ctx.say(f"  put back {len(restored)} function(s) to the state before release {record.id}")
-    if any(isinstance(a.step, RestoreAlias) for r in runs.values() for a in r.applied):
-        ctx.put_back = record  # callers were moved back: `rollback --previous` stops here
-    return writer.write(
+    done = writer.write(
         state=history.FAILED,
         ended_at=history.now(),
         error=f"its run died mid-release; {note}: "
         + (f"restored {', '.join(restored)}" if restored else "nothing had changed"),
     )
+    if moved:
+        ctx.put_back = done  # callers were moved back: `rollback --previous` stops here
+    return done
 
 
 def _etag(ctx: Context, record: ReleaseRecord) -> str | None:

@@ -17,64 +17,23 @@ once and leaves the release to whoever took the lock (it resolves the `started` 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, NoReturn
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, NoReturn
 
-from environments import Environment
 from scripts.errors import ConditionFailedError, ToolError
-from scripts.release import history, lock
+from scripts.release import dry_run, history, lock
 from scripts.release.canary import Canary, bake
 from scripts.release.checks import Checks
+from scripts.release.context import Context
 from scripts.release.engine import CancelledError, Executor, FunctionRun, Status, Step, first_error
 from scripts.release.facts import facts
 from scripts.release.history import FunctionEntry, RecordWriter, ReleaseRecord
-from scripts.release.lambda_api import Api, describe
+from scripts.release.lambda_api import describe
 from scripts.release.logs import error_watch
 from scripts.release.recover import resolve_unfinished
 from scripts.release.renewer import Renewer
 from scripts.release.steps import Switch
-from scripts.release.timing import Timing
-from scripts.stop import Stop
-from scripts.store import Store
-
-if TYPE_CHECKING:
-    from mypy_boto3_lambda import LambdaClient
-
-
-@dataclass
-class Context:
-    """One command's view of an environment: its Lambda, its store, its clock, its stop."""
-
-    env: Environment
-    api: Api
-    store: Store
-    timing: Timing
-    say: Callable[[str], None] = lambda _line: None
-    # Set by a signal handler or a lost lock: no further writes.
-    stop: Stop = field(default_factory=Stop)
-    lock_lost: bool = False
-    held: lock.Lock | None = None  # the deploy lock, while `session` holds it
-    alarms: Callable[[Sequence[str]], Mapping[str, str]] | None = None
-    # A line rewritten in place on a terminal (the canary's countdown); None: plain lines.
-    live: Callable[[str], None] | None = None
-    # The release a dead run left `started` that `session` just put back (its aliases
-    # moved back to what they served before it), if any.
-    put_back: ReleaseRecord | None = None
-    # Set by `session`: turns a revocation a renewal found into a stop (once).
-    notice_revocation: Callable[[], None] = field(default=lambda: None, repr=False)
-    # Hooks and smoke checks invoke through this one (no retries, a long read timeout:
-    # scripts.clients.invoke_client); None: the Api's client.
-    invoker: LambdaClient | None = None
-    # Makes a CloudWatch Logs client: a canary's bake prints the new versions' error lines.
-    logs: Callable[[], Any] | None = None
-
-    @property
-    def reason(self) -> str | None:
-        return self.stop.reason
-
-    def cancel(self, reason: str) -> None:
-        self.stop.set(reason)
 
 
 class ReleaseFailedError(ToolError):
@@ -100,8 +59,12 @@ class ReleaseFailedError(ToolError):
 
 
 @contextlib.contextmanager
-def session(ctx: Context, *, command: str, wait_s: float = 0.0) -> Iterator[lock.Lock]:
-    """Hold the environment's lock for the body; resolve what a dead run left first."""
+def session(ctx: Context, *, command: str, wait_s: float = 0.0) -> Iterator[lock.Lock | None]:
+    """Hold the environment's lock for the body; resolve what a dead run left first.
+    A dry run takes no lock and resolves nothing: it writes nothing."""
+    if ctx.dry_run:
+        yield None
+        return
     held = lock.acquire(
         ctx.store,
         ctx.env.name,
@@ -225,6 +188,8 @@ def release(
     Nothing to change is not a release: no record is written, so the history stays a list
     of distinct states that rollback can walk.
     """
+    if ctx.dry_run:
+        return dry_run.report(ctx, record=record, runs=runs, prepare=prepare, switch=switch)
     final = (
         execute(
             ctx,

@@ -1,7 +1,8 @@
 """`rollback`: back to an earlier release by moving aliases -- no upload, no publish.
 
-`--previous` goes to the state before the release serving now, and run again one further
-back: each rollback records which release it serves, so the walk never toggles. `--to ID`
+`--previous` goes one release back from what callers are served (scripts.release.walk);
+when this command first resolved a run that died with callers on a mixture, the
+resolution already put them back on the last release they were all served. `--to ID`
 goes to a recorded release. `--layer-version`/`--package-key` prepare a new release from
 those inputs (the deploy path). Every target is validated before any write: the record's
 environment and functions, each layer's partition, region, account and name, and each
@@ -20,17 +21,19 @@ from botocore.exceptions import ClientError
 import artifacts
 from environments import Environment
 from scripts.callers import bypassed_functions
-from scripts.errors import BadInputError, ToolError
+from scripts.errors import BadInputError
 from scripts.release import history, plan
+from scripts.release.context import Context
 from scripts.release.deploy import DeployTarget, deploy
 from scripts.release.engine import FunctionRun, Step
 from scripts.release.history import FunctionEntry, FunctionState, ReleaseRecord
 from scripts.release.lambda_api import error_code
 from scripts.release.latest_restore import plan_latest
 from scripts.release.layers import check_layer_arn, layer_name_of
-from scripts.release.release import Context, release, session
+from scripts.release.release import release, session
 from scripts.release.sources import Sources
 from scripts.release.steps import Baseline, Pin, Switch, needs_pin
+from scripts.release.walk import BEFORE, by_id, legacy_states, previous_target, serving_release
 
 HISTORY = 200
 
@@ -62,72 +65,6 @@ def check_package_argument(value: str, env: Environment) -> str:
             f"{env.key_prefix}backend-HASH.zip (the mutable backend.zip can change under you)"
         )
     return name
-
-
-def serving_release(
-    records: Sequence[ReleaseRecord], befores: Mapping[str, plan.Before]
-) -> ReleaseRecord | None:
-    """The newest succeeded release whose target versions every alias serves alone."""
-    for record in records:
-        if not record.succeeded:
-            continue
-        if all(
-            name in befores
-            and befores[name].alias is not None
-            and not befores[name].alias.weights  # type: ignore[union-attr]
-            and befores[name].alias_version == entry.target.version
-            for name, entry in record.functions.items()
-        ):
-            return record
-    return None
-
-
-def _by_id(records: Sequence[ReleaseRecord], release_id: str) -> ReleaseRecord | None:
-    return next((r for r in records if r.id == release_id), None)
-
-
-def previous_target(
-    records: Sequence[ReleaseRecord], befores: Mapping[str, plan.Before]
-) -> tuple[dict[str, FunctionState], str]:
-    """(per function: the state to return to, the release id that state is)."""
-    current = serving_release(records, befores)
-    if current is None:
-        raise ToolError(
-            "the aliases serve no recorded release (changed by hand, or no history yet): "
-            "see `status`, then use --to RELEASE_ID"
-        )
-    base = _by_id(records, current.serves)
-    if base is None or base.serves != base.id:
-        raise ToolError(
-            f"release {current.serves} (served now) is not in the recent history: use --to"
-        )
-    target = {name: entry.before for name, entry in base.functions.items()}
-    missing = sorted(name for name, state in target.items() if state.version is None)
-    if missing:
-        raise ToolError(
-            f"nothing older than release {base.id} is recorded for {', '.join(missing)}: "
-            "it is the first release; use --to RELEASE_ID or --package-key"
-        )
-    older = [r for r in records if r.id < base.id]
-    match = next(
-        (
-            r
-            for r in older
-            if r.succeeded
-            and r.serves == r.id
-            and all(
-                r.functions.get(n) is not None and r.functions[n].target.version == s.version
-                for n, s in target.items()
-            )
-        ),
-        None,
-    )
-    if match is not None:
-        # A record's `before` is `$LATEST`'s code and layers beside the version the alias
-        # served; after a rollback (aliases only) those differ. The state to go back to
-        # is that release's own recorded target.
-        target = {name: match.functions[name].target for name in target}
-    return target, (match.id if match else f"before:{base.id}")
 
 
 def validate(
@@ -185,18 +122,19 @@ def rollback(ctx: Context, request: RollbackRequest, *, wait_s: float = 0.0) -> 
         records = history.load_releases(ctx.store, env.name, limit=HISTORY, warn=ctx.say)
         befores = plan.read_before(ctx.api, env, env.released_function_names)
         if request.to is not None:
-            chosen = _by_id(records, request.to)
+            chosen = by_id(records, request.to)
             if chosen is None or not chosen.succeeded:
                 raise BadInputError(f"--to {request.to}: no succeeded release with that id")
             if chosen.env != env.name:
                 raise BadInputError(f"--to {request.to}: a release of {chosen.env}, not {env.name}")
             target = {name: entry.target for name, entry in chosen.functions.items()}
             serves = chosen.serves
+        elif ctx.put_back is not None:
+            return _settled_by_resolution(ctx, ctx.put_back.id, records, befores)
         else:
-            stopped = _after_killed_canary(ctx, records, befores)
-            if stopped is not None:
-                return stopped
-            target, serves = previous_target(records, befores)
+            target, serves, base = previous_target(records, befores)
+            if base.legacy_before and serves.startswith(BEFORE):
+                target = legacy_states(ctx, target, base)
         validate(env, ctx, target, befores)
         # Callers of the unqualified function run $LATEST: it goes back too (for them).
         latest = plan_latest(ctx, befores, target)
@@ -239,27 +177,27 @@ def rollback(ctx: Context, request: RollbackRequest, *, wait_s: float = 0.0) -> 
     return {**result, "serves": serves}
 
 
-def _after_killed_canary(
-    ctx: Context, records: Sequence[ReleaseRecord], befores: Mapping[str, plan.Before]
-) -> dict[str, Any] | None:
-    """`--previous` right after this session put back a canary a dead run left baking: the
-    canary was "the release serving now" (in part), so going back from it means the release
-    callers were last fully served -- where putting it back just left them. Going one
-    further would skip that release."""
-    killed = ctx.put_back
+def _settled_by_resolution(
+    ctx: Context,
+    died: str,
+    records: Sequence[ReleaseRecord],
+    befores: Mapping[str, plan.Before],
+) -> dict[str, Any]:
+    """A run died with callers on a mixture (a switch or a canary midway); resolving it put
+    every alias back to the last release they were all served: that is the previous one."""
     current = serving_release(records, befores)
-    if killed is None or killed.canary is None or current is None:
-        return None
     ctx.say(
-        f"  rollback --previous: canary {killed.id} never finished; putting it back returned "
-        f"callers to release {current.serves}, the last they were fully served"
+        f"  release {died} died with callers served partly by it; every alias is back on "
+        + (f"release {current.serves}" if current else "the state before it")
+        + ", the last they were all served: nothing further to roll back"
     )
     return {
         "env": ctx.env.name,
         "release": None,
         "state": "unchanged",
-        "serves": current.serves,
         "functions": {},
+        "serves": current.serves if current else None,
+        "resolved": died,
     }
 
 

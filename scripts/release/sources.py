@@ -81,14 +81,16 @@ class Sources:
         where = f"{self.store.location}{name}"
         manifest_name = artifacts.manifest_of(name)
         manifest = read_manifest(self.store, manifest_name)
+        # Missing is bad input like a wrong hash or key (exit 2: run the build), as for the
+        # layer in deploy.target_from_store; bytes that disagree are a failure (exit 1).
         if manifest is None:
-            raise ToolError(f"{self.store.location}{manifest_name} is missing: {missing_hint}")
+            raise BadInputError(f"{self.store.location}{manifest_name} is missing: {missing_hint}")
         expected = manifest_code_sha256(manifest)
         if expected is None:
             raise ToolError(f"{self.store.location}{manifest_name}: no sha256: {missing_hint}")
         stored = self.store.get(name)
         if stored is None:
-            raise ToolError(f"{where} is missing: {missing_hint}")
+            raise BadInputError(f"{where} is missing: {missing_hint}")
         actual = hex_to_b64(hashlib.sha256(stored.data).hexdigest())
         if actual != expected:
             raise ChecksumMismatchError(

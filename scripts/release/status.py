@@ -8,15 +8,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import artifacts
 from environments import Environment
 from scripts.callers import bypass_lines
 from scripts.release import history, lock, plan
 from scripts.release.history import ReleaseRecord
 from scripts.release.lambda_api import Api
 from scripts.release.layers import deps_layer_of, layer_versions
-from scripts.release.rollback import serving_release
 from scripts.release.sources import Sources
 from scripts.release.timing import Timing
+from scripts.release.walk import serving_release
 from scripts.store import Store
 
 HISTORY = 50
@@ -129,6 +130,13 @@ def status(
             f"{store.location}deployments/{env.name}/ are not read: they predate releases "
             "behind aliases (rollback cannot return to them)"
         )
+    legacy = sum(1 for r in records if r.legacy_before)
+    if legacy:
+        say(
+            f"warning: {legacy} release record(s) of format 1 (written before issue 16): their "
+            "before-states name each alias's version beside $LATEST's code; rollback takes "
+            "those versions' code and layers from Lambda"
+        )
     result = {
         "env": env.name,
         "current_release": current.id if current else None,
@@ -212,6 +220,9 @@ def history_report(store: Store, env: Environment, *, limit: int, say: Any) -> d
         }
         for r in records
     ]
+    if not rows:
+        where = store.location + artifacts.releases_prefix(env.name)
+        say(f"no releases recorded for {env.name} yet (in {where})")
     for row in rows:
         target = (
             f"layer {row['layer_hash']}, package {row['package_key']}"

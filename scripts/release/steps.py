@@ -10,6 +10,14 @@ Prepare (callers see nothing change):
             expected CodeSha256 and the RevisionId our writes left).
 Switch (callers move):
   switch    the alias to the target version (or weighted to it, for a canary).
+Crash recovery: `alias back`, then the `$LATEST` steps towards the recorded `latest`.
+
+Each step says in one place what it needs and does: `needs` (the facts its write needs
+set), `read`/`wanted`/`landed` (how it is verified), `apply` and `revert` (its write and
+its undo).
+The Lambda calls each step makes (read, write, undo) and the IAM scope of each are
+declared under the step's name in environments/release_calls.py, which the deployer
+policy is built from; tests/scripts/test_step_calls.py holds every step to it.
 """
 
 from __future__ import annotations
@@ -30,6 +38,16 @@ def _latest(run: FunctionRun) -> Latest:
 
 def _guard(run: FunctionRun, resource: Resource, initial: str | None) -> str | None:
     return run.ours.get(resource, initial)
+
+
+def _needed(step: Step, run: FunctionRun) -> Facts:
+    """The run's facts with every one the step `needs` set: a plan that left one unset is
+    a bug, said before the step's write, naming the step and the fact."""
+    f = facts(run)
+    missing = [name for name in step.needs if getattr(f, name) is None]
+    if missing:
+        raise RuntimeError(f"release plan error: {step.name} needs {', '.join(missing)}")
+    return f
 
 
 def _planned(value: T | None, what: str) -> T:
@@ -61,6 +79,11 @@ def _healthy(latest: Latest) -> bool:
 
 class Code(_LatestStep):
     name = "code"
+    needs = ("target_code",)
+
+    @staticmethod
+    def targeted(f: Facts) -> bool:
+        return f.target_code is not None
 
     def read(self, run: FunctionRun) -> Any:
         latest = _latest(run)
@@ -75,7 +98,7 @@ class Code(_LatestStep):
         return f"code {code}" + ("" if healthy else " (LastUpdateStatus Failed)")
 
     def apply(self, run: FunctionRun) -> None:
-        f = facts(run)
+        f = _needed(self, run)
         code = _planned(f.target_code, "target code")
         self._write(run, code, _guard(run, Resource.LATEST, f.before.revision_id))
 
@@ -92,6 +115,11 @@ class Code(_LatestStep):
 
 class Layers(_LatestStep):
     name = "layers"
+    needs = ("target_layers",)
+
+    @staticmethod
+    def targeted(f: Facts) -> bool:
+        return f.target_layers is not None
 
     def read(self, run: FunctionRun) -> Any:
         latest = _latest(run)
@@ -102,7 +130,7 @@ class Layers(_LatestStep):
         return (f.target_layers if f.target_layers is not None else f.before.layers, True)
 
     def apply(self, run: FunctionRun) -> None:
-        f = facts(run)
+        f = _needed(self, run)
         layers = _planned(f.target_layers, "target layers")
         self._write(run, layers, _guard(run, Resource.LATEST, f.before.revision_id))
 
@@ -230,16 +258,19 @@ class _AliasStep(Step):
 
 class Pin(_AliasStep):
     name = "pin alias"
+    needs = ("baseline_version",)  # set by the baseline step before it
 
     def wanted(self, run: FunctionRun) -> Any:
         return (facts(run).baseline_version, ())
 
     def apply(self, run: FunctionRun) -> str | None:
-        return self._move(run, _planned(facts(run).baseline_version, "baseline version"), {})
+        version = _needed(self, run).baseline_version
+        return self._move(run, _planned(version, "baseline version"), {})
 
 
 class Switch(_AliasStep):
     name = "switch"
+    needs = ("target_version",)  # set by publish (or the plan, for a rollback)
 
     def wanted(self, run: FunctionRun) -> Any:
         f = facts(run)
@@ -249,8 +280,18 @@ class Switch(_AliasStep):
         return (f.target_version, ())
 
     def apply(self, run: FunctionRun) -> str | None:
+        _needed(self, run)
         version, weights = self.wanted(run)
         return self._move(run, version, dict(weights))
+
+
+# The `$LATEST` steps in the order a release applies them; crash recovery runs the same
+# list towards the record's `latest`. Each runs only when its target is set.
+LATEST_STEPS: tuple[type[Code] | type[Layers], ...] = (Code, Layers)
+
+
+def latest_steps(f: Facts) -> list[Step]:
+    return [cls() for cls in LATEST_STEPS if cls.targeted(f)]
 
 
 def needs_pin(alias: Alias | None) -> bool:
@@ -262,10 +303,7 @@ def prepare_steps(f: Facts) -> list[Step]:
     steps: list[Step] = []
     if needs_pin(f.before_alias):
         steps += [Baseline(), Pin()]
-    if f.target_code is not None:
-        steps.append(Code())
-    if f.target_layers is not None:
-        steps.append(Layers())
+    steps += latest_steps(f)
     # Always: the switch needs the version holding the target (found, else published).
     steps.append(Publish())
     return steps

@@ -1,8 +1,9 @@
 """How long the release engine waits, backs off and holds the deploy lock.
 
 One object, injected everywhere: the tests shorten every delay through it (and through the
-test double's own windows) instead of patching modules, and the CLI builds it from
-`LAYERS_*` variables so a CLI run in a test is as quick as an in-process one.
+test double's own windows) instead of patching modules, and the CLI builds it from the
+`LAYERS_*` variables, so a CLI run in a test is as quick as an in-process one. Those
+variables, with these fields' defaults, are declared in `scripts.settings`.
 """
 
 from __future__ import annotations
@@ -11,26 +12,27 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from scripts import settings
 from scripts.errors import BadInputError
 
 
 @dataclass(frozen=True, kw_only=True)
 class Timing:
     # Backoff while Lambda answers "update in progress" (ResourceConflict), in seconds.
-    conflict_delays: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 15.0, 15.0)
+    conflict_delays: tuple[float, ...] = settings.LAYERS_CONFLICT_DELAYS.default
     # Polling while an update settles (LastUpdateStatus InProgress): Lambda finishes most
     # within seconds, some (VPC functions) within minutes.
-    poll_delay_s: float = 1.0
-    settle_timeout_s: float = 600.0
+    poll_delay_s: float = settings.LAYERS_POLL_DELAY.default
+    settle_timeout_s: float = settings.LAYERS_SETTLE_TIMEOUT.default
     # The deploy lock: its holder renews it every third of the lease; a lock not renewed for
     # a whole lease belongs to a run that died, and the next command takes it over.
-    lock_lease_s: float = 120.0
+    lock_lease_s: float = settings.LAYERS_LOCK_LEASE.default
     # Canary bakes poll their alarms at this interval.
-    alarm_poll_s: float = 10.0
+    alarm_poll_s: float = settings.LAYERS_ALARM_POLL.default
     # The AWS clients' own limits: a response slower than `read_timeout_s` is treated as
     # lost (the engine then reads back what happened).
-    read_timeout_s: float = 60.0
-    connect_timeout_s: float = 10.0
+    read_timeout_s: float = settings.LAYERS_AWS_READ_TIMEOUT.default
+    connect_timeout_s: float = settings.LAYERS_AWS_CONNECT_TIMEOUT.default
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time
 
@@ -43,47 +45,17 @@ class Timing:
             raise ValueError("lock_lease_s and alarm_poll_s must be positive")
 
 
-# Variables the CLI entry reads (tests and impatient operators set them).
-VARIABLES: Mapping[str, str] = {
-    "LAYERS_CONFLICT_DELAYS": "comma-separated seconds between 'update in progress' retries",
-    "LAYERS_POLL_DELAY": "seconds between reads while an update settles",
-    "LAYERS_SETTLE_TIMEOUT": "seconds an update may take to settle",
-    "LAYERS_LOCK_LEASE": "seconds a deploy lock lives without renewal",
-    "LAYERS_ALARM_POLL": "seconds between alarm reads during a canary bake",
-    "LAYERS_AWS_READ_TIMEOUT": "seconds an AWS response may take before it counts as lost",
-    "LAYERS_AWS_CONNECT_TIMEOUT": "seconds to connect to an AWS endpoint",
-}
-
-
-def _seconds(name: str, text: str) -> float:
+def timing_from(environ: Mapping[str, str] | None = None) -> Timing:
+    """Defaults, overridden by whichever `LAYERS_*` variables are set (scripts.settings)."""
     try:
-        value = float(text)
-    except ValueError:
-        raise BadInputError(f"{name}: got {text!r}; use a number of seconds") from None
-    if value < 0:
-        raise BadInputError(f"{name}: got {text!r}; use a number of seconds >= 0")
-    return value
-
-
-def timing_from(environ: Mapping[str, str]) -> Timing:
-    """Defaults, overridden by whichever `LAYERS_*` variables are set."""
-    delays = environ.get("LAYERS_CONFLICT_DELAYS")
-    fields: dict[str, object] = {}
-    if delays:
-        fields["conflict_delays"] = tuple(
-            _seconds("LAYERS_CONFLICT_DELAYS", part) for part in delays.split(",")
+        return Timing(
+            conflict_delays=settings.LAYERS_CONFLICT_DELAYS.read(environ),
+            poll_delay_s=settings.LAYERS_POLL_DELAY.read(environ),
+            settle_timeout_s=settings.LAYERS_SETTLE_TIMEOUT.read(environ),
+            lock_lease_s=settings.LAYERS_LOCK_LEASE.read(environ),
+            alarm_poll_s=settings.LAYERS_ALARM_POLL.read(environ),
+            read_timeout_s=settings.LAYERS_AWS_READ_TIMEOUT.read(environ),
+            connect_timeout_s=settings.LAYERS_AWS_CONNECT_TIMEOUT.read(environ),
         )
-    for variable, name in (
-        ("LAYERS_POLL_DELAY", "poll_delay_s"),
-        ("LAYERS_SETTLE_TIMEOUT", "settle_timeout_s"),
-        ("LAYERS_LOCK_LEASE", "lock_lease_s"),
-        ("LAYERS_ALARM_POLL", "alarm_poll_s"),
-        ("LAYERS_AWS_READ_TIMEOUT", "read_timeout_s"),
-        ("LAYERS_AWS_CONNECT_TIMEOUT", "connect_timeout_s"),
-    ):
-        if environ.get(variable):
-            fields[name] = _seconds(variable, environ[variable])
-    try:
-        return Timing(**fields)  # type: ignore[arg-type]
     except ValueError as err:
         raise BadInputError(str(err)) from None

@@ -65,8 +65,8 @@ def local_env_store(env: Environment, base: Path | None = None) -> LocalStore:
 
 
 def check_writable(store: Store) -> None:
-    """A local store must take writes before anything is built for it (S3: at upload)."""
-    if isinstance(store, LocalStore):
+    """A store must take writes before anything is built or released for it."""
+    if isinstance(store, LocalStore | S3Store):
         store.check_writable()
 
 

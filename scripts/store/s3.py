@@ -54,6 +54,10 @@ def _precondition_failed(err: ClientError) -> bool:
     }
 
 
+# The key a write check names (never written: see `check_writable`).
+PROBE = ".write-check"
+
+
 @dataclass(frozen=True)
 class S3Store:
     client: S3Client
@@ -86,6 +90,35 @@ class S3Store:
                 f"s3://{self.bucket}: bucket does not exist: create it or pass --store"
             )
         return ToolError(f"{where}: {action} failed: {code or status}: {err}")
+
+    def check_writable(self) -> None:
+        """Fail before a build or a release, not at its upload: the bucket exists and takes
+        our writes under the prefix. Nothing is written."""
+        try:
+            # A GET, so a missing bucket says NoSuchBucket (a HEAD would only say 404, which
+            # reads like a missing object: "run build-layer first" was the wrong advice).
+            self.client.list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
+        except client_error() as err:
+            if _code(err) == "NoSuchBucket" or _status(err) == 404:
+                raise BadInputError(
+                    f"{self.location}: bucket {self.bucket} does not exist (or is in another "
+                    "account): check --store, or the environment's artifact_bucket"
+                ) from err
+            raise self._error(err, "", "ListBucket") from err
+        try:
+            # A write conditional on an ETag no object has: S3 checks the permission first
+            # (403) and the condition second (412, or 404 for a missing key), so a refused
+            # condition proves the write right without writing anything.
+            self.client.put_object(
+                Bucket=self.bucket, Key=self._key(PROBE), Body=b"", IfMatch='"0"'
+            )
+        except client_error() as err:
+            if _precondition_failed(err) or _missing(err):
+                return
+            raise self._error(err, PROBE, "PutObject") from err
+        # The condition was ignored (a store without conditional writes): tidy up.
+        with contextlib.suppress(Exception):
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(PROBE))
 
     def head(self, name: str) -> ObjectInfo | None:
         try:

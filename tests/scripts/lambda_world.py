@@ -29,9 +29,9 @@ from botocore.exceptions import ClientError
 
 from environments import ENVIRONMENTS, Environment
 from scripts.release.canary import alarm_reader
+from scripts.release.context import Context
 from scripts.release.deploy import DeployTarget, target_from_store
 from scripts.release.lambda_api import Api
-from scripts.release.release import Context
 from scripts.release.sources import Sources
 from scripts.release.timing import Timing
 from scripts.stop import Stop

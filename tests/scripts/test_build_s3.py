@@ -24,6 +24,7 @@ from scripts.build.lockfile import LockSource
 from scripts.cli import main
 from scripts.errors import ChecksumMismatchError
 from scripts.store import S3Store
+from scripts.store.s3 import PROBE
 
 PREFIX = "lambda/"
 
@@ -74,7 +75,9 @@ def calls(session_events: Any, operation: str) -> list[dict[str, Any]]:
     seen: list[dict[str, Any]] = []
 
     def record(params: dict[str, Any], **_: Any) -> None:
-        seen.append(params)
+        # The preflight's write check is a PutObject S3 refuses on its condition: no write.
+        if not params["Key"].endswith(PROBE):
+            seen.append(params)
 
     session_events.register(f"provide-client-params.s3.{operation}", record)
     return seen
@@ -139,6 +142,8 @@ def test_racing_write_of_the_same_content_is_verified_not_replaced(
 
     def race(params: dict[str, Any], **_: Any) -> None:
         key = params["Key"]
+        if key.endswith(PROBE):
+            return  # the preflight's write check: refused on its condition, nothing written
         puts.append(key)
         if key.endswith(".zip") and "layer-" in key and len(puts) == 1:
             # Another CI run finishes the same build between our head and our put.
@@ -291,3 +296,17 @@ def test_build_backend_uses_the_environment_bucket_from_standard_settings(
         ].read()
     )
     assert manifest["version"] == (staging.backend_dir / "VERSION").read_text().strip()
+
+
+def test_a_missing_bucket_is_found_before_anything_is_built(
+    case: Case, aws_env_vars: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """build-layer found a missing bucket only at the upload, after the whole build."""
+    backend = case.make_backend([("alpha", "1.0")])
+    code = main(layer_args(backend, "no-such-bucket", case.work, case.wheelhouse))
+    captured = capsys.readouterr()
+    assert code == 2, captured.err
+    assert "bucket no-such-bucket does not exist" in captured.err
+    assert "install" not in captured.err
+    assert json.loads(captured.out)["exit_code"] == 2
+    assert not list((case.work / "build").glob("*.zip"))

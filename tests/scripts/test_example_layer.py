@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from wheel_factory import assert_imports_alone
 
-from environments import ENVIRONMENTS
+from environments import ENVIRONMENTS, REPO_ROOT
 from scripts.cli import main
 
 
@@ -82,3 +82,26 @@ def test_example_layer_builds_for_lambda_and_imports_with_the_runtime(
     response = json.loads(completed.stdout)
     assert response["statusCode"] == 200
     assert json.loads(response["body"]) == {"status": "ok", "version": first["backend"]["version"]}
+
+    # Every sample event in examples/events/ (what README's `invoke --event` points at)
+    # runs through its function's handler on the layer alone.
+    example = ENVIRONMENTS["local"]  # the example backend's four handlers, one event each
+    events = {
+        f.handler: REPO_ROOT / "examples" / "events" / f"{f.name}.json" for f in example.functions
+    }
+    script = (
+        "import importlib, json, sys\n"
+        f"sys.path[:0] = [{str(staging.backend_dir)!r}, {str(opt / 'python')!r}]\n"
+        f"for handler, path in {[(h, str(p)) for h, p in events.items()]!r}:\n"
+        "    module, _, name = handler.rpartition('.')\n"
+        "    event = json.loads(open(path).read())\n"
+        "    answer = getattr(importlib.import_module(module), name)(event, None)\n"
+        "    print(json.dumps(answer, default=str))\n"
+    )
+    completed = subprocess.run(
+        [python312, "-I", "-S", "-c", script], capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    answers = [json.loads(line) for line in completed.stdout.splitlines()]
+    assert answers[0]["statusCode"] == 200  # api: GET /health
+    assert answers[3] == {"results": [{"runbook": "nightly-eval", "status": None}]}

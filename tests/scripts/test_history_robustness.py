@@ -87,7 +87,7 @@ CORRUPT: dict[str, Callable[[dict[str, Any]], None]] = {
 
 def _a_record() -> dict[str, Any]:
     state = history.FunctionState(code_sha256="Y29kZQ==", layers=("arn:l:1",), version="2")
-    entry = history.FunctionEntry(before=state, target=state, alias_version="2")
+    entry = history.FunctionEntry(before=state, target=state, latest=state, alias_version="2")
     record = ReleaseRecord(
         id="20260101T000000.000000Z-0000abcd",
         env="local",

@@ -128,3 +128,18 @@ def test_bad_input_is_one_line(invoke: Invoke, extra: list[str], message: str) -
     code, _, err = invoke(*extra)
     assert code == 2
     assert message in err.strip().splitlines()[-1]
+
+
+def test_invoking_another_backend_leaves_the_environments_layer_zip_alone(
+    invoke: Invoke, tmp_path: Path, python312: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`invoke --backend-dir` overwrote the staging layer.zip in the local store: what the
+    demo and Terraform's first layer version read. Only the content-addressed key is its."""
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "layer.zip").write_bytes(b"staging's own layer")
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"n": 1}'))
+    code, result, err = invoke("api", "--event", "-")
+    assert code == 0, err
+    assert (store / "layer.zip").read_bytes() == b"staging's own layer"
+    assert [p.name for p in store.glob("layer-*.zip")] == [f"layer-{result['layer_hash']}.zip"]

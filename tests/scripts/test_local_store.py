@@ -159,4 +159,4 @@ def test_each_command_loads_alone_and_help_lists_them_all(
     listing = capsys.readouterr().out
     assert all(name in listing for name in COMMANDS)
     assert main(["no-such-command"]) == 2
-    assert "invalid choice: 'no-such-command'" in capsys.readouterr().err
+    assert "unknown command 'no-such-command'" in capsys.readouterr().err

@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from environments import FunctionConfig
-from environments.backend import PackageSpec
+from environments.packaging import PackageSpec
 from scripts.build.backend import PackageSource, check_package_size, package_hash, zip_package
 from scripts.build.handlers import check_handlers
 from scripts.build.package_files import excluded, source_files

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from environments import ENVIRONMENTS
+from scripts.errors import BadInputError
 from scripts.infra.plan_check import (
     Change,
     check_plan,
@@ -87,7 +88,7 @@ def test_labels_name_what_a_person_recognises() -> None:
 
 
 def test_not_a_plan_is_refused() -> None:
-    with pytest.raises(ValueError, match="not the JSON of `terraform show -json"):
+    with pytest.raises(BadInputError, match="not the JSON of `terraform show -json"):
         parse_plan({"values": {}})
 
 
@@ -159,7 +160,7 @@ def test_allow_exempts_one_attribute_of_one_function() -> None:
 
 @pytest.mark.parametrize("value", ["memory_size", "api.publish", "api.memorysize"])
 def test_allow_must_name_a_protected_attribute(value: str) -> None:
-    with pytest.raises(ValueError, match=r"^--allow .*RESOURCE\.ATTRIBUTE"):
+    with pytest.raises(BadInputError, match=r"^--allow .*RESOURCE\.ATTRIBUTE"):
         resolve_allow(LEGACY, [value])
 
 

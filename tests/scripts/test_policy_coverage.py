@@ -51,7 +51,7 @@ S3_ACTIONS = {
 }
 
 
-def _statements() -> list[dict[str, Any]]:
+def deployer_statements() -> list[dict[str, Any]]:
     stack = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
     documents = stack["data"]["aws_iam_policy_document"]
     (deployer,) = (doc for name, doc in documents.items() if name.startswith("deployer_policy"))
@@ -60,7 +60,7 @@ def _statements() -> list[dict[str, Any]]:
 
 
 def deployer_actions() -> set[str]:
-    return {action for statement in _statements() for action in statement["actions"]}
+    return {action for statement in deployer_statements() for action in statement["actions"]}
 
 
 def _scope(resource: str) -> str:
@@ -73,7 +73,7 @@ def _scope(resource: str) -> str:
 def granted() -> set[tuple[str, str]]:
     """(action, scope) pairs; a `:*` grant also covers the alias."""
     pairs = set()
-    for statement in _statements():
+    for statement in deployer_statements():
         for action in statement["actions"]:
             for resource in statement["resources"]:
                 scope = _scope(resource)

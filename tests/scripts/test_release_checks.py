@@ -20,8 +20,9 @@ from running_code import running_world, upload_running_package
 from environments import Hook, SmokeCheck
 from scripts.release import history
 from scripts.release.canary import Canary
+from scripts.release.context import Context
 from scripts.release.deploy import DeployTarget, deploy, target_from_store
-from scripts.release.release import Context, ReleaseFailedError
+from scripts.release.release import ReleaseFailedError
 from scripts.release.sources import Sources
 
 VERSION_CHECK = {"version": True}

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 
+from environments.errors import ConfigError
+
 # Lock formats the layer builder reads directly; "auto" picks by file name.
 LOCK_FORMATS = ("auto", "poetry", "uv", "requirements")
 # Looked for in this order when no lock file is configured: the first that exists wins.
@@ -37,7 +39,7 @@ DEFAULT_MAX_UNZIPPED_BYTES = 5 * 1024 * 1024
 def _relative(field_name: str, value: str) -> None:
     path = PurePosixPath(value.rstrip("/"))
     if not value or path.is_absolute() or ".." in path.parts:
-        raise ValueError(f"{field_name}: got {value!r}; use a path relative to the backend")
+        raise ConfigError(f"{field_name}: got {value!r}; use a path relative to the backend")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,23 +72,23 @@ class PackageSpec:
 
     def __post_init__(self) -> None:
         if not self.include:
-            raise ValueError("package.include: at least one directory or file is required")
+            raise ConfigError("package.include: at least one directory or file is required")
         for root in self.include:
             _relative("package.include", root)
         for name in self.generated:
             if name not in GENERATED_FILES:
-                raise ValueError(
+                raise ConfigError(
                     f"package.generated: got {name!r}; allowed: {', '.join(GENERATED_FILES)}"
                 )
         unknown = sorted(set(self.version_info_fields) - set(VERSION_INFO_FIELDS))
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"package.version_info_fields: {', '.join(unknown)}; "
                 f"allowed: {', '.join(VERSION_INFO_FIELDS)}"
             )
         names = list(self.version_info_fields.values())
         if not all(names) or len(set(names)) != len(names):
-            raise ValueError("package.version_info_fields: JSON names must be non-empty, distinct")
+            raise ConfigError("package.version_info_fields: JSON names must be non-empty, distinct")
         object.__setattr__(
             self, "version_info_fields", MappingProxyType(dict(self.version_info_fields))
         )
@@ -95,7 +97,7 @@ class PackageSpec:
             ("max_unzipped_bytes", self.max_unzipped_bytes),
         ):
             if value <= 0:
-                raise ValueError(f"package.{name}: got {value}; must be positive")
+                raise ConfigError(f"package.{name}: got {value}; must be positive")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,7 +115,7 @@ class BackendSpec:
 
     def __post_init__(self) -> None:
         if self.lock_format not in LOCK_FORMATS:
-            raise ValueError(
+            raise ConfigError(
                 f"backend.lock_format: got {self.lock_format!r}; allowed: {', '.join(LOCK_FORMATS)}"
             )
 
