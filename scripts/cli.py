@@ -94,6 +94,7 @@ COMMANDS: Mapping[str, str] = {
     "prune-layers": "scripts.commands.prune_layers",
     "prune-versions": "scripts.commands.prune_versions",
     "migrate": "scripts.commands.migrate",
+    "discover": "scripts.commands.discover",
     "synth-diff": "scripts.commands.synth_diff",
     "plan-check": "scripts.commands.plan_check",
 }

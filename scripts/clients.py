@@ -173,3 +173,33 @@ def explain_aws_error(err: Exception, environ: Mapping[str, str] | None = None) 
 def iam_client(env: Environment) -> IAMClient:
     client: IAMClient = _client("iam", env)
     return client
+
+
+def configured_endpoint() -> str | None:
+    """`AWS_ENDPOINT_URL`, when a run talks to another endpoint than AWS (a moto rehearsal)."""
+    return settings.AWS_ENDPOINT_URL.read() or None
+
+
+# What discover reads: Lambda and what invokes it or belongs to it.
+DISCOVERY_SERVICES = ("lambda", "iam", "logs", "events", "apigateway", "apigatewayv2")
+
+
+def discovery_clients(region: str | None) -> dict[str, Any]:
+    """One client per service discover reads, at `region` (None: boto3's own default)."""
+    import boto3
+
+    session = boto3.session.Session(region_name=region)
+    if session.region_name is None:
+        from scripts.errors import BadInputError
+
+        raise BadInputError("no AWS region: pass --region or set AWS_DEFAULT_REGION")
+    endpoint = configured_endpoint()
+    return {
+        service: session.client(service, endpoint_url=endpoint)  # type: ignore[call-overload]
+        for service in DISCOVERY_SERVICES
+    }
+
+
+def service_clients(env: Environment, services: tuple[str, ...]) -> dict[str, Any]:
+    """One client per service at the environment's region and endpoint."""
+    return {service: _client(service, env) for service in services}

@@ -110,9 +110,22 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
         "Walk an existing system through the design's four phases and check each: the "
         "infrastructure adopted (plan-check), the first release onto the legacy functions "
         "(with --apply: build, check every handler imports, deploy), CI on the stack's "
-        "deployer policy, the hand-made policy retired (with --apply). Safe to re-run: "
-        "it says what is done and the next command.",
+        "deployer policy, the hand-made policy retired (with --apply), and every caller on "
+        "the alias (phase 5: the environment file's triggers rewritten with --apply, another "
+        "root's callers named and read back). Safe to re-run: "
+        "it says what is done and the next command. --handover DIR hands the adopted "
+        "resources over from the old Terraform root in DIR (removed blocks, both plans "
+        "proven).",
         "python -m scripts migrate --env staging --apply",
+    ),
+    "discover": (
+        "Read a running estate through the AWS APIs (every function whose name starts with "
+        "--prefix: configuration, role and inline policies, log group, aliases, mappings, "
+        "schedules, permissions, API Gateway integrations, function URLs) and write the "
+        "environment file that adopts it unchanged. Anything it cannot read or the "
+        "configuration cannot say is named, exit 2, and nothing is written. Prints the "
+        "callers that bypass the alias.",
+        "python -m scripts discover --env staging --prefix bluemoxon-staging- --state local",
     ),
     "plan-check": (
         "Read a terraform plan of the synthesized stack and refuse it (exit 1, naming "

@@ -7,14 +7,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from environments.catalog import ENVIRONMENTS_DIR
 from scripts import args as common
 from scripts import progress, release_args, settings
-from scripts.clients import iam_client
+from scripts.clients import iam_client, service_clients
+from scripts.errors import BadInputError
 from scripts.migration.bootstrap import BuildInputs
+from scripts.migration.handover_run import handover
+from scripts.migration.handover_run import lines as handover_lines
 from scripts.migration.runbook import migrate
 
 
 def run(args: argparse.Namespace) -> Mapping[str, Any]:
+    if args.handover:
+        return _handover(args)
     ctx = release_args.release_context(args)
     progress.say(f"migrate {ctx.env.name}: {'apply' if args.apply else 'check only'}")
     build_dir = Path(args.build_dir)
@@ -27,7 +33,29 @@ def run(args: argparse.Namespace) -> Mapping[str, Any]:
         environ=getattr(args, "environ", None) or settings.child_environ(),
         apply=args.apply,
         allow=args.allow or (),
+        aws=service_clients(ctx.env, ("apigateway", "apigatewayv2", "events")),
+        env_file=Path(args.env_file)
+        if args.env_file
+        else ENVIRONMENTS_DIR / f"{ctx.env.name}.toml",
     )
+
+
+def _handover(args: argparse.Namespace) -> Mapping[str, Any]:
+    env = common.environment(args)
+    old_dir = Path(args.handover).resolve()
+    if not old_dir.is_dir():
+        raise BadInputError(f"--handover {args.handover}: not a directory; give the old root's")
+    progress.say(f"migrate {env.name}: hand over from {old_dir}")
+    result = handover(
+        env,
+        old_dir=old_dir,
+        stack_dir=Path(args.stack_dir or f"cdktf.out/stacks/{env.name}"),
+        environ=getattr(args, "environ", None) or settings.child_environ(),
+        allow=args.allow or (),
+    )
+    for line in handover_lines(result):
+        progress.say(line)
+    return result
 
 
 def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -46,6 +74,18 @@ def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse
     )
     parser.add_argument(
         "--allow", action="append", metavar="RESOURCE.ATTR", help="passed to plan-check"
+    )
+    parser.add_argument(
+        "--handover",
+        metavar="DIR",
+        help="the old Terraform root: write removed blocks there for what the stack adopts, "
+        "and prove both plans (only this step runs)",
+    )
+    parser.add_argument(
+        "--env-file",
+        metavar="FILE",
+        help="the environment file the callers phase rewrites with --apply "
+        "(default: environments/ENV.toml)",
     )
     parser.add_argument("--build-dir", default="build", help="local output directory")
     common.add_index(parser)

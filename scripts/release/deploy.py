@@ -16,6 +16,7 @@ from typing import Any
 import artifacts
 from environments import Environment
 from scripts.builder import identity
+from scripts.callers import bypass_lines
 from scripts.errors import BadInputError, ChecksumMismatchError
 from scripts.release import dry_run, plan
 from scripts.release.canary import Canary, preflight
@@ -139,6 +140,13 @@ def deploy(
     sources = Sources(ctx.store)
     for warning in target.warnings:
         ctx.say(warning)
+    bypassed = bypass_lines(env)
+    for name, callers in bypassed.items():
+        ctx.say(
+            f"  {name}: {len(callers)} caller(s) invoke the unqualified function, so they get "
+            f"this release at prepare, before the switch: {'; '.join(callers)} "
+            f"(`migrate --env {env.name}` moves them to the alias)"
+        )
     if canary is not None:
         preflight(ctx, canary)  # a missing or unreadable alarm: refused, nothing changed
     with session(ctx, command=kind, wait_s=wait_s):
@@ -212,6 +220,7 @@ def deploy(
             package_key=target.package_name,
             app_version=target.app_version,
             canary=canary.to_json() if canary else None,
+            bypassed=bypassed,
             checks=checks.to_json(),
         )
         result = release(
@@ -231,4 +240,5 @@ def deploy(
         "package_key": target.package_key,
         "version": target.app_version,
         "warnings": list(target.warnings),
+        "bypassed": bypassed,
     }

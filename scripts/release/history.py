@@ -118,6 +118,9 @@ class ReleaseRecord:
     checks: Mapping[str, Any] | None = None
     resolves: str | None = None
     error: str | None = None
+    # Per function, the callers that invoke the unqualified function (scripts/callers.py):
+    # the release reached `$LATEST` for them, not only through the alias.
+    bypassed: Mapping[str, list[str]] = field(default_factory=dict)
     format: int = FORMAT
 
     @property
@@ -187,6 +190,7 @@ def _check(record: ReleaseRecord) -> ReleaseRecord:
     _require(isinstance(record.layer_published, bool), "layer_published: not a boolean")
     _require(record.format in READABLE, f"format {record.format!r}: not one this tool reads")
     _require(record.canary is None or isinstance(record.canary, dict), "canary: not an object")
+    _require(isinstance(record.bypassed, dict), "bypassed: not an object")
     _require(record.checks is None or isinstance(record.checks, dict), "checks: not an object")
     for entry in record.functions.values():
         _require(entry.outcome is None or isinstance(entry.outcome, dict), "outcome: not an object")

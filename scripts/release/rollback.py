@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 
 import artifacts
 from environments import Environment
+from scripts.callers import bypassed_functions
 from scripts.errors import BadInputError
 from scripts.release import history, plan
 from scripts.release.context import Context
@@ -28,6 +29,7 @@ from scripts.release.deploy import DeployTarget, deploy
 from scripts.release.engine import FunctionRun, Step
 from scripts.release.history import FunctionEntry, FunctionState, ReleaseRecord
 from scripts.release.lambda_api import Version, error_code
+from scripts.release.latest_restore import plan_latest
 from scripts.release.layers import check_layer_arn, layer_name_of
 from scripts.release.release import release, session
 from scripts.release.sources import Sources
@@ -149,6 +151,8 @@ def rollback(ctx: Context, request: RollbackRequest, *, wait_s: float = 0.0) -> 
             if base.legacy_before and serves.startswith(BEFORE):
                 target = legacy_states(ctx, target, base)
         validate(env, ctx, target, befores)
+        # Callers of the unqualified function run $LATEST: it goes back too (for them).
+        latest = plan_latest(ctx, befores, target)
         rid = history.new_release_id()
         runs: dict[str, FunctionRun] = {}
         prepare: dict[str, list[Step]] = {}
@@ -158,22 +162,31 @@ def rollback(ctx: Context, request: RollbackRequest, *, wait_s: float = 0.0) -> 
             before = befores[name]
             facts = plan.facts_for(env, before, description=f"release {rid}", restore=None)
             facts.target_version = state.version
+            restore = latest.get(name)
             if needs_pin(before.alias):
                 prepare[name] = [Baseline(), Pin()]
+            if restore is not None:
+                restore.apply_to(facts)
+                prepare[name] = [*prepare.get(name, []), *restore.steps]
             if before.alias_version != state.version or (before.alias and before.alias.weights):
                 switch[name] = [Switch()]
             runs[name] = plan.new_run(ctx.api, name, facts)
             entries[name] = plan.entry(
                 before,
-                code_key=None,
-                snapshot=False,
+                code_key=restore.undo.name if restore and restore.undo else None,
+                snapshot=bool(restore and restore.snapshot),
                 target_code=state.code_sha256,
                 target_layers=state.layers,
                 target_key=state.code_key,
                 target_version=state.version,
             )
         record = plan.new_record(
-            env, kind="rollback", functions=entries, release_id=rid, serves=serves
+            env,
+            kind="rollback",
+            functions=entries,
+            release_id=rid,
+            serves=serves,
+            bypassed={n: [c.line() for c in found] for n, found in bypassed_functions(env).items()},
         )
         result = release(ctx, record=record, runs=runs, prepare=prepare, switch=switch)
     return {**result, "serves": serves}

@@ -10,6 +10,7 @@ from typing import Any
 
 import artifacts
 from environments import Environment
+from scripts.callers import bypass_lines
 from scripts.release import history, lock, plan
 from scripts.release.history import ReleaseRecord
 from scripts.release.lambda_api import Api
@@ -146,6 +147,8 @@ def status(
         "unfinished_release": unfinished.id if unfinished else None,
         "last_known_good": last_good.id if last_good else None,
         "functions": functions,
+        # Callers of the unqualified function run $LATEST, not what the alias serves.
+        "bypassed": bypass_lines(env),
         # Known and left alone: never released here (status does not read them).
         "not_released": {
             **{
@@ -192,6 +195,8 @@ def status_lines(result: Mapping[str, Any]) -> list[str]:
             f"package {f['package'] or 'not in the store'}; layer "
             f"{f['layer_hash'] or f['deps_layer'] or 'none'}{drift}"
         )
+        for caller in result.get("bypassed", {}).get(name, []):
+            lines.append(f"    bypasses the alias: {caller}")
     for name, why in result.get("not_released", {}).items():
         lines.append(f"  {name}: not released here ({why})")
     return lines

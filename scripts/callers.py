@@ -1,0 +1,86 @@
+"""Who reaches each function, and whether through the alias a release moves.
+
+Computed from the environment alone (its triggers' and external callers' `target`), so
+discover, status, deploy and migrate say the same thing: a caller with target "function"
+invokes the unqualified function and gets `$LATEST`, which the prepare phase updates
+before the switch and an alias-only rollback never restores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from environments import Environment, FunctionConfig
+from environments.triggers import InvokePermission, ScheduleTrigger, SqsTrigger
+
+
+@dataclass(frozen=True, kw_only=True)
+class Caller:
+    kind: str
+    id: str
+    # "alias" or "function" (the unqualified function: $LATEST)
+    target: str
+    # True when our stack owns it (a trigger); False for another root's (external caller).
+    ours: bool
+
+    def line(self) -> str:
+        return f"{self.kind} {self.id} -> {'alias' if self.target == 'alias' else '$LATEST'}"
+
+
+def callers_of(function: FunctionConfig) -> list[Caller]:
+    """Every caller the configuration knows for `function`, qualified or not."""
+    found = []
+    for trigger in function.triggers:
+        if isinstance(trigger, SqsTrigger):
+            queue = trigger.queue_arn.rsplit(":", 1)[-1]
+            found.append(
+                Caller(
+                    kind="sqs",
+                    id=f"{queue} {trigger.existing_uuid or ''}".strip(),
+                    target=trigger.target,
+                    ours=True,
+                )
+            )
+        elif isinstance(trigger, ScheduleTrigger):
+            found.append(
+                Caller(
+                    kind="schedule",
+                    id=f"{trigger.rule_name}/{trigger.target_id}",
+                    target=trigger.target,
+                    ours=True,
+                )
+            )
+        elif isinstance(trigger, InvokePermission):
+            found.append(
+                Caller(
+                    kind="permission",
+                    id=f"{trigger.statement_id} ({trigger.principal})",
+                    target=trigger.target,
+                    ours=True,
+                )
+            )
+    found += [
+        Caller(kind=c.kind, id=c.id, target=c.target, ours=False) for c in function.external_callers
+    ]
+    return found
+
+
+def bypassing(function: FunctionConfig) -> list[Caller]:
+    """The callers that invoke the unqualified function: a release misses them."""
+    return [c for c in callers_of(function) if c.target == "function"]
+
+
+def bypassed_functions(env: Environment) -> dict[str, list[Caller]]:
+    """Real function name -> its callers that bypass the alias, for the functions releases
+    change (an own-package or unmanaged function's `$LATEST` is never ours to move)."""
+    found = {}
+    for function in env.released_functions:
+        missing = bypassing(function)
+        if missing:
+            found[env.function_name(function.name)] = missing
+    return found
+
+
+def bypass_lines(env: Environment) -> dict[str, list[str]]:
+    """`bypassed_functions` as text: what deploy prints and its record keeps."""
+    return {name: [c.line() for c in found] for name, found in bypassed_functions(env).items()}
