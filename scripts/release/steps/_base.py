@@ -38,6 +38,8 @@ class ReleaseStep(Step):
     order: ClassVar[int] = 0
     # A `$LATEST` value crash recovery puts back towards the record's `latest`.
     latest_restore: ClassVar[bool] = False
+    # What `--dry-run` lists for its write (its reads and waits besides); none: its name.
+    dry_run_calls: ClassVar[tuple[str, ...]] = ()
 
     @staticmethod
     def targeted(f: Facts) -> bool:

@@ -13,6 +13,7 @@ class Baseline(_VersionStep):
     name = "baseline version"
     calls = FIND_OR_PUBLISH
     order = 10  # first: before anything of `$LATEST` changes
+    dry_run_calls = ("PublishVersion",)
 
     @staticmethod
     def targeted(f: Facts) -> bool:

@@ -33,6 +33,7 @@ class Code(_LatestStep):
     )
     order = 30  # after the baseline holds the state before (and the alias is pinned)
     latest_restore = True
+    dry_run_calls = ("UpdateFunctionCode",)
 
     @staticmethod
     def targeted(f: Facts) -> bool:

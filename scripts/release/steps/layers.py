@@ -33,6 +33,7 @@ class Layers(_LatestStep):
     )
     order = 40  # after the code: the order a release (and recovery) writes `$LATEST` in
     latest_restore = True
+    dry_run_calls = ("UpdateFunctionConfiguration (Layers)",)
 
     @staticmethod
     def targeted(f: Facts) -> bool:

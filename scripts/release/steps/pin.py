@@ -16,6 +16,7 @@ class Pin(_AliasStep):
     needs = ("baseline_version",)  # set by the baseline step before it
     calls = ALIAS_MOVE
     order = 20  # right after the baseline version, before `$LATEST` changes
+    dry_run_calls = ("CreateAlias or UpdateAlias",)
 
     @staticmethod
     def targeted(f: Facts) -> bool:

@@ -11,6 +11,7 @@ class Publish(_VersionStep):
     name = "publish"
     calls = FIND_OR_PUBLISH
     order = 90  # last of the prepare phase: after every `$LATEST` write
+    dry_run_calls = ("PublishVersion (unless a version holds the target)",)
 
     def _expected_code(self, f: Facts) -> str:
         return f.target_code.code_sha256 if f.target_code else f.before.code_sha256

@@ -16,6 +16,7 @@ class Switch(_AliasStep):
     needs = ("target_version",)  # set by publish (or the plan, for a rollback)
     calls = ALIAS_MOVE
     phase = Phase.SWITCH
+    dry_run_calls = ("UpdateAlias",)
 
     def wanted(self, run: FunctionRun) -> Any:
         f = facts(run)
