@@ -3,9 +3,10 @@
 A caller of the unqualified function (scripts/callers.py: a trigger or external caller
 with target "function") runs `$LATEST`, which the release's prepare phase changed. Moving
 the alias back does nothing for it, so for such a function the rollback also writes the
-target state's code and layers to `$LATEST` (Code and Layers steps, in the prepare phase,
-undone like a deploy's on failure). The code comes from the store (a package or snapshot
-holding that CodeSha256); without one the rollback refuses before any write.
+target state's code and layers to `$LATEST` (the `$LATEST` steps, `steps.latest_steps`, in
+the prepare phase, undone like a deploy's on failure). The code comes from the store (a
+package or snapshot holding that CodeSha256); without one the rollback refuses before any
+write.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from scripts.release.engine import Step
 from scripts.release.facts import CodeSource, Facts
 from scripts.release.history import FunctionState
 from scripts.release.sources import Sources
-from scripts.release.steps import Code, Layers
+from scripts.release.steps import latest_steps
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,8 +71,11 @@ def plan_latest(
                 )
         layers = state.layers if latest.layers != state.layers else None
         undo, snapshot = copies.get(name, (None, False))
-        steps: list[Step] = [*([Code()] if code else []), *([Layers()] if layers else [])]
-        found[name] = LatestRestore(
-            code=code, layers=layers, undo=undo, snapshot=snapshot, steps=steps
-        )
+        restore = LatestRestore(code=code, layers=layers, undo=undo, snapshot=snapshot)
+        # The `$LATEST` steps the restored values call for: the same list a release and
+        # crash recovery take from the steps (steps.latest_steps).
+        wanted = plan.facts_for(ctx.env, befores[name], description="", restore=undo)
+        restore.apply_to(wanted)
+        restore.steps.extend(latest_steps(wanted))
+        found[name] = restore
     return found
