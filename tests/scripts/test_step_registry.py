@@ -59,6 +59,7 @@ def new_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[type[s
     finally:
         _base.unregister("warm $LATEST")
         sys.modules.pop(NEW_MODULE, None)
+        vars(steps).pop("warm", None)  # the import set it on the package
 
 
 def _facts(*, alias: Alias | None, code: bool = True, layers: bool = True) -> Facts:
