@@ -146,6 +146,11 @@ def _planned(value: T | None, what: str) -> T:
     return value
 
 
+def _before(f: Facts) -> Latest:
+    """`$LATEST` as the plan read it: a step that writes it (or publishes from it) needs it."""
+    return _planned(f.before, "$LATEST before the release")
+
+
 class _LatestStep(ReleaseStep):
     """A `$LATEST` write: its value plus whether the update left the function healthy."""
 

@@ -13,6 +13,7 @@ from scripts.release.steps._base import (
     _VERSIONS,
     LATEST_CALLS,
     ReleaseStep,
+    _before,
     _guard,
     _latest,
     _settle,
@@ -69,7 +70,7 @@ class _VersionStep(ReleaseStep):
         published = run.api.publish(
             run.name,
             code_sha256=self._expected_code(f),
-            revision_id=_guard(run, Resource.LATEST, f.before.revision_id),
+            revision_id=_guard(run, Resource.LATEST, _before(f).revision_id),
             description=f.description,
         )
         self._set(f, published.version)

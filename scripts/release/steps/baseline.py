@@ -5,7 +5,7 @@ so the pin step has a version to hold callers on."""
 from __future__ import annotations
 
 from scripts.release.facts import Facts
-from scripts.release.steps._base import needs_pin
+from scripts.release.steps._base import _before, needs_pin
 from scripts.release.steps._version import FIND_OR_PUBLISH, _VersionStep
 
 
@@ -20,7 +20,7 @@ class Baseline(_VersionStep):
         return needs_pin(f.before_alias)
 
     def _expected_code(self, f: Facts) -> str:
-        return f.before.code_sha256
+        return _before(f).code_sha256
 
     def _set(self, f: Facts, version: str) -> None:
         f.baseline_version = version

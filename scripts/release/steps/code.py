@@ -11,6 +11,7 @@ from scripts.release.facts import CodeSource, Facts, facts
 from scripts.release.steps._base import (
     _UPDATED,
     LATEST_CALLS,
+    _before,
     _guard,
     _healthy,
     _latest,
@@ -45,7 +46,7 @@ class Code(_LatestStep):
 
     def wanted(self, run: FunctionRun) -> Any:
         code = facts(run).target_code
-        return (code.code_sha256 if code else facts(run).before.code_sha256, True)
+        return (code.code_sha256 if code else _before(facts(run)).code_sha256, True)
 
     def show(self, value: Any) -> str:
         code, healthy = value
@@ -54,7 +55,7 @@ class Code(_LatestStep):
     def apply(self, run: FunctionRun) -> None:
         f = _needed(self, run)
         code = _planned(f.target_code, "target code")
-        self._write(run, code, _guard(run, Resource.LATEST, f.before.revision_id))
+        self._write(run, code, _guard(run, Resource.LATEST, _before(f).revision_id))
 
     def revert(self, run: FunctionRun, value: Any) -> None:
         source = facts(run).restore_code

@@ -11,6 +11,7 @@ from scripts.release.facts import Facts, facts
 from scripts.release.steps._base import (
     _UPDATED,
     LATEST_CALLS,
+    _before,
     _guard,
     _healthy,
     _latest,
@@ -45,12 +46,12 @@ class Layers(_LatestStep):
 
     def wanted(self, run: FunctionRun) -> Any:
         f = facts(run)
-        return (f.target_layers if f.target_layers is not None else f.before.layers, True)
+        return (f.target_layers if f.target_layers is not None else _before(f).layers, True)
 
     def apply(self, run: FunctionRun) -> None:
         f = _needed(self, run)
         layers = _planned(f.target_layers, "target layers")
-        self._write(run, layers, _guard(run, Resource.LATEST, f.before.revision_id))
+        self._write(run, layers, _guard(run, Resource.LATEST, _before(f).revision_id))
 
     def revert(self, run: FunctionRun, value: Any) -> None:
         self._write(run, tuple(value[0]), run.ours.get(Resource.LATEST))

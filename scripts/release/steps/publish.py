@@ -4,6 +4,7 @@ CodeSha256 and the RevisionId our writes left). Always planned: the switch needs
 from __future__ import annotations
 
 from scripts.release.facts import Facts
+from scripts.release.steps._base import _before
 from scripts.release.steps._version import FIND_OR_PUBLISH, _VersionStep
 
 
@@ -14,7 +15,7 @@ class Publish(_VersionStep):
     dry_run_calls = ("PublishVersion (unless a version holds the target)",)
 
     def _expected_code(self, f: Facts) -> str:
-        return f.target_code.code_sha256 if f.target_code else f.before.code_sha256
+        return f.target_code.code_sha256 if f.target_code else _before(f).code_sha256
 
     def _set(self, f: Facts, version: str) -> None:
         f.target_version = version
