@@ -12,7 +12,7 @@ write.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from scripts.callers import bypassed_functions
 from scripts.errors import ToolError
@@ -22,7 +22,7 @@ from scripts.release.engine import Step
 from scripts.release.facts import CodeSource, Facts
 from scripts.release.history import FunctionState
 from scripts.release.sources import Sources
-from scripts.release.steps import latest_steps
+from scripts.release.steps import latest_steps, needs_pin
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,3 +79,15 @@ def plan_latest(
         restore.steps.extend(latest_steps(wanted))
         found[name] = restore
     return found
+
+
+def with_latest(ctx: Context, befores: Mapping[str, plan.Before]) -> dict[str, plan.Before]:
+    """`$LATEST` read where a rollback may write it: callers of the unqualified function
+    run it (scripts.release.latest_restore), and an alias missing or on `$LATEST` is pinned."""
+    bypassed = set(bypassed_functions(ctx.env))
+    return {
+        name: replace(before, latest=ctx.api.settled(name))
+        if before.latest is None and (name in bypassed or needs_pin(before.alias))
+        else before
+        for name, before in befores.items()
+    }
