@@ -61,7 +61,7 @@ def test_callers_move_to_the_alias_ours_in_the_file_theirs_read_back(
     assert first.details["changes"] == [
         'local.toml: functions[api] sqs trigger: target = "alias" (then synth, plan-check, apply)',
         f"{api_name}: aws_apigatewayv2_integration {caller_id} (in api-root): "
-        f"integration_uri = {alias_arn!r}",
+        f'integration_uri = "{alias_arn}"',
     ]
 
     # The API's own root applies the change it was given.
