@@ -10,9 +10,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from environments import ENVIRONMENTS, SqsTrigger
+from environments import ENVIRONMENTS, InvokePermission, SqsTrigger
 from environments.callers import ExternalCaller
-from environments.catalog import load_environment_file
+from environments.catalog import environment_text, load_environment_file
 from scripts.callers import bypassed_functions
 from scripts.migration.callers_phase import callers
 from scripts.migration.phases import State
@@ -79,3 +79,47 @@ def test_callers_move_to_the_alias_ours_in_the_file_theirs_read_back(
     assert [c.target for c in api.external_callers] == ["alias"]
     # Everything else in the file is what it was.
     assert replace(written, functions=env.functions) == env
+
+
+def test_a_grant_is_copied_to_the_alias_and_the_file_keeps_its_own_settings(
+    aws_client: Callable[[str], Any], tmp_path: Path
+) -> None:
+    """The API Gateway grant on the unqualified function must outlive the move: the API's
+    integration (another root's) still invokes the function until it is changed there.
+    And the file is rewritten from itself: this run's --backend-dir is not configuration."""
+    gateway = InvokePermission(
+        principal="apigateway.amazonaws.com",
+        statement_id="AllowAPIGatewayInvoke",
+        source_arn="arn:aws:execute-api:us-west-2:123456789012:abc/*/*",
+        exists=True,
+        target="function",
+    )
+    base = replace(ENVIRONMENTS["local"], name="rehearsal")
+    functions = tuple(
+        replace(f, triggers=(gateway,)) if f.name == "api" else f for f in base.functions
+    )
+    on_disk = replace(base, functions=functions)
+    env_file = tmp_path / "rehearsal.toml"
+    env_file.write_text(environment_text(on_disk))
+    # What the command holds: the file with --backend-dir applied.
+    running = replace(on_disk, backend_dir=tmp_path / "elsewhere")
+    clients = {s: aws_client(s) for s in ("apigateway", "apigatewayv2", "events")}
+
+    moved = callers(running, aws=clients, account=ACCOUNT, env_file=env_file, apply=True)
+
+    assert moved.details["env_file_written"] is True
+    written = load_environment_file(env_file)
+    assert written.backend_dir == on_disk.backend_dir
+    kept, copy = written.function("api").triggers
+    assert kept == gateway  # still imported as it is: replacing it would cut the API off
+    assert isinstance(copy, InvokePermission)
+    assert (copy.target, copy.exists, copy.principal, copy.source_arn) == (
+        "alias",
+        False,
+        gateway.principal,
+        gateway.source_arn,
+    )
+    # The grant left on the function calls nothing: no caller of the API bypasses the alias.
+    assert bypassed_functions(written) == {}
+    again = callers(written, aws=clients, account=ACCOUNT, env_file=env_file, apply=True)
+    assert again.state is State.DONE and "env_file_written" not in again.details
