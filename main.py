@@ -25,13 +25,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from cdktf import App
 
-from environments import (
-    ENVIRONMENTS,
-    ENVIRONMENTS_DIR,
-    LOCAL_ENDPOINT_DEFAULT,
-    Environment,
-    get_environment,
-)
+from environments import ENVIRONMENTS, LOCAL_ENDPOINT_DEFAULT, Environment, get_environment
 from infra_constructs import _aws
 from stacks.lambda_layers_stack import LambdaLayersStack
 
@@ -49,7 +43,8 @@ def fast_import_enabled(environ: Mapping[str, str]) -> bool:
 
 def environments_for(environ: Mapping[str, str]) -> list[Environment]:
     """Every configured environment; only local ones take the endpoint from `environ`."""
-    ENVIRONMENTS.use(Path(environ.get(ENVIRONMENTS_DIR_VAR) or ENVIRONMENTS_DIR))
+    if environ.get(ENVIRONMENTS_DIR_VAR):
+        ENVIRONMENTS.use(Path(environ[ENVIRONMENTS_DIR_VAR]))
     endpoint = environ.get(ENDPOINT_VAR) or LOCAL_ENDPOINT_DEFAULT
     return [
         get_environment(name, endpoint_url=endpoint if ENVIRONMENTS[name].is_local else None)

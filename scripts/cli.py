@@ -21,7 +21,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
-from environments import ENVIRONMENTS, ENVIRONMENTS_DIR, REPO_ROOT, ConfigError
+from environments import ENVIRONMENTS, REPO_ROOT, ConfigError
 from scripts import completion, helptext, progress, settings
 from scripts.builder.cache_key import FORMAT_VERSION
 from scripts.clients import explain_aws_error, raised_aws_errors
@@ -177,8 +177,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else list(argv)
     wants_json = "--json" in arguments
     try:
-        # Before parsing: `--env` lists and checks the names of this folder's files.
-        ENVIRONMENTS.use(settings.LAYERS_ENVIRONMENTS_DIR.read() or ENVIRONMENTS_DIR)
+        folder = settings.LAYERS_ENVIRONMENTS_DIR.read()
+        if folder is not None:
+            # Before parsing: `--env` lists and checks the names of this folder's files.
+            ENVIRONMENTS.use(folder)
     except ConfigError as err:
         return _bad_usage(f"{settings.LAYERS_ENVIRONMENTS_DIR.name}: {err}", "", wants_json)
     unknown = unknown_command(arguments)
