@@ -2,8 +2,10 @@
 
 A caller of the unqualified function gets `$LATEST` (scripts/callers.py). Two kinds:
 - ours (a trigger with target "function"): the change is `target = "alias"` in the
-  environment file, printed, or written with --apply; synthesized, it shows in our plan
-  (the mapping, target or permission moves to the alias).
+  environment file, printed, or written with --apply (from the file itself, so this run's
+  overrides never become configuration); synthesized, it shows in our plan (the mapping
+  or schedule target moves to the alias). An invoke permission is copied to the alias
+  instead: the function's grant stays for the callers that have not moved yet.
 - another root's (an external caller): the exact attribute to change there, printed; after
   that root applied it, the caller is read back from AWS (API Gateway's integration, the
   function URL, the rule's target) and, with --apply, the file records it as moved.
