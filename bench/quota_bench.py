@@ -2,8 +2,9 @@
 
 The Lambda test double (tests/scripts/lambda_double.py) in front of the bench's moto server
 enforces the control-plane quota (15 requests/s per account and region, GetFunction 100/s,
-429 beyond) and a 3 s update window after each code update. Per size: a code-only deploy
-then `rollback --previous`, run in this process (the release itself, not the interpreter's
+429 beyond) and a 3 s update window after each code update. Per size: a first code-only
+deploy (untimed: the first release after adoption), then the timed ones: a code-only deploy
+and `rollback --previous`, run in this process (the release itself, not the interpreter's
 start), each checked afterwards (every alias's version, its code and layers, `$LATEST`).
 Beside each figure: its floor, what the writes alone need at 15/s --
 
@@ -89,10 +90,11 @@ def _measure(ctx: Context, functions: int) -> list[Figure]:
     rollbacks: list[tuple[float, float, int]] = []
     with LambdaDouble.start(upstream=ctx.endpoint, update_window_s=WINDOW_S) as double:
         for run in range(ctx.runs):
-            # A fresh world per run: deploy, rollback, deploy, rollback on one world trips
-            # over the records' before-state after a rollback (issue 16, part 5).
+            # A fresh world per run, whose first release (untimed) is the one after adoption:
+            # it reads each alias once (GetAlias), later ones plan from its record.
             world = many_functions(double, functions)
             say(f"  {functions} functions: deploy {run + 1}/{ctx.runs}")
+            deploy(world.context(timing=paced_timing()), code_only(world, f"w{run}"))
             target = code_only(world, f"q{run}")
             with unmetered(double):
                 before = serves(world)

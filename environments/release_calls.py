@@ -81,7 +81,8 @@ class StepCalls:
 # client, GetFunctionConfiguration where a read needs no more than the configuration.
 _LATEST = (Call("GetFunction", FUNCTION), Call("GetFunctionConfiguration", FUNCTION))
 _GET_ALIAS = Call("GetAlias", ALIAS)
-# What an alias sends callers to, read back after moving it (another writer shows here).
+# A version's own configuration: what a switch reads when the alias it took from the
+# record turned out changed (the version a rollback goes to is checked then).
 _SERVED = Call("GetFunction", QUALIFIED)
 _ALIAS_WRITES = (Call("CreateAlias", ALIAS), Call("UpdateAlias", ALIAS))
 _DELETE_ALIAS = Call("DeleteAlias", ALIAS)
@@ -91,8 +92,9 @@ _VERSION = StepCalls(
     write=(*_LATEST, Call("PublishVersion", ALIAS)),
 )
 
-# Create or move the alias (reading its revision first); undoing a move that created it (a
-# function had none) removes it.
+# Create or move the alias (its revision from the plan or the record; read again when
+# Lambda refuses a stale one); undoing a move that created it (a function had none)
+# removes it.
 _ALIAS_MOVE = StepCalls(
     read=(_GET_ALIAS,),
     write=(_GET_ALIAS, *_ALIAS_WRITES, _SERVED),

@@ -18,7 +18,7 @@ from environments import Environment
 from scripts.builder import identity
 from scripts.callers import bypass_lines
 from scripts.errors import BadInputError, ChecksumMismatchError
-from scripts.release import dry_run, plan
+from scripts.release import dry_run, history, plan
 from scripts.release.canary import Canary, preflight
 from scripts.release.checks import Checks
 from scripts.release.context import Context
@@ -35,6 +35,9 @@ from scripts.release.release import release, session
 from scripts.release.sources import Sources, manifest_code_sha256, s3_source
 from scripts.release.steps import Switch, prepare_steps
 from scripts.store.publish import read_manifest
+
+# The newest records read for what each alias was left serving (each names every function).
+KNOWN_FROM = 10
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,11 +155,17 @@ def deploy(
     with session(ctx, command=kind, wait_s=wait_s):
         # Every served version's own code and layers are read (GetFunction, its own quota):
         # the record's before-state is what callers were served, never `$LATEST`'s.
-        befores = plan.read_before(ctx.api, env, env.released_function_names)
+        # Each alias as our last release left it (the record): its RevisionId guards the
+        # switch, so no GetAlias is spent on the writes' 15/s budget.
+        # (An unreadable record was already named by the session's own read of history.)
+        records = history.load_releases(ctx.store, env.name, limit=KNOWN_FROM)
+        befores = plan.read_before(
+            ctx.api, env, env.released_function_names, known=history.known_aliases(records)
+        )
         changing = [
             name
             for name, b in befores.items()
-            if target.package and b.latest.code_sha256 != target.package.code_sha256
+            if target.package and b.current.code_sha256 != target.package.code_sha256
         ]
         # A dry run snapshots nothing and publishes nothing (it plans with the version
         # that exists, else a placeholder the report calls "a new layer version").
@@ -180,22 +189,22 @@ def deploy(
         prepare: dict[str, list[Step]] = {}
         switch: dict[str, list[Step]] = {}
         for name, before in befores.items():
-            code = target.package.code_sha256 if target.package else before.latest.code_sha256
+            code = target.package.code_sha256 if target.package else before.current.code_sha256
             layers = (
                 replace_deps_layer(
-                    before.latest.layers,
+                    before.current.layers,
                     layer_name=env.layer_name,
                     new_arn=layer_arn,
                     foreign=env.foreign_deps_layers,
                 )
                 if layer_arn
-                else before.latest.layers
+                else before.current.layers
             )
             copy, snapshot = copies.get(name, (None, False))
             facts = plan.facts_for(env, before, description=description, restore=copy)
             if not plan.already_serving(before, code_sha256=code, layers=layers):
-                facts.target_code = target.package if code != before.latest.code_sha256 else None
-                facts.target_layers = layers if layers != before.latest.layers else None
+                facts.target_code = target.package if code != before.current.code_sha256 else None
+                facts.target_layers = layers if layers != before.current.layers else None
                 facts.canary_weight = canary.weight if canary else None
                 prepare[name] = prepare_steps(facts)
                 switch[name] = [Switch()]

@@ -32,7 +32,8 @@ class Facts:
     """What one function's steps share: its before-state, the target, versions found."""
 
     alias_name: str
-    before: Latest
+    # `$LATEST` as the plan read it; None when it did not (a rollback moving aliases only).
+    before: Latest | None
     before_alias: Alias | None
     description: str
     target_code: CodeSource | None = None
@@ -45,6 +46,12 @@ class Facts:
     canary_weight: float | None = None
     serving: str | None = None
     versions: dict[str, Version] = field(default_factory=dict)
+    # (code, layers) the target version must hold, taken from a record and not read: what
+    # a switch checks if the alias turns out to have changed since (steps._refresh).
+    target_holds: tuple[str, tuple[str, ...]] | None = None
+    # The alias was found changed since our last write to it and read again: the record
+    # of this run cannot vouch for it (release.entries leaves `alias_seen` out).
+    alias_reread: bool = False
 
 
 def facts(run: FunctionRun) -> Facts:

@@ -25,7 +25,7 @@ import json
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -79,6 +79,15 @@ class FunctionState:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AliasSeen:
+    """The alias as this run last knew it first-hand: its own write's answer, or a read."""
+
+    version: str
+    revision_id: str
+    weights: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
 class FunctionEntry:
     # What callers were served: the alias's version and that version's own code and layers
     # (a function without an alias: `$LATEST`, `version` the baseline published from it).
@@ -86,12 +95,17 @@ class FunctionEntry:
     target: FunctionState
     # `$LATEST` before the release (`code_key`: a copy of its code): what undo and crash
     # recovery put back. After a rollback it differs from `before` (aliases move alone).
-    latest: FunctionState
+    # None: the run did not read it (a rollback moving the alias alone leaves it as it is).
+    latest: FunctionState | None
     revision_id: str | None = None  # `$LATEST`'s
     alias_version: str | None = None  # what the alias served before; None: no alias
     alias_weights: Mapping[str, float] = field(default_factory=dict)
     snapshot: bool = False  # latest.code_key is a snapshot taken by this release
     outcome: Mapping[str, Any] | None = None
+    # The alias when the run ended (written with the outcome): the next release plans from
+    # it instead of a GetAlias on the writes' 15/s budget, its switch guarded by this
+    # RevisionId (a stale one is refused by Lambda and read again).
+    alias_seen: AliasSeen | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,7 +152,8 @@ class ReleaseRecord:
         for entry in self.functions.values():
             found.update(entry.before.layers)
             found.update(entry.target.layers)
-            found.update(entry.latest.layers)
+            if entry.latest is not None:
+                found.update(entry.latest.layers)
         return found
 
     def to_json(self) -> dict[str, Any]:
@@ -158,9 +173,35 @@ def _state(data: Mapping[str, Any]) -> FunctionState:
     )
 
 
-def _latest_state(entry: Mapping[str, Any], format_: int) -> FunctionState:
+def _alias_seen(data: Any) -> AliasSeen | None:
+    if data is None:
+        return None
+    seen = _object(data, "alias_seen")
+    return AliasSeen(
+        version=_text(seen["version"], "alias_seen.version"),
+        revision_id=_text(seen["revision_id"], "alias_seen.revision_id"),
+        weights={str(k): float(v) for k, v in _object(seen.get("weights", {}), "weights").items()},
+    )
+
+
+def known_aliases(records: Sequence[ReleaseRecord]) -> dict[str, AliasSeen]:
+    """Per function, the alias as the newest record naming the function left it (records
+    newest first); a function whose newest record knows nothing is left out."""
+    found: dict[str, AliasSeen] = {}
+    named: set[str] = set()
+    for record in records:
+        for name, entry in record.functions.items():
+            if name in named:
+                continue
+            named.add(name)
+            if entry.alias_seen is not None:
+                found[name] = entry.alias_seen
+    return found
+
+
+def _latest_state(entry: Mapping[str, Any], format_: int) -> FunctionState | None:
     if "latest" in entry or format_ >= 2:
-        return _state(entry["latest"])
+        return None if entry["latest"] is None else _state(entry["latest"])
     # Format 1 recorded `$LATEST`'s code, layers and code copy as `before`.
     return replace(_state(entry["before"]), version=None)
 
@@ -218,6 +259,7 @@ def from_json(data: Any) -> ReleaseRecord:
                 alias_weights={str(k): float(v) for k, v in entry.get("alias_weights", {}).items()},
                 snapshot=bool(entry.get("snapshot", False)),
                 outcome=entry.get("outcome"),
+                alias_seen=_alias_seen(entry.get("alias_seen")),
             )
             for name, entry in _object(data["functions"], "functions").items()
         }

@@ -112,6 +112,10 @@ class Alias:
     version: str
     weights: Mapping[str, float] = field(default_factory=dict)
     revision_id: str | None = None
+    # False: taken from the record of our last write to it, not read from Lambda. The
+    # write that relies on it is guarded by its RevisionId, so a stale one is refused (412)
+    # and read again (scripts.release.steps); nothing else may rely on it.
+    verified: bool = True
 
     @property
     def serves(self) -> tuple[str, tuple[tuple[str, float], ...]]:
@@ -126,6 +130,7 @@ class Version:
     layers: tuple[str, ...]
     description: str = ""
     fingerprint: tuple[object, ...] = ()
+    arn: str = ""  # qualified: it names the partition, region and account
 
 
 @dataclass(frozen=True)
@@ -176,16 +181,17 @@ class Api:
             raise
         return _alias(found)
 
-    def alias_version(self, name: str, alias: str) -> str | None:
-        """The version the alias sends callers to (its primary one), from GetFunction: a read
-        from GetFunction's own budget, where GetAlias shares the writes' 15/s."""
+    def served(self, name: str, alias: str) -> Version | None:
+        """The version the alias sends callers to (its primary one), with that version's own
+        configuration: one GetFunction, from its own budget, where GetAlias shares the
+        writes' 15/s. None when the alias does not exist."""
         try:
             found = self.client.get_function(FunctionName=name, Qualifier=alias)
         except ClientError as err:
             if error_code(err) == _NOT_FOUND:
                 return None
             raise
-        return str(found["Configuration"].get("Version", ""))
+        return _version(dict(found["Configuration"]))
 
     def versions(self, name: str) -> list[Version]:
         """Every published version (not `$LATEST`), oldest first."""
@@ -376,6 +382,7 @@ def _version(config: Mapping[str, Any]) -> Version:
         layers=tuple(layer["Arn"] for layer in config.get("Layers", [])),
         description=str(config.get("Description", "")),
         fingerprint=fingerprint(config),
+        arn=str(config.get("FunctionArn", "")),
     )
 
 

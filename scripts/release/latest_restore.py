@@ -52,14 +52,14 @@ def plan_latest(
         name: state
         for name, state in target.items()
         if name in bypassed
-        and (befores[name].latest.code_sha256, befores[name].latest.layers)
+        and (befores[name].current.code_sha256, befores[name].current.layers)
         != (state.code_sha256, state.layers)
     }
-    new_code = [n for n, s in changing.items() if befores[n].latest.code_sha256 != s.code_sha256]
-    copies = plan.code_copies(ctx.api, sources, befores, needed=new_code)
+    new_code = [n for n, s in changing.items() if befores[n].current.code_sha256 != s.code_sha256]
+    copies = plan.code_copies(ctx.api, sources, {n: befores[n] for n in changing}, needed=new_code)
     found = {}
     for name, state in changing.items():
-        latest = befores[name].latest
+        latest = befores[name].current
         code = None
         if latest.code_sha256 != state.code_sha256:
             code = sources.find(state.code_sha256)

@@ -17,17 +17,39 @@ from scripts.errors import BadInputError, ToolError
 from scripts.release import history
 from scripts.release.engine import FunctionRun, Resource
 from scripts.release.facts import CodeSource, Facts
-from scripts.release.history import FunctionEntry, FunctionState, ReleaseRecord
+from scripts.release.history import AliasSeen, FunctionEntry, FunctionState, ReleaseRecord
 from scripts.release.lambda_api import LATEST, Alias, Api, FunctionMissingError, Latest, Version
 from scripts.release.sources import Sources
 
 
 @dataclass(frozen=True, kw_only=True)
 class Before:
-    latest: Latest
+    # None when the plan did not need it (a rollback moves aliases only): `current` says
+    # so loudly if a step that needs it finds it missing.
+    latest: Latest | None
     alias: Alias | None
     # The version the alias serves (None without an alias, or with one on $LATEST).
     served: Version | None
+
+    @property
+    def current(self) -> Latest:
+        """`$LATEST` as the plan read it (a plan that needs it and did not read it: a bug)."""
+        if self.latest is None:
+            raise RuntimeError(f"release plan error: {self.name}: $LATEST was not read")
+        return self.latest
+
+    @property
+    def name(self) -> str:
+        if self.latest is not None:
+            return self.latest.name
+        return self.served.arn.split(":")[6] if self.served and self.served.arn else "?"
+
+    @property
+    def arn(self) -> str:
+        """An ARN of the function (qualified or not): it names the partition, region, account."""
+        return (
+            self.latest.arn if self.latest is not None else (self.served.arn if self.served else "")
+        )
 
     @property
     def alias_version(self) -> str | None:
@@ -41,10 +63,34 @@ class Before:
 
 
 def read_one(
-    api: Api, name: str, alias_name: str, *, failed_ok: bool = False, served: bool = True
+    api: Api,
+    name: str,
+    alias_name: str,
+    *,
+    failed_ok: bool = False,
+    served: bool = True,
+    known: AliasSeen | None = None,
+    latest: bool = True,
 ) -> Before:
-    latest = api.settled(name, failed_ok=failed_ok)
-    found = Before(latest=latest, alias=api.alias(name, alias_name), served=None)
+    """One function's state. With `known` (the alias as our last release left it), the alias
+    is read as the version it serves (GetFunction, its own budget) and, when that is the
+    version the record says, taken from the record (unverified: the switch's RevisionId
+    guard checks it) instead of a GetAlias on the writes' 15/s budget."""
+    current = api.settled(name, failed_ok=failed_ok) if latest else None
+    if known is not None:
+        version = api.served(name, alias_name)
+        if version is not None and version.version == known.version:
+            alias = Alias(
+                name=alias_name,
+                version=known.version,
+                weights=dict(known.weights),
+                revision_id=known.revision_id,
+                verified=False,
+            )
+            return Before(latest=current, alias=alias, served=version)
+    if current is None:
+        current = api.settled(name, failed_ok=failed_ok)
+    found = Before(latest=current, alias=api.alias(name, alias_name), served=None)
     return with_served(api, found) if served else found
 
 
@@ -53,7 +99,7 @@ def with_served(api: Api, before: Before) -> Before:
     version = before.served_version
     if version is None or before.served is not None:
         return before
-    return replace(before, served=api.version(before.latest.name, version))
+    return replace(before, served=api.version(before.name, version))
 
 
 def read_before(
@@ -63,12 +109,17 @@ def read_before(
     *,
     failed_ok: bool = False,
     served: bool = True,
+    known: Mapping[str, AliasSeen] | None = None,
+    latest: bool = True,
 ) -> dict[str, Before]:
     """Every function's state, read in parallel; a missing function stops here, and so
     does one whose last update failed, unless `failed_ok` (crash recovery repairs it).
 
     `served=False` leaves out the served version's configuration (a call per function):
-    for commands that need only its number, or read it where it matters (`with_served`)."""
+    for commands that need only its number, or read it where it matters (`with_served`).
+    `known`: the aliases as the last releases left them (`read_one`); `latest=False` skips
+    `$LATEST` where the alias is known (a rollback moves aliases only)."""
+    aliases = known or {}
     wanted = list(names)
     try:
         with ThreadPoolExecutor(
@@ -76,7 +127,15 @@ def read_before(
         ) as pool:
             found = list(
                 pool.map(
-                    lambda n: read_one(api, n, env.alias_name, failed_ok=failed_ok, served=served),
+                    lambda n: read_one(
+                        api,
+                        n,
+                        env.alias_name,
+                        failed_ok=failed_ok,
+                        served=served,
+                        known=aliases.get(n),
+                        latest=latest or n not in aliases,
+                    ),
                     wanted,
                 )
             )
@@ -86,7 +145,7 @@ def read_before(
             f"function {err.name} does not exist: run `cdktf deploy {env.name}` first"
         ) from err
     befores = dict(zip(wanted, found, strict=True))
-    places = {(b.latest.partition, b.latest.region, b.latest.account) for b in befores.values()}
+    places = {_place(b.arn) for b in befores.values()}
     if len(places) > 1:
         raise ToolError(
             f"the {env.name} functions span partitions/regions/accounts {sorted(places)}"
@@ -94,10 +153,14 @@ def read_before(
     return befores
 
 
+def _place(arn: str) -> tuple[str, str, str]:
+    parts = arn.split(":")
+    return parts[1], parts[3], parts[4]
+
+
 def place(befores: Mapping[str, Before]) -> tuple[str, str, str]:
     """(partition, region, account) every function lives in."""
-    latest = next(iter(befores.values())).latest
-    return latest.partition, latest.region, latest.account
+    return _place(next(iter(befores.values())).arn)
 
 
 def code_copies(
@@ -116,7 +179,7 @@ def code_copies(
     by_code: dict[str, tuple[CodeSource, bool]] = {}
     required = set(needed)
     for name, before in befores.items():
-        code = before.latest.code_sha256
+        code = before.current.code_sha256
         if code not in by_code:
             found = sources.find(code)
             if found is not None:
@@ -131,7 +194,8 @@ def code_copies(
 def new_run(api: Api, name: str, facts: Facts) -> FunctionRun:
     """A function's run, starting from what the plan read (its first steps read nothing)."""
     run = FunctionRun(name=name, api=api, facts={"facts": facts})
-    run.seen[Resource.LATEST] = facts.before
+    if facts.before is not None:  # else the first step that needs `$LATEST` reads it
+        run.seen[Resource.LATEST] = facts.before
     run.seen[Resource.ALIAS] = facts.before_alias
     return run
 
@@ -159,16 +223,19 @@ def served_state(before: Before, *, code_key: str | None = None) -> FunctionStat
             # Recording `$LATEST` beside the alias's version is the defect of issue 16.5:
             # a plan that skipped reading the served version must fail, not record that.
             raise RuntimeError(
-                f"release plan error: {before.latest.name}: the version its alias serves "
+                f"release plan error: {before.name}: the version its alias serves "
                 f"({before.alias.version}) was not read"
             )
+        latest = before.current
         return FunctionState(
-            code_sha256=before.latest.code_sha256, layers=before.latest.layers, code_key=code_key
+            code_sha256=latest.code_sha256, layers=latest.layers, code_key=code_key
         )
     return FunctionState(
         code_sha256=served.code_sha256,
         layers=served.layers,
-        code_key=code_key if served.code_sha256 == before.latest.code_sha256 else None,
+        code_key=code_key
+        if before.latest is not None and served.code_sha256 == before.latest.code_sha256
+        else None,
         version=served.version,
     )
 
@@ -191,12 +258,15 @@ def entry(
             code_key=target_key,
             version=target_version,
         ),
-        latest=FunctionState(
+        # Not read (a rollback that leaves `$LATEST` alone): nothing of it to put back.
+        latest=None
+        if before.latest is None
+        else FunctionState(
             code_sha256=before.latest.code_sha256,
             layers=before.latest.layers,
             code_key=code_key,
         ),
-        revision_id=before.latest.revision_id,
+        revision_id=before.latest.revision_id if before.latest else None,
         alias_version=before.alias_version,
         alias_weights=dict(before.alias.weights) if before.alias else {},
         snapshot=snapshot,
@@ -236,5 +306,5 @@ def already_serving(before: Before, *, code_sha256: str, layers: tuple[str, ...]
     return (
         served.code_sha256 == code_sha256
         and served.layers == layers
-        and served.fingerprint[2:] == before.latest.fingerprint[2:]
+        and served.fingerprint[2:] == before.current.fingerprint[2:]
     )

@@ -94,17 +94,20 @@ def resolve(ctx: Context, record: ReleaseRecord, *, resolver: str) -> ReleaseRec
     latest: dict[str, list[Step]] = {}
     for name in names:
         entry, before = record.functions[name], befores[name]
-        wanted = entry.latest  # `$LATEST` as the dead run found it
+        # `$LATEST` as the dead run found it (None: that run never touched it).
+        wanted = entry.latest or history.FunctionState(
+            code_sha256=before.current.code_sha256, layers=before.current.layers
+        )
         copy = sources.find(wanted.code_sha256)
         facts = plan.facts_for(ctx.env, before, description=f"restore {record.id}", restore=copy)
-        if before.latest.code_sha256 != wanted.code_sha256:
+        if before.current.code_sha256 != wanted.code_sha256:
             if copy is None:
                 raise ToolError(
                     f"cannot resolve release {record.id}: no copy of {name}'s code "
                     f"{wanted.code_sha256} is in the store; restore it by hand"
                 )
             facts.target_code = copy
-        if before.latest.layers != wanted.layers:
+        if before.current.layers != wanted.layers:
             facts.target_layers = wanted.layers
         runs[name] = plan.new_run(ctx.api, name, facts)
         aliases[name] = [RestoreAlias(_alias_before(entry))]

@@ -26,10 +26,18 @@ from scripts.release import dry_run, history, lock
 from scripts.release.canary import Canary, bake
 from scripts.release.checks import Checks
 from scripts.release.context import Context
-from scripts.release.engine import CancelledError, Executor, FunctionRun, Status, Step, first_error
+from scripts.release.engine import (
+    CancelledError,
+    Executor,
+    FunctionRun,
+    Resource,
+    Status,
+    Step,
+    first_error,
+)
 from scripts.release.facts import facts
-from scripts.release.history import FunctionEntry, RecordWriter, ReleaseRecord
-from scripts.release.lambda_api import describe
+from scripts.release.history import AliasSeen, FunctionEntry, RecordWriter, ReleaseRecord
+from scripts.release.lambda_api import Alias, describe
 from scripts.release.logs import error_watch
 from scripts.release.recover import resolve_unfinished
 from scripts.release.renewer import Renewer
@@ -111,8 +119,20 @@ def entries(runs: Mapping[str, FunctionRun], record: ReleaseRecord) -> dict[str,
             before=replace(entry.before, version=entry.before.version or f.baseline_version),
             target=replace(entry.target, version=f.target_version or entry.target.version),
             outcome=run.to_json(),
+            alias_seen=_alias_seen(run),
         )
     return updated
+
+
+def _alias_seen(run: FunctionRun) -> AliasSeen | None:
+    """The alias as the run last had it first-hand (a write's answer or a read), or as the
+    plan took it from the record when the run never wrote it (still for a guard to check)."""
+    alias = run.seen.get(Resource.ALIAS)
+    if not isinstance(alias, Alias) or not alias.revision_id or facts(run).alias_reread:
+        return None
+    return AliasSeen(
+        version=alias.version, revision_id=alias.revision_id, weights=dict(alias.weights)
+    )
 
 
 def execute(
@@ -143,7 +163,7 @@ def execute(
     executor = Executor(runs, stop=ctx.stop.event, say=ctx.say)
     try:
         _phase(ctx, executor, prepare, "prepare")
-        _record(writer, functions=entries(runs, writer.record))
+        _record(writer, ctx=ctx, functions=entries(runs, writer.record))
         switched = [name for name, steps in switch.items() if steps]
         new = {name: v for name, run in runs.items() if (v := facts(run).target_version)}
         if checks is not None:  # callers still get the old versions: nothing to switch back
@@ -159,6 +179,7 @@ def execute(
         executor.settle_statuses()
         return _record(
             writer,
+            ctx=ctx,
             state=history.SUCCEEDED,
             ended_at=history.now(),
             functions=entries(runs, writer.record),
@@ -227,12 +248,27 @@ def _checked(writer: RecordWriter, checks: Checks, failed: Any, then: str) -> No
         raise _AbortError(f"{failed.line()}: {then}")
 
 
-def _record(writer: RecordWriter, **changes: Any) -> ReleaseRecord:
-    """A history write mid-release; its failure fails the release (nobody would know it)."""
+def _record(writer: RecordWriter, *, ctx: Context | None = None, **changes: Any) -> ReleaseRecord:
+    """A history write mid-release; its failure fails the release (nobody would know it).
+    A record changed under us most often means a run that took over our lock resolved it
+    (we were stalled): then that is the failure to report, and the new holder's to finish."""
     try:
         return writer.write(**changes)
     except ToolError as err:
+        if ctx is not None and _lock_taken(ctx):
+            raise _AbortError(ctx.reason or "lost the deploy lock to another run") from err
         raise _AbortError(f"history write failed: {err}") from err
+
+
+def _lock_taken(ctx: Context) -> bool:
+    if not ctx.lock_lost and ctx.held is not None:
+        try:
+            ctx.held.renew()
+        except ConditionFailedError:
+            ctx.lock_lost = True
+        except ToolError:
+            return False  # a store hiccup proves nothing
+    return ctx.lock_lost
 
 
 class _AbortError(Exception):
@@ -272,7 +308,7 @@ def _canary(
         verdict = bake(ctx, canary, watch=watch.poll if watch else None)
     except Exception as err:  # CloudWatch 500, throttling, a bug: never leave it weighted
         verdict = f"the bake failed ({type(err).__name__}): {describe(err)}"
-    _record(writer, canary={**canary.to_json(), "result": verdict})
+    _record(writer, ctx=ctx, canary={**canary.to_json(), "result": verdict})
     if verdict != "promote":
         raise _AbortError(f"canary switched back: {verdict}")
     for run in runs.values():
@@ -289,14 +325,9 @@ def _fail(
 ) -> NoReturn:
     # Undo writes over whatever is there now: first make sure the lock is still ours (a
     # stalled run may wake up after another run took the lock and made its release).
-    if not ctx.lock_lost and ctx.held is not None:
-        try:
-            ctx.held.renew()  # a lock revoked by `unlock --force` is still ours: undo
-        except ConditionFailedError:
-            ctx.lock_lost = True
-        except ToolError:
-            pass  # a store hiccup proves nothing: the undo's revision guards still apply
-    if ctx.lock_lost:
+    # (A lock revoked by `unlock --force` is still ours: undo. A store hiccup proves
+    # nothing: the undo's revision guards still apply.)
+    if _lock_taken(ctx):
         # Whoever took the lock resolves our `started` record; two restorers would race.
         executor.settle_statuses()  # what it changed, not "no write"
         raise ReleaseFailedError(

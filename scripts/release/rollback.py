@@ -12,9 +12,9 @@ version still holding the code and layers the record says.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -73,15 +73,23 @@ def validate(
     ctx: Context,
     target: Mapping[str, FunctionState],
     befores: Mapping[str, plan.Before],
+    *,
+    recorded: Collection[str] = (),
 ) -> None:
-    """Refuse a target naming other functions, layers elsewhere, or versions that changed."""
+    """Refuse a target naming other functions, layers elsewhere, or versions that changed.
+
+    `recorded`: functions whose target version is taken as the record says, unread (see
+    `_unchanged_since`); their switch checks it if the alias turns out to have changed."""
     partition, region, account = plan.place(befores)
     foreign = sorted(set(target) - set(env.released_function_names))
     if foreign:
         raise BadInputError(f"the target names functions outside {env.name}: {', '.join(foreign)}")
-    found = _target_versions(ctx, target)
+    found = _target_versions(ctx, {n: s for n, s in target.items() if n not in recorded})
     for name, state in target.items():
-        allowed = set(befores[name].latest.layers) | set(_extra_layers(env, name))
+        before = befores[name]
+        allowed = set(_extra_layers(env, name)) | set(before.served.layers if before.served else ())
+        if before.latest is not None:
+            allowed |= set(before.latest.layers)
         for arn in state.layers:
             if layer_name_of(arn) in env.deps_layer_names or arn not in allowed:
                 check_layer_arn(
@@ -94,6 +102,8 @@ def validate(
                 )
         if state.version is None:
             raise BadInputError(f"{name}: the target names no version")
+        if name in recorded:
+            continue
         version = found.get(name)
         if version is None:
             raise BadInputError(f"{name}: version {state.version} no longer exists (pruned?)")
@@ -116,6 +126,47 @@ def _target_versions(
         return dict(read)
 
 
+def _unchanged_since(
+    records: Sequence[ReleaseRecord],
+    base: ReleaseRecord,
+    befores: Mapping[str, plan.Before],
+    target: Mapping[str, FunctionState],
+) -> set[str]:
+    """Functions whose target version need not be read: `--previous` back to what the newest
+    release's own plan read each alias serving (its before-state), for aliases as that
+    release's switch left them (taken from its record; the switch's RevisionId guard
+    confirms it). A guard that holds means nothing replaced the function since then
+    (replacing a function removes its aliases) and Lambda never reuses a version number:
+    the version still holds that code and layers. Any other case reads it."""
+    if not records or records[0].id != base.id:
+        return set()
+    return {
+        name
+        for name, state in target.items()
+        if (alias := befores[name].alias) is not None
+        and not alias.verified
+        and name in base.functions
+        # What the walk named (an older release's target) is what that plan read.
+        and _holds(state) == _holds(base.functions[name].before)
+    }
+
+
+def _holds(state: FunctionState) -> tuple[str | None, str, tuple[str, ...]]:
+    return state.version, state.code_sha256, state.layers
+
+
+def _with_latest(ctx: Context, befores: Mapping[str, plan.Before]) -> dict[str, plan.Before]:
+    """`$LATEST` read where a rollback may write it: callers of the unqualified function
+    run it (scripts.release.latest_restore), and an alias missing or on `$LATEST` is pinned."""
+    bypassed = set(bypassed_functions(ctx.env))
+    return {
+        name: replace(before, latest=ctx.api.settled(name))
+        if before.latest is None and (name in bypassed or needs_pin(before.alias))
+        else before
+        for name, before in befores.items()
+    }
+
+
 def _extra_layers(env: Environment, name: str) -> tuple[str, ...]:
     for config, full in zip(env.functions, env.function_names, strict=True):
         if full == name:
@@ -133,9 +184,20 @@ def rollback(ctx: Context, request: RollbackRequest, *, wait_s: float = 0.0) -> 
         )
     with session(ctx, command="rollback", wait_s=wait_s):
         records = history.load_releases(ctx.store, env.name, limit=HISTORY, warn=ctx.say)
+        recorded: set[str] = set()
         # The served versions' own code and layers are the record's before-state (GetFunction:
         # its own quota, not the writes').
-        befores = plan.read_before(ctx.api, env, env.released_function_names)
+        # Each alias as the last release left it, when it still serves that version
+        # (GetFunction on the alias, its own budget): no GetAlias, and no `$LATEST` read
+        # where only the alias moves; the switch's RevisionId guard checks the rest.
+        befores = plan.read_before(
+            ctx.api,
+            env,
+            env.released_function_names,
+            known=history.known_aliases(records),
+            latest=False,
+        )
+        befores = _with_latest(ctx, befores)
         if request.to is not None:
             chosen = by_id(records, request.to)
             if chosen is None or not chosen.succeeded:
@@ -150,7 +212,9 @@ def rollback(ctx: Context, request: RollbackRequest, *, wait_s: float = 0.0) -> 
             target, serves, base = previous_target(records, befores)
             if base.legacy_before and serves.startswith(BEFORE):
                 target = legacy_states(ctx, target, base)
-        validate(env, ctx, target, befores)
+            else:
+                recorded = _unchanged_since(records, base, befores, target)
+        validate(env, ctx, target, befores, recorded=recorded)
         # Callers of the unqualified function run $LATEST: it goes back too (for them).
         latest = plan_latest(ctx, befores, target)
         rid = history.new_release_id()
@@ -162,6 +226,8 @@ def rollback(ctx: Context, request: RollbackRequest, *, wait_s: float = 0.0) -> 
             before = befores[name]
             facts = plan.facts_for(env, before, description=f"release {rid}", restore=None)
             facts.target_version = state.version
+            if name in recorded:
+                facts.target_holds = (state.code_sha256, state.layers)
             restore = latest.get(name)
             if needs_pin(before.alias):
                 prepare[name] = [Baseline(), Pin()]

@@ -41,7 +41,7 @@ def function_status(
     current: ReleaseRecord | None,
 ) -> dict[str, Any]:
     served = before.served
-    latest = before.latest
+    latest = before.current
     serves = served or None
     drift: list[str] = []
     if served is not None:

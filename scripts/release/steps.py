@@ -25,9 +25,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from botocore.exceptions import ClientError
+
 from scripts.release.engine import FunctionRun, Resource, Step
 from scripts.release.facts import CodeSource, Facts, facts
-from scripts.release.lambda_api import LATEST, Alias, Latest
+from scripts.release.lambda_api import LATEST, Alias, LambdaOpError, Latest, error_code
 
 T = TypeVar("T")
 
@@ -88,6 +90,11 @@ def _planned(value: T | None, what: str) -> T:
     return value
 
 
+def _before(f: Facts) -> Latest:
+    """`$LATEST` as the plan read it: a step that writes it (or publishes from it) needs it."""
+    return _planned(f.before, "$LATEST before the release")
+
+
 class _LatestStep(Step):
     """A `$LATEST` write: its value plus whether the update left the function healthy."""
 
@@ -122,7 +129,7 @@ class Code(_LatestStep):
 
     def wanted(self, run: FunctionRun) -> Any:
         code = facts(run).target_code
-        return (code.code_sha256 if code else facts(run).before.code_sha256, True)
+        return (code.code_sha256 if code else _before(facts(run)).code_sha256, True)
 
     def show(self, value: Any) -> str:
         code, healthy = value
@@ -131,7 +138,7 @@ class Code(_LatestStep):
     def apply(self, run: FunctionRun) -> None:
         f = _needed(self, run)
         code = _planned(f.target_code, "target code")
-        self._write(run, code, _guard(run, Resource.LATEST, f.before.revision_id))
+        self._write(run, code, _guard(run, Resource.LATEST, _before(f).revision_id))
 
     def revert(self, run: FunctionRun, value: Any) -> None:
         source = facts(run).restore_code
@@ -159,12 +166,12 @@ class Layers(_LatestStep):
 
     def wanted(self, run: FunctionRun) -> Any:
         f = facts(run)
-        return (f.target_layers if f.target_layers is not None else f.before.layers, True)
+        return (f.target_layers if f.target_layers is not None else _before(f).layers, True)
 
     def apply(self, run: FunctionRun) -> None:
         f = _needed(self, run)
         layers = _planned(f.target_layers, "target layers")
-        self._write(run, layers, _guard(run, Resource.LATEST, f.before.revision_id))
+        self._write(run, layers, _guard(run, Resource.LATEST, _before(f).revision_id))
 
     def revert(self, run: FunctionRun, value: Any) -> None:
         self._write(run, tuple(value[0]), run.ours.get(Resource.LATEST))
@@ -223,7 +230,7 @@ class _VersionStep(Step):
         published = run.api.publish(
             run.name,
             code_sha256=self._expected_code(f),
-            revision_id=_guard(run, Resource.LATEST, f.before.revision_id),
+            revision_id=_guard(run, Resource.LATEST, _before(f).revision_id),
             description=f.description,
         )
         self._set(f, published.version)
@@ -246,7 +253,7 @@ class Baseline(_VersionStep):
     name = "baseline version"
 
     def _expected_code(self, f: Facts) -> str:
-        return f.before.code_sha256
+        return _before(f).code_sha256
 
     def _set(self, f: Facts, version: str) -> None:
         f.baseline_version = version
@@ -259,7 +266,7 @@ class Publish(_VersionStep):
     name = "publish"
 
     def _expected_code(self, f: Facts) -> str:
-        return f.target_code.code_sha256 if f.target_code else f.before.code_sha256
+        return f.target_code.code_sha256 if f.target_code else _before(f).code_sha256
 
     def _set(self, f: Facts, version: str) -> None:
         f.target_version = version
@@ -272,6 +279,36 @@ def _serves(alias: Alias | None) -> Any:
     return None if alias is None else alias.serves
 
 
+_STALE = "PreconditionFailedException"  # the RevisionId guard refused the write (412)
+
+
+def _refresh(run: FunctionRun, f: Facts) -> str | None:
+    """The alias's RevisionId came from the record of our last write to it, and Lambda has
+    another: something touched the alias since. Read it, and go on only when callers are
+    served what the plan took from the record and the target version holds what the
+    record says (a function replaced since then numbers its versions anew)."""
+    assumed = _planned(f.before_alias, "the alias before the release")
+    fresh = run.api.alias(run.name, f.alias_name)
+    run.seen[Resource.ALIAS] = fresh
+    if fresh is None or fresh.serves != assumed.serves:
+        raise LambdaOpError(
+            f"alias {f.alias_name} was changed by another writer since our last release "
+            f"(it serves {_serves(fresh)}, the record says {assumed.serves}): nothing moved; "
+            "re-run to plan from what Lambda reports"
+        )
+    f.before_alias = fresh
+    f.alias_reread = True
+    if f.target_holds is not None and f.target_version is not None:
+        found = run.api.version(run.name, f.target_version)
+        held = (found.code_sha256, found.layers) if found else None
+        if held != f.target_holds:
+            raise LambdaOpError(
+                f"version {f.target_version} holds {held}, the record says {f.target_holds}: "
+                "refusing a record that does not match Lambda"
+            )
+    return fresh.revision_id
+
+
 class _AliasStep(Step):
     resource = Resource.ALIAS
 
@@ -282,29 +319,34 @@ class _AliasStep(Step):
         return _revision(_alias(run))
 
     def _move(self, run: FunctionRun, version: str, weights: Mapping[str, float]) -> str | None:
-        """Create or move the alias; returns the RevisionId its answer reports."""
+        """Create or move the alias; returns the RevisionId its answer reports. The answer
+        is what callers are served from then on: it is the verification (no read-back)."""
         f = facts(run)
         if _alias(run) is None:
             created = run.api.create_alias(
                 run.name, alias=f.alias_name, version=version, description=f.description
             )
-            self._verify(run, created)
+            run.seen[Resource.ALIAS] = created
             return created.revision_id
-        revision = _guard(
-            run, Resource.ALIAS, f.before_alias.revision_id if f.before_alias else None
-        )
-        moved = run.api.update_alias(
-            run.name, alias=f.alias_name, version=version, weights=weights, revision_id=revision
-        )
-        self._verify(run, moved)
+        assumed = f.before_alias
+        revision = _guard(run, Resource.ALIAS, assumed.revision_id if assumed else None)
+        try:
+            moved = run.api.update_alias(
+                run.name, alias=f.alias_name, version=version, weights=weights, revision_id=revision
+            )
+        except ClientError as err:
+            recorded = assumed is not None and not assumed.verified
+            if error_code(err) != _STALE or not recorded or Resource.ALIAS in run.ours:
+                raise
+            moved = run.api.update_alias(
+                run.name,
+                alias=f.alias_name,
+                version=version,
+                weights=weights,
+                revision_id=_refresh(run, f),
+            )
+        run.seen[Resource.ALIAS] = moved
         return moved.revision_id
-
-    def _verify(self, run: FunctionRun, answer: Alias) -> None:
-        """Read back where callers go now (a cheap read): another writer may have moved the
-        alias right after us. Only when it did is the whole alias read again (GetAlias)."""
-        run.seen[Resource.ALIAS] = answer
-        if run.api.alias_version(run.name, answer.name) != answer.version:
-            run.seen.pop(Resource.ALIAS)
 
     def revert(self, run: FunctionRun, value: Any) -> str | None:
         if value is None:

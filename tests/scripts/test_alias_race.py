@@ -3,7 +3,8 @@
 The undo reverts a write only while the resource still carries the revision our write
 left. That revision must be the one our write's answer reports: read afterwards, it is
 whatever the alias carries by then -- another writer's, if one came in between -- and the
-undo would take that writer's change for ours and overwrite it.
+undo would take that writer's change for ours and overwrite it. The undo comes from the
+next function's switch failing (functions switch one at a time here, so in order).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 
 import pytest
 from lambda_double import LambdaDouble
-from lambda_world import World
+from lambda_world import World, fast_timing
 
 from scripts.release.deploy import deploy
 from scripts.release.release import ReleaseFailedError
@@ -31,6 +32,10 @@ def test_an_alias_moved_by_another_writer_after_our_switch_is_left_alone(
     # Our switch of this alias lands at once; its answer comes a moment later (under the
     # client's 3 s timeout). Meanwhile someone moves the alias to version 1.
     lambda_double.slow_response("UpdateAlias", 1.5, function=racer_fn)
+    failing = dworld.env.function_names[1]
+    lambda_double.fail(
+        "UpdateAlias", status=500, code="ServiceException", message="boom", function=failing
+    )
     raced = threading.Event()
 
     def race() -> None:
@@ -47,7 +52,7 @@ def test_an_alias_moved_by_another_writer_after_our_switch_is_left_alone(
     racer.start()
 
     with pytest.raises(ReleaseFailedError) as caught:
-        deploy(dworld.context(), dworld.target("v2", "v2"))
+        deploy(dworld.context(timing=fast_timing(lambda_workers=1)), dworld.target("v2", "v2"))
     racer.join(timeout=60)
 
     assert raced.is_set()
