@@ -5,10 +5,12 @@
    file in DIR, then a rename).
 2. What still reads a moved resource there, with the data source replacing each
    reference (handover_refs.py).
-3. Proof, once the moved resources' blocks are deleted from DIR's code: `terraform plan`
-   in DIR forgets exactly the moved instances and deletes or replaces nothing; our stack's
-   plan (plan-check) is refused for nothing and creates, deletes or replaces none of the
-   adopted resources. Until then the step is "todo" and says what to delete, where.
+3. Proof, once the moved resources' and module calls' blocks are deleted from DIR's code
+   and the `state rm` commands run: `terraform plan` in DIR forgets exactly the moved
+   instances, deletes or replaces nothing, still holds none it was told to `state rm` and
+   creates none of them again (`judge_old_plan`); our stack's plan (plan-check) is refused
+   for nothing and creates, deletes or replaces none of the adopted resources. Until then
+   the step is "todo" and says what is left, where.
 
 Safe to run again: the file is rewritten with the same text, and the proof is re-read.
 """
