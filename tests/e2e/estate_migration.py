@@ -24,7 +24,7 @@ from typing import Any
 from environments import REPO_ROOT
 
 from .adoption import run, run_ok
-from .estate import Estate
+from .estate import ALIAS, Estate
 
 ENV = "staging"
 
@@ -143,3 +143,11 @@ def migrate_apply(
     args = ["migrate", "--env", ENV, "--apply", "--stack-dir", str(stack_dir), *dirs, *index]
     _, report, _ = scripts(args, environ)
     return {int(p["phase"]): p for p in report["phases"]}
+
+
+def mappings_on_alias(lam: Any) -> int:
+    """How many queues feed an alias; every mapping still reports partial batch failures
+    (dropping it would delete failed messages)."""
+    mappings = lam.list_event_source_mappings()["EventSourceMappings"]
+    assert all(m["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings)
+    return sum(m["FunctionArn"].endswith(f":{ALIAS}") for m in mappings)

@@ -43,6 +43,7 @@ from .estate_migration import (
     change_in_old_root,
     code_sha256,
     follow_handover,
+    mappings_on_alias,
     migrate_apply,
     plans_clean,
     scripts,
@@ -221,6 +222,8 @@ def _callers(
         cwd=stack_dir,
         environ=environ,
     )
+    # Every zip worker's queue now feeds its alias, still reporting partial failures.
+    assert mappings_on_alias(lambda_client(world.endpoint)) == 4
     # The old root owns the API's integration: the change as printed, applied there.
     assert change_in_old_root(world.root_dir, integration).endswith(
         f':function:{PREFIX}api:{ALIAS}"'
@@ -288,4 +291,6 @@ def _release_and_roll_back(
         assert served(lam, name, ALIAS) == before[name], name
     # Cleanup's caller still invokes the unqualified function: $LATEST is restored too.
     assert served(lam, cleanup, None) == before[cleanup]
+    # db-sync (its own package) was never released: still its own zip.
+    assert served(lam, PREFIX + "db-sync", None)[0] == code_sha256(world.db_sync_package)
     lap("rollback --previous")
