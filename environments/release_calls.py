@@ -1,16 +1,18 @@
 """Every Lambda call the release tooling makes, by the part that makes it, with the IAM
 grant each needs: the one list both sides read (issue 16, part 2).
 
-A release step (`scripts/release/steps.py`) names its entry here (`Step.name`); what it
-reads, writes and calls to put its value back are declared once, beside the calls the
-planning reads, the deps layer and pruning make. The deployer policy
-(`infra_constructs/deployer_policy.py`) grants exactly the actions declared here, per
-scope, and `tests/scripts/test_step_calls.py` runs every step through the Lambda double
-and fails on any call a step makes that its entry does not declare. Adding a step: its
-class in steps.py, its entry here (a new operation also goes into `ORDER`), its tests.
+A release step declares its own calls (read, write, undo) in its module under
+`scripts/release/steps/`; `python -m scripts.release.steps` writes them, by step name,
+to `release_steps.json` beside this file, read here by `declared_steps()`. Declared here: the
+vocabulary (`Call`, the scopes, `ORDER`) and the calls made outside the steps (`OTHER`:
+planning reads, the deps layer, hooks, pruning). The deployer policy
+(`infra_constructs/deployer_policy.py`) grants exactly the actions of both, per scope;
+`tests/scripts/test_step_calls.py` runs every step through the Lambda double and fails on
+any call a step makes that it does not declare, and while the JSON file differs from the
+steps. A Lambda operation nothing called before also goes into `ORDER`.
 
 Plain data in `environments/` (which imports nothing of ours and no AWS SDK), because the
-CDKTF app imports it and `scripts/` never imports `infra_constructs/`.
+CDKTF app imports it and the infrastructure side never imports `scripts/`.
 
 A call's scope is the resource IAM authorises it against:
 - FUNCTION: the function's unqualified ARN (its code and configuration);
@@ -21,8 +23,11 @@ A call's scope is the resource IAM authorises it against:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 FUNCTION, ALIAS, QUALIFIED, LAYER = "function", "alias", "qualified", "layer"
 SCOPES = (FUNCTION, ALIAS, QUALIFIED, LAYER)
@@ -77,50 +82,38 @@ class StepCalls:
         return frozenset((*self.read, *self.write, *self.undo))
 
 
-# `$LATEST`, and waiting for an update: GetFunction (its own, larger quota) by the paced
-# client, GetFunctionConfiguration where a read needs no more than the configuration.
+# `$LATEST` and the alias, as the planning reads them (the steps declare their own).
 _LATEST = (Call("GetFunction", FUNCTION), Call("GetFunctionConfiguration", FUNCTION))
 _GET_ALIAS = Call("GetAlias", ALIAS)
-# A version's own configuration: what a switch reads when the alias it took from the
-# record turned out changed (the version a rollback goes to is checked then).
-_SERVED = Call("GetFunction", QUALIFIED)
-_ALIAS_WRITES = (Call("CreateAlias", ALIAS), Call("UpdateAlias", ALIAS))
-_DELETE_ALIAS = Call("DeleteAlias", ALIAS)
-# Find a version equal to `$LATEST`, else publish one (versions are never undone).
-_VERSION = StepCalls(
-    read=(*_LATEST, Call("ListVersionsByFunction", ALIAS)),
-    write=(*_LATEST, Call("PublishVersion", ALIAS)),
-)
 
-# Create or move the alias (its revision from the plan or the record; read again when
-# Lambda refuses a stale one); undoing a move that created it (a function had none)
-# removes it.
-_ALIAS_MOVE = StepCalls(
-    read=(_GET_ALIAS,),
-    write=(_GET_ALIAS, *_ALIAS_WRITES, _SERVED),
-    undo=(_GET_ALIAS, *_ALIAS_WRITES, _DELETE_ALIAS, _SERVED),
-)
+# What each release step calls, by step name: written from the step modules by
+# `python -m scripts.release.steps` (never edited by hand).
+STEPS_FILE = Path(__file__).with_name("release_steps.json")
+_PARTS = ("read", "write", "undo")
 
-STEPS: Mapping[str, StepCalls] = {
-    "baseline version": _VERSION,
-    "publish": _VERSION,
-    "code": StepCalls(
-        read=_LATEST,
-        write=(Call("UpdateFunctionCode", FUNCTION), *_LATEST),
-        undo=(Call("UpdateFunctionCode", FUNCTION), *_LATEST),
-    ),
-    "layers": StepCalls(
-        read=_LATEST,
-        write=(Call("UpdateFunctionConfiguration", FUNCTION), *_LATEST),
-        undo=(Call("UpdateFunctionConfiguration", FUNCTION), *_LATEST),
-    ),
-    "pin alias": _ALIAS_MOVE,
-    "switch": _ALIAS_MOVE,
-    # Crash recovery: the alias back to what callers were served (none: removed).
-    "alias back": StepCalls(
-        read=(_GET_ALIAS,), write=(_GET_ALIAS, *_ALIAS_WRITES, _DELETE_ALIAS, _SERVED)
-    ),
-}
+
+def parse_steps(text: str) -> dict[str, StepCalls]:
+    """The steps' calls from the generated file's text (a call: "Operation/scope")."""
+    steps = json.loads(text)["steps"]
+    return {
+        name: StepCalls(
+            **{part: tuple(Call(*call.split("/")) for call in entry[part]) for part in _PARTS}
+        )
+        for name, entry in steps.items()
+    }
+
+
+@cache
+def declared_steps() -> Mapping[str, StepCalls]:
+    """The steps' calls, read from the generated file on first use (so the command that
+    writes the file runs whatever the file holds)."""
+    try:
+        return parse_steps(STEPS_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(
+            f"{STEPS_FILE.name}: {e}; regenerate it with `python -m scripts.release.steps`"
+        ) from e
+
 
 # The calls made outside the steps.
 OTHER: Mapping[str, tuple[Call, ...]] = {
@@ -150,9 +143,10 @@ OTHER: Mapping[str, tuple[Call, ...]] = {
 }
 
 
-def every_call() -> frozenset[Call]:
+def every_call(declared: Mapping[str, StepCalls] | None = None) -> frozenset[Call]:
+    """Every call declared: by the steps (default: the generated file's), and outside them."""
     found: set[Call] = set()
-    for step in STEPS.values():
+    for step in (declared_steps() if declared is None else declared).values():
         found |= step.calls
     for calls in OTHER.values():
         found.update(calls)

@@ -3,8 +3,10 @@
 It replaces the hand-made policy (design, migration phase 4). Every statement is scoped to
 one environment's layer, functions, alias, artifact prefix, deploy lock and alarms, so a
 staging credential cannot publish to, update or delete anything in prod. The Lambda
-actions are the ones the release steps and the other release code declare they call
-(environments/release_calls.py): a new call is declared there once and granted here.
+actions are the ones the release steps and the other release code declare they call:
+each step in its own module (scripts/release/steps/), written to
+environments/release_steps.json by `python -m scripts.release.steps`, and read with the
+other calls through environments/release_calls.py (infra never imports scripts/).
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from constructs import Construct
 from environments import release_calls
 from infra_constructs import _aws
 
-# The Lambda actions come from what the release steps, the planning reads, the deps layer
-# and pruning declare they call (environments/release_calls.py), one statement per scope.
+# The Lambda actions come from what the release steps (release_steps.json), the planning
+# reads, the deps layer and pruning declare they call (release_calls), one statement per scope.
 LAYER_ACTIONS = release_calls.actions(release_calls.LAYER)
 FUNCTION_ACTIONS = release_calls.actions(release_calls.FUNCTION)
 # A release publishes a version and moves the alias to it (weighted, for a canary); undoing

@@ -19,20 +19,17 @@ from scripts.release.context import Context
 from scripts.release.engine import FunctionRun, Step
 from scripts.release.facts import facts
 from scripts.release.history import FunctionEntry, ReleaseRecord
+from scripts.release.steps import ReleaseStep
 
-# The Lambda calls each step's write makes (its reads and waits besides). Until the steps
-# declare their calls themselves (issue 16 part 2), this table follows steps.py.
-CALLS: Mapping[str, tuple[str, ...]] = {
-    "baseline version": ("PublishVersion",),
-    "pin alias": ("CreateAlias or UpdateAlias",),
-    "code": ("UpdateFunctionCode",),
-    "layers": ("UpdateFunctionConfiguration (Layers)",),
-    "publish": ("PublishVersion (unless a version holds the target)",),
-    "switch": ("UpdateAlias",),
-}
 # What `deploy` plans with when the layer version it needs does not exist yet (no ARN
 # parser accepts it: it never leaves a dry run).
 NEW_LAYER_VERSION = "new"
+
+
+def _write_calls(step: Step) -> tuple[str, ...]:
+    """What the step's own module says its write calls (declared there, beside `calls`)."""
+    declared = step.dry_run_calls if isinstance(step, ReleaseStep) else ()
+    return declared or (step.name,)
 
 
 def new_layer_arn(env: Environment, place: tuple[str, str, str]) -> str:
@@ -88,7 +85,7 @@ def _function(
         if before_layer == after_layer
         else {"from": _layer(before_layer), "to": _layer(after_layer)},
         "callers": callers(config, env.alias_name) if moves else [],
-        "calls": [call for step in steps for call in CALLS.get(step.name, (step.name,))],
+        "calls": [call for step in steps for call in _write_calls(step)],
     }
 
 

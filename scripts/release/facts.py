@@ -47,7 +47,7 @@ class Facts:
     serving: str | None = None
     versions: dict[str, Version] = field(default_factory=dict)
     # (code, layers) the target version must hold, taken from a record and not read: what
-    # a switch checks if the alias turns out to have changed since (steps._refresh).
+    # a switch checks if the alias turns out to have changed since (steps/_alias.py: _refresh).
     target_holds: tuple[str, tuple[str, ...]] | None = None
     # The alias was found changed since our last write to it and read again: the record
     # of this run cannot vouch for it (release.entries leaves `alias_seen` out).

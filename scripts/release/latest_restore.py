@@ -3,15 +3,16 @@
 A caller of the unqualified function (scripts/callers.py: a trigger or external caller
 with target "function") runs `$LATEST`, which the release's prepare phase changed. Moving
 the alias back does nothing for it, so for such a function the rollback also writes the
-target state's code and layers to `$LATEST` (Code and Layers steps, in the prepare phase,
-undone like a deploy's on failure). The code comes from the store (a package or snapshot
-holding that CodeSha256); without one the rollback refuses before any write.
+target state's code and layers to `$LATEST` (the `$LATEST` steps, `steps.latest_steps`, in
+the prepare phase, undone like a deploy's on failure). The code comes from the store (a
+package or snapshot holding that CodeSha256); without one the rollback refuses before any
+write.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from scripts.callers import bypassed_functions
 from scripts.errors import ToolError
@@ -21,7 +22,7 @@ from scripts.release.engine import Step
 from scripts.release.facts import CodeSource, Facts
 from scripts.release.history import FunctionState
 from scripts.release.sources import Sources
-from scripts.release.steps import Code, Layers
+from scripts.release.steps import latest_steps, needs_pin
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,8 +71,23 @@ def plan_latest(
                 )
         layers = state.layers if latest.layers != state.layers else None
         undo, snapshot = copies.get(name, (None, False))
-        steps: list[Step] = [*([Code()] if code else []), *([Layers()] if layers else [])]
-        found[name] = LatestRestore(
-            code=code, layers=layers, undo=undo, snapshot=snapshot, steps=steps
-        )
+        restore = LatestRestore(code=code, layers=layers, undo=undo, snapshot=snapshot)
+        # The `$LATEST` steps the restored values call for: the same list a release and
+        # crash recovery take from the steps (steps.latest_steps).
+        wanted = plan.facts_for(ctx.env, befores[name], description="", restore=undo)
+        restore.apply_to(wanted)
+        restore.steps.extend(latest_steps(wanted))
+        found[name] = restore
     return found
+
+
+def with_latest(ctx: Context, befores: Mapping[str, plan.Before]) -> dict[str, plan.Before]:
+    """`$LATEST` read where a rollback may write it: callers of the unqualified function
+    run it (scripts.release.latest_restore), and an alias missing or on `$LATEST` is pinned."""
+    bypassed = set(bypassed_functions(ctx.env))
+    return {
+        name: replace(before, latest=ctx.api.settled(name))
+        if before.latest is None and (name in bypassed or needs_pin(before.alias))
+        else before
+        for name, before in befores.items()
+    }

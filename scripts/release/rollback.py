@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -29,12 +29,19 @@ from scripts.release.deploy import DeployTarget, deploy
 from scripts.release.engine import FunctionRun, Step
 from scripts.release.history import FunctionEntry, FunctionState, ReleaseRecord
 from scripts.release.lambda_api import Version, error_code
-from scripts.release.latest_restore import plan_latest
+from scripts.release.latest_restore import plan_latest, with_latest
 from scripts.release.layers import check_layer_arn, layer_name_of
 from scripts.release.release import release, session
 from scripts.release.sources import Sources
 from scripts.release.steps import Baseline, Pin, Switch, needs_pin
-from scripts.release.walk import BEFORE, by_id, legacy_states, previous_target, serving_release
+from scripts.release.walk import (
+    BEFORE,
+    by_id,
+    legacy_states,
+    previous_target,
+    serving_release,
+    unchanged_since,
+)
 
 HISTORY = 200
 
@@ -126,47 +133,6 @@ def _target_versions(
         return dict(read)
 
 
-def _unchanged_since(
-    records: Sequence[ReleaseRecord],
-    base: ReleaseRecord,
-    befores: Mapping[str, plan.Before],
-    target: Mapping[str, FunctionState],
-) -> set[str]:
-    """Functions whose target version need not be read: `--previous` back to what the newest
-    release's own plan read each alias serving (its before-state), for aliases as that
-    release's switch left them (taken from its record; the switch's RevisionId guard
-    confirms it). A guard that holds means nothing replaced the function since then
-    (replacing a function removes its aliases) and Lambda never reuses a version number:
-    the version still holds that code and layers. Any other case reads it."""
-    if not records or records[0].id != base.id:
-        return set()
-    return {
-        name
-        for name, state in target.items()
-        if (alias := befores[name].alias) is not None
-        and not alias.verified
-        and name in base.functions
-        # What the walk named (an older release's target) is what that plan read.
-        and _holds(state) == _holds(base.functions[name].before)
-    }
-
-
-def _holds(state: FunctionState) -> tuple[str | None, str, tuple[str, ...]]:
-    return state.version, state.code_sha256, state.layers
-
-
-def _with_latest(ctx: Context, befores: Mapping[str, plan.Before]) -> dict[str, plan.Before]:
-    """`$LATEST` read where a rollback may write it: callers of the unqualified function
-    run it (scripts.release.latest_restore), and an alias missing or on `$LATEST` is pinned."""
-    bypassed = set(bypassed_functions(ctx.env))
-    return {
-        name: replace(before, latest=ctx.api.settled(name))
-        if before.latest is None and (name in bypassed or needs_pin(before.alias))
-        else before
-        for name, before in befores.items()
-    }
-
-
 def _extra_layers(env: Environment, name: str) -> tuple[str, ...]:
     for config, full in zip(env.functions, env.function_names, strict=True):
         if full == name:
@@ -197,7 +163,7 @@ def rollback(ctx: Context, request: RollbackRequest, *, wait_s: float = 0.0) -> 
             known=history.known_aliases(records),
             latest=False,
         )
-        befores = _with_latest(ctx, befores)
+        befores = with_latest(ctx, befores)
         if request.to is not None:
             chosen = by_id(records, request.to)
             if chosen is None or not chosen.succeeded:
@@ -213,7 +179,7 @@ def rollback(ctx: Context, request: RollbackRequest, *, wait_s: float = 0.0) -> 
             if base.legacy_before and serves.startswith(BEFORE):
                 target = legacy_states(ctx, target, base)
             else:
-                recorded = _unchanged_since(records, base, befores, target)
+                recorded = unchanged_since(records, base, befores, target)
         validate(env, ctx, target, befores, recorded=recorded)
         # Callers of the unqualified function run $LATEST: it goes back too (for them).
         latest = plan_latest(ctx, befores, target)

@@ -144,3 +144,32 @@ def legacy_states(
             raise BadInputError(f"{name}: version {state.version} no longer exists (pruned?)")
         states[name] = replace(state, code_sha256=found.code_sha256, layers=found.layers)
     return states
+
+
+def unchanged_since(
+    records: Sequence[ReleaseRecord],
+    base: ReleaseRecord,
+    befores: Mapping[str, plan.Before],
+    target: Mapping[str, FunctionState],
+) -> set[str]:
+    """Functions whose target version need not be read: `--previous` back to what the newest
+    release's own plan read each alias serving (its before-state), for aliases as that
+    release's switch left them (taken from its record; the switch's RevisionId guard
+    confirms it). A guard that holds means nothing replaced the function since then
+    (replacing a function removes its aliases) and Lambda never reuses a version number:
+    the version still holds that code and layers. Any other case reads it."""
+    if not records or records[0].id != base.id:
+        return set()
+    return {
+        name
+        for name, state in target.items()
+        if (alias := befores[name].alias) is not None
+        and not alias.verified
+        and name in base.functions
+        # What the walk named (an older release's target) is what that plan read.
+        and _holds(state) == _holds(base.functions[name].before)
+    }
+
+
+def _holds(state: FunctionState) -> tuple[str | None, str, tuple[str, ...]]:
+    return state.version, state.code_sha256, state.layers

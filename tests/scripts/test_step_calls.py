@@ -1,5 +1,6 @@
-"""Every release step calls only what environments/release_calls.py declares for it, and
-the deployer policy grants exactly what is declared there (issue 16, part 2).
+"""Every release step calls only what its own module declares (`calls`), the generated
+environments/release_steps.json is those declarations, and the deployer policy grants
+exactly what is declared (issue 16, part 2).
 
 The steps run through the Lambda double: a first release onto functions without an alias
 (baseline, pin, code, layers, publish, switch), a release whose switch fails (every undo),
@@ -11,7 +12,6 @@ the deps layer) must be declared outside the steps.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 import threading
 from collections import defaultdict
@@ -31,6 +31,8 @@ from scripts.release.deploy import deploy
 from scripts.release.engine import Step, StepError, run_step
 from scripts.release.facts import Facts
 from scripts.release.release import ReleaseFailedError
+from scripts.release.steps import ReleaseStep
+from scripts.release.steps._declared import COMMAND, declarations_json
 
 OUTSIDE = "(no step)"
 # Authorised against the function ARN, granted with the alias (the VersionsAndAlias statement).
@@ -47,12 +49,8 @@ _METHODS = {
 }
 
 
-def step_classes() -> list[type[Step]]:
-    return [
-        cls
-        for _, cls in inspect.getmembers(steps, inspect.isclass)
-        if issubclass(cls, Step) and cls.__module__ == steps.__name__ and "name" in cls.__dict__
-    ]
+def step_classes() -> list[type[ReleaseStep]]:
+    return steps.registered()
 
 
 def scope(operation: str, params: dict[str, Any]) -> str:
@@ -120,24 +118,33 @@ def test_every_step_calls_only_what_it_declares(
     deploy(dworld.context(), dworld.target("v4", "v4"))  # resolves it first
     assert "restore" in " ".join(dworld.said) or "put back" in " ".join(dworld.said)
 
+    declared = {cls.name: cls.calls for cls in step_classes()}
     undeclared = {
         f"{step} ({part})": sorted(f"{c.operation}/{c.scope}" for c in extra)
         for (step, part), calls in seen.items()
-        if step != OUTSIDE and (extra := calls - set(getattr(release_calls.STEPS[step], part)))
+        if step != OUTSIDE and (extra := calls - set(getattr(declared[step], part)))
     }
-    assert undeclared == {}, "steps make undeclared calls"
+    assert undeclared == {}, "steps make calls their modules do not declare"
     outside = {c for calls in release_calls.OTHER.values() for c in calls}
     assert seen[(OUTSIDE, "")] - outside == set()
     # Every step ran, and the writes and undo were exercised.
-    assert {step for step, _ in seen} - {OUTSIDE} == set(release_calls.STEPS)
+    assert {step for step, _ in seen} - {OUTSIDE} == set(declared)
     assert {("code", "undo"), ("layers", "undo"), ("switch", "undo")} <= set(seen)
     written = {c.operation for calls in seen.values() for c in calls}
     assert {"UpdateFunctionCode", "UpdateFunctionConfiguration", "PublishVersion"} <= written
     assert {"CreateAlias", "UpdateAlias"} <= written
 
 
-def test_every_step_class_has_its_declaration_and_no_other_exists() -> None:
-    assert {cls.name for cls in step_classes()} == set(release_calls.STEPS)
+def test_the_generated_declarations_are_the_steps_own() -> None:
+    """environments/release_steps.json (what the deployer policy reads) is written from the
+    step modules; a step added or changed without regenerating it fails here."""
+    written = release_calls.STEPS_FILE.read_text(encoding="utf-8")
+    assert written == declarations_json(), f"regenerate it with `{COMMAND}`"
+    parsed = release_calls.parse_steps(written)
+    assert {name: calls for name, calls in parsed.items()} == {
+        cls.name: cls.calls for cls in step_classes()
+    }
+    assert set(release_calls.declared_steps()) == {cls.name for cls in step_classes()}
 
 
 def test_the_reviewed_deployer_policy_grants_exactly_the_declared_actions() -> None:
