@@ -3,6 +3,8 @@
 This is the only module of the infrastructure side that reads the process environment:
 - AWS_ENDPOINT_URL re-points the local stacks' provider (`local`, `legacy`; default:
   moto's http://127.0.0.1:5000); `staging` and `prod` never read it.
+- LAYERS_ENVIRONMENTS_DIR reads the environment files from that folder instead of
+  environments/ (a rehearsal of a discovered estate; scripts/settings.py documents it).
 - LAYERS_FAST_PROVIDER_IMPORT=0 imports the provider bindings the normal (slow) way; see
   infra_constructs/_aws.py.
 It also sets one variable for its own process tree, before cdktf is imported: see below.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 # Importing cdktf starts jsii's Node runtime as a child process, and that runtime prints a
 # 15-line "Node 20 is end-of-life" banner to stderr, which the cdktf CLI relays as [ERROR]
@@ -28,6 +31,7 @@ from stacks.lambda_layers_stack import LambdaLayersStack
 
 FAST_IMPORT_VAR = "LAYERS_FAST_PROVIDER_IMPORT"
 ENDPOINT_VAR = "AWS_ENDPOINT_URL"
+ENVIRONMENTS_DIR_VAR = "LAYERS_ENVIRONMENTS_DIR"
 
 
 def fast_import_enabled(environ: Mapping[str, str]) -> bool:
@@ -39,6 +43,8 @@ def fast_import_enabled(environ: Mapping[str, str]) -> bool:
 
 def environments_for(environ: Mapping[str, str]) -> list[Environment]:
     """Every configured environment; only local ones take the endpoint from `environ`."""
+    if environ.get(ENVIRONMENTS_DIR_VAR):
+        ENVIRONMENTS.use(Path(environ[ENVIRONMENTS_DIR_VAR]))
     endpoint = environ.get(ENDPOINT_VAR) or LOCAL_ENDPOINT_DEFAULT
     return [
         get_environment(name, endpoint_url=endpoint if ENVIRONMENTS[name].is_local else None)

@@ -58,6 +58,22 @@ class Catalog(Mapping[str, Environment]):
         self.folder = folder
         self._read: dict[Path, Environment] = {}
 
+    def use(self, folder: Path) -> None:
+        """Read the environments from `folder` instead (a rehearsal's discovered files):
+        the entry points call it from their setting, before any name is looked up."""
+        if not folder.is_dir():
+            raise ConfigFileError(
+                f"{shown(folder)}: not a directory of environment files; give the folder "
+                "discover wrote NAME.toml into"
+            )
+        if folder != self.folder:
+            self.folder = folder
+            self._read.clear()
+
+    def path(self, name: str) -> Path:
+        """Where environment `name`'s file is (or would be written)."""
+        return self.folder / f"{name}{SUFFIX}"
+
     def names(self) -> list[str]:
         return sorted(p.stem for p in self.folder.glob(f"*{SUFFIX}") if p.is_file())
 
@@ -68,10 +84,10 @@ class Catalog(Mapping[str, Environment]):
         return len(self.names())
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and (self.folder / f"{name}{SUFFIX}").is_file()
+        return isinstance(name, str) and self.path(name).is_file()
 
     def __getitem__(self, name: str) -> Environment:
-        path = self.folder / f"{name}{SUFFIX}"
+        path = self.path(name)
         if name not in self:
             raise KeyError(name)
         if path not in self._read:

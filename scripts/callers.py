@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from environments import Environment, FunctionConfig
-from environments.triggers import InvokePermission, ScheduleTrigger, SqsTrigger
+from environments.triggers import InvokePermission, ScheduleTrigger, SqsTrigger, Trigger
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,6 +25,28 @@ class Caller:
 
     def line(self) -> str:
         return f"{self.kind} {self.id} -> {'alias' if self.target == 'alias' else '$LATEST'}"
+
+
+def granted_on_alias(trigger: InvokePermission, function: FunctionConfig) -> bool:
+    """A grant on the unqualified function whose twin (same principal and source) is on
+    the alias: it is kept for callers that have not moved yet, and calls nothing itself
+    (those callers are listed on their own)."""
+    return trigger.target == "function" and any(
+        isinstance(t, InvokePermission)
+        and t.target == "alias"
+        and (t.principal, t.source_arn) == (trigger.principal, trigger.source_arn)
+        for t in function.triggers
+    )
+
+
+def unmoved_triggers(function: FunctionConfig) -> list[Trigger]:
+    """The function's triggers that still invoke (or grant) the unqualified function."""
+    return [
+        t
+        for t in function.triggers
+        if t.target == "function"
+        and not (isinstance(t, InvokePermission) and granted_on_alias(t, function))
+    ]
 
 
 def callers_of(function: FunctionConfig) -> list[Caller]:
@@ -50,7 +72,7 @@ def callers_of(function: FunctionConfig) -> list[Caller]:
                     ours=True,
                 )
             )
-        elif isinstance(trigger, InvokePermission):
+        elif isinstance(trigger, InvokePermission) and not granted_on_alias(trigger, function):
             found.append(
                 Caller(
                     kind="permission",

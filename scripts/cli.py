@@ -176,6 +176,13 @@ def unknown_command(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else list(argv)
     wants_json = "--json" in arguments
+    try:
+        folder = settings.LAYERS_ENVIRONMENTS_DIR.read()
+        if folder is not None:
+            # Before parsing: `--env` lists and checks the names of this folder's files.
+            ENVIRONMENTS.use(folder)
+    except ConfigError as err:
+        return _bad_usage(f"{settings.LAYERS_ENVIRONMENTS_DIR.name}: {err}", "", wants_json)
     unknown = unknown_command(arguments)
     if unknown is not None:
         message = f"unknown command {unknown!r}{did_you_mean(unknown, COMMANDS)}"
@@ -228,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _bad_usage(message: str, usage: str, wants_json: bool) -> int:
     """An argument error: usage and one line on stderr, one JSON object under --json."""
-    progress.error(f"{usage}\nerror: {message}")
+    progress.error(f"{usage}\nerror: {message}" if usage else f"error: {message}")
     if wants_json:
         print(json.dumps({"error": message, "exit_code": EXIT_BAD_INPUT}, sort_keys=True))
     return EXIT_BAD_INPUT

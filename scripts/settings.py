@@ -245,6 +245,19 @@ PYENV_ROOT = _knob(
         description="where the bytecode compiler looks for pyenv's Pythons",
     )
 )
+# --- The configuration
+LAYERS_ENVIRONMENTS_DIR = _knob(
+    Setting[Path | None](
+        name="LAYERS_ENVIRONMENTS_DIR",
+        default=None,
+        parse=path,
+        type="path",
+        shown_default="environments/ (the repository's)",
+        description="read the environment files (NAME.toml) from this folder instead: a "
+        "rehearsal of a discovered estate (`discover --out DIR/NAME.toml`)",
+        read_by="layers, cdktf synth",
+    )
+)
 # --- Local runs, output and records
 TF_PLUGIN_MIRROR = _text(
     "TF_PLUGIN_MIRROR",

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from environments.catalog import ENVIRONMENTS_DIR
+from environments import ENVIRONMENTS
 from scripts import args as common
 from scripts import progress
 from scripts.clients import configured_endpoint, discovery_clients
@@ -17,7 +17,7 @@ from scripts.discover.write import discover, lines
 def run(args: argparse.Namespace) -> Mapping[str, Any]:
     clients = discovery_clients(args.region)
     region = str(clients["lambda"].meta.region_name)
-    out = Path(args.out) if args.out else ENVIRONMENTS_DIR / f"{args.env}.toml"
+    out = Path(args.out) if args.out else ENVIRONMENTS.path(args.env)
     progress.say(f"discover {args.prefix}* in {region} -> {out}")
     result = discover(
         clients,
@@ -49,7 +49,11 @@ def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse
         help="local: keep the Terraform state in a local file (a rehearsal); "
         "default: an S3 backend whose bucket the file leaves to fill in",
     )
-    parser.add_argument("--out", metavar="FILE", help="default: environments/NAME.toml")
+    parser.add_argument(
+        "--out",
+        metavar="FILE",
+        help="default: environments/NAME.toml (LAYERS_ENVIRONMENTS_DIR/NAME.toml when set)",
+    )
     parser.add_argument("--alias", metavar="NAME", help="the alias releases move (default: found)")
     parser.add_argument("--region", metavar="REGION", help="default: AWS_DEFAULT_REGION")
     parser.set_defaults(handler=run)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from environments.catalog import ENVIRONMENTS_DIR
+from environments import ENVIRONMENTS
 from scripts import args as common
 from scripts import progress, release_args, settings
 from scripts.clients import iam_client, service_clients
@@ -34,9 +34,7 @@ def run(args: argparse.Namespace) -> Mapping[str, Any]:
         apply=args.apply,
         allow=args.allow or (),
         aws=service_clients(ctx.env, ("apigateway", "apigatewayv2", "events")),
-        env_file=Path(args.env_file)
-        if args.env_file
-        else ENVIRONMENTS_DIR / f"{ctx.env.name}.toml",
+        env_file=Path(args.env_file) if args.env_file else ENVIRONMENTS.path(ctx.env.name),
     )
 
 
@@ -85,7 +83,7 @@ def register(subparsers: common.Subparsers[argparse.ArgumentParser]) -> argparse
         "--env-file",
         metavar="FILE",
         help="the environment file the callers phase rewrites with --apply "
-        "(default: environments/ENV.toml)",
+        "(default: environments/ENV.toml, or LAYERS_ENVIRONMENTS_DIR/ENV.toml when set)",
     )
     parser.add_argument("--build-dir", default="build", help="local output directory")
     common.add_index(parser)

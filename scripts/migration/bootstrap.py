@@ -73,7 +73,14 @@ def check_handlers(ctx: Context, inputs: BuildInputs) -> list[str]:
     return checked
 
 
-def bootstrap(ctx: Context, inputs: BuildInputs, *, ready: bool, apply: bool) -> Phase:
+def bootstrap(
+    ctx: Context,
+    inputs: BuildInputs,
+    *,
+    ready: bool,
+    apply: bool,
+    waiting: str = "phase 1 is done (the aliases must exist)",
+) -> Phase:
     started = time.perf_counter()
     done, left = migrated(ctx)
     if not left:
@@ -93,7 +100,7 @@ def bootstrap(ctx: Context, inputs: BuildInputs, *, ready: bool, apply: bool) ->
             title=TITLE,
             state=State.TODO,
             checked=tuple(checked),
-            next="not before phase 1 is done (the aliases must exist)",
+            next=f"not before {waiting}",
             seconds=time.perf_counter() - started,
         )
     if not apply:

@@ -2,8 +2,10 @@
 
 A caller of the unqualified function gets `$LATEST` (scripts/callers.py). Two kinds:
 - ours (a trigger with target "function"): the change is `target = "alias"` in the
-  environment file, printed, or written with --apply; synthesized, it shows in our plan
-  (the mapping, target or permission moves to the alias).
+  environment file, printed, or written with --apply (from the file itself, so this run's
+  overrides never become configuration); synthesized, it shows in our plan (the mapping
+  or schedule target moves to the alias). An invoke permission is copied to the alias
+  instead: the function's grant stays for the callers that have not moved yet.
 - another root's (an external caller): the exact attribute to change there, printed; after
   that root applied it, the caller is read back from AWS (API Gateway's integration, the
   function URL, the rule's target) and, with --apply, the file records it as moved.
@@ -13,6 +15,7 @@ so by hand.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -20,8 +23,10 @@ from typing import Any
 
 from environments import Environment, FunctionConfig
 from environments.callers import ExternalCaller
-from environments.catalog import environment_text
+from environments.catalog import environment_text, load_environment_file
+from environments.triggers import InvokePermission, Trigger
 from scripts.atomic import write_atomically
+from scripts.callers import unmoved_triggers
 from scripts.discover.facts import function_arn_in, qualifier_of
 from scripts.migration.phases import Phase, State
 
@@ -33,18 +38,23 @@ def alias_arn(env: Environment, function: str, account: str) -> str:
 
 
 def change_for(caller: ExternalCaller, arn: str, region: str) -> str:
-    """The attribute to change in the caller's own root, and its new value."""
+    """The attribute to change in the caller's own root, and its new value as HCL (a
+    double-quoted string: pasted as printed, it is valid Terraform)."""
     where = f" (in {caller.owner})" if caller.owner else ""
     if caller.kind == "apigatewayv2-integration":
-        return f"aws_apigatewayv2_integration {caller.id}{where}: integration_uri = {arn!r}"
+        return f"aws_apigatewayv2_integration {caller.id}{where}: integration_uri = {_hcl(arn)}"
     if caller.kind == "apigateway-integration":
         uri = f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations"
-        return f"aws_api_gateway_integration {caller.id}{where}: uri = {uri!r}"
+        return f"aws_api_gateway_integration {caller.id}{where}: uri = {_hcl(uri)}"
     if caller.kind == "function-url":
-        return f"aws_lambda_function_url{where}: qualifier = {arn.rsplit(':', 1)[1]!r}"
+        return f"aws_lambda_function_url{where}: qualifier = {_hcl(arn.rsplit(':', 1)[1])}"
     if caller.kind == "eventbridge-target":
-        return f"aws_cloudwatch_event_target {caller.id}{where}: arn = {arn!r}"
+        return f"aws_cloudwatch_event_target {caller.id}{where}: arn = {_hcl(arn)}"
     return f"{caller.kind} {caller.id}{where}: invoke {arn} (Qualifier or the alias ARN)"
+
+
+def _hcl(value: str) -> str:
+    return json.dumps(value)
 
 
 def _read_qualifier(caller: ExternalCaller, aws: Mapping[str, Any]) -> str | None:
@@ -67,14 +77,24 @@ def _read_qualifier(caller: ExternalCaller, aws: Mapping[str, Any]) -> str | Non
     return ""
 
 
-def _moved(config: FunctionConfig, verified: set[str]) -> FunctionConfig:
-    triggers = tuple(
-        replace(t, target="alias") if t.target == "function" else t for t in config.triggers
-    )
+def _moved(config: FunctionConfig, verified: set[str], alias: str) -> FunctionConfig:
+    """`config` with its triggers on the alias. A grant is not moved but copied: moving it
+    replaces the function's statement, and a caller still invoking the function (another
+    root's API Gateway integration, say) would get 403 until it moves too (plan-check
+    refuses that). The function's grant stays; it is a leftover once its callers moved."""
+    triggers: list[Trigger] = []
+    for trigger in config.triggers:
+        if trigger not in unmoved_triggers(config):
+            triggers.append(trigger)
+        elif isinstance(trigger, InvokePermission):
+            twin = f"{trigger.statement_id}-{alias}"[:100]
+            triggers += [trigger, replace(trigger, statement_id=twin, exists=False, target="alias")]
+        else:
+            triggers.append(replace(trigger, target="alias"))
     callers = tuple(
         replace(c, target="alias") if c.id in verified else c for c in config.external_callers
     )
-    return replace(config, triggers=triggers, external_callers=callers)
+    return replace(config, triggers=tuple(triggers), external_callers=callers)
 
 
 def callers(
@@ -87,15 +107,22 @@ def callers(
 ) -> Phase:
     checked: list[str] = []
     todo: list[str] = []
-    moved: dict[str, FunctionConfig] = {}
+    # function -> the ids of its external callers read back on the alias
+    moved: dict[str, set[str]] = {}
     for config in env.functions:
         name = env.function_name(config.name)
         arn = alias_arn(env, name, account)
-        ours = [t for t in config.triggers if t.target == "function"]
+        ours = unmoved_triggers(config)
         for trigger in ours:
+            change = (
+                f'a copy of {trigger.statement_id} with target = "alias" (the function\'s '
+                "grant stays for the callers not moved yet)"
+                if isinstance(trigger, InvokePermission)
+                else 'target = "alias"'
+            )
             todo.append(
                 f"{env_file.name}: functions[{config.name}] {type(trigger).KIND} trigger: "
-                'target = "alias" (then synth, plan-check, apply)'
+                f"{change} (then synth, plan-check, apply)"
             )
         verified = set()
         for caller in (c for c in config.external_callers if c.target == "function"):
@@ -106,14 +133,28 @@ def callers(
             else:
                 todo.append(f"{name}: {change_for(caller, arn, env.region)}")
         if ours or verified:
-            moved[config.name] = _moved(config, verified)
+            moved[config.name] = verified
     if apply and moved:
-        functions = tuple(moved.get(f.name, f) for f in env.functions)
-        write_atomically(env_file, environment_text(replace(env, functions=functions)))
+        # The file as written, not `env`: that carries this run's overrides (--backend-dir,
+        # the endpoint), which must not become the reviewed configuration.
+        base = load_environment_file(env_file) if env_file.is_file() else env
+        functions = tuple(
+            _moved(f, moved[f.name], base.alias_name) if f.name in moved else f
+            for f in base.functions
+        )
+        write_atomically(env_file, environment_text(replace(base, functions=functions)))
         checked.append(f"wrote {env_file}: {len(moved)} function(s) now say target = alias")
         todo = [line for line in todo if not line.startswith(f"{env_file.name}:")]
+    # Whether this run rewrote the file: the synthesized stack is stale until synth + apply.
+    wrote = {"env_file_written": True} if apply and moved else {}
     if not todo:
-        return Phase(number=5, title=TITLE, state=State.DONE, checked=(*checked, "none bypass"))
+        return Phase(
+            number=5,
+            title=TITLE,
+            state=State.DONE,
+            checked=(*checked, "none bypass"),
+            details=wrote,
+        )
     return Phase(
         number=5,
         title=TITLE,
@@ -121,5 +162,5 @@ def callers(
         checked=(*checked, *(f"bypasses the alias: {line}" for line in todo)),
         next="make the changes listed (--apply writes the environment file's), then run "
         "migrate again: it reads each external caller back",
-        details={"changes": todo},
+        details={"changes": todo, **wrote},
     )

@@ -7,10 +7,13 @@ identity (function name, role name, mapping UUID, rule and target ids, log group
 permission statement id...), never by address: the two roots name things differently.
 
 A `removed { from = ADDR; lifecycle { destroy = false } }` block takes a whole resource
-(every instance; Terraform refuses instance keys there), so it is written only when every
-instance of that resource moves; an instance of a resource that stays in part is named
-with its `terraform state rm` command instead. Pure functions over JSON; the terraform runs
-and the proof are in handover_run.py.
+or a whole module call (every instance; Terraform refuses instance keys there, module keys
+included), so it is written only when every instance of what the root's code declares
+moves: a root resource, or a `module "NAME"` call with everything in it (its block is
+deleted from the root; the module's own source, often shared by calls that stay, is not
+touched). An instance of something that stays in part is named with its `terraform state
+rm` command instead, and its key must leave the root's code (or it is created again).
+Pure functions over JSON; the terraform runs and the proof are in handover_run.py.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 
 HANDOVER_FILE = "layers_handover.tf"
 _INDEX = re.compile(r"\[[^\[\]]*\]$")
+_MODULE_CALL = re.compile(r"^module\.([\w-]+)")
 
 
 def _name(value: Any) -> str:
@@ -76,6 +80,13 @@ class Instance:
         """The address without its instance key: what a `removed` block names."""
         return _INDEX.sub("", self.address)
 
+    @property
+    def owner(self) -> str:
+        """What declares it in the root's code: its `module.NAME` call (keys dropped) when
+        it lives in a child module, else its resource."""
+        call = _MODULE_CALL.match(self.address)
+        return f"module.{call[1]}" if call else self.resource
+
 
 @dataclass(frozen=True, kw_only=True)
 class Move:
@@ -124,7 +135,7 @@ def match(imports: list[tuple[str, str]], state: Mapping[str, Any]) -> list[Move
 @dataclass(frozen=True, kw_only=True)
 class HandoverPlan:
     moves: tuple[Move, ...]
-    # Resources every instance of which moves: one `removed` block each.
+    # Root resources and module calls every instance of which moves: one `removed` each.
     removed: tuple[str, ...]
     # Instances of resources that move only in part: `terraform state rm` each.
     state_rm: tuple[str, ...]
@@ -138,17 +149,30 @@ class HandoverPlan:
     def not_in_old_state(self) -> tuple[Move, ...]:
         return tuple(m for m in self.moves if m.old is None)
 
+    @property
+    def by_removed_block(self) -> tuple[str, ...]:
+        """The old-root instances the `removed` blocks forget."""
+        return tuple(
+            sorted(
+                m.old.address
+                for m in self.moves
+                if m.old is not None and m.old.owner in self.removed
+            )
+        )
+
 
 def plan_handover(imports: list[tuple[str, str]], state: Mapping[str, Any]) -> HandoverPlan:
     moves = match(imports, state)
     moving = {m.old.address for m in moves if m.old is not None}
-    by_resource: dict[str, set[str]] = {}
+    by_owner: dict[str, set[str]] = {}
     for instance in state_instances(state):
-        by_resource.setdefault(instance.resource, set()).add(instance.address)
+        by_owner.setdefault(instance.owner, set()).add(instance.address)
     removed, state_rm = [], []
-    for resource, addresses in sorted(by_resource.items()):
+    for owner, addresses in sorted(by_owner.items()):
+        if not addresses & moving:
+            continue
         if addresses <= moving:
-            removed.append(resource)
+            removed.append(owner)
         else:
             state_rm.extend(sorted(addresses & moving))
     return HandoverPlan(moves=tuple(moves), removed=tuple(removed), state_rm=tuple(state_rm))
@@ -159,8 +183,8 @@ def removed_blocks(plan: HandoverPlan, *, env_name: str) -> str:
     lines = [
         f"# Written by `python -m scripts migrate --env {env_name} --handover`: these resources",
         "# now belong to the layers stack. Terraform forgets them here and destroys nothing.",
-        "# Delete their resource blocks from this root's code as well (Terraform refuses a",
-        "# removed block for a resource that is still declared).",
+        "# Delete their resource and module blocks from this root's code as well (Terraform",
+        "# refuses a removed block for what is still declared).",
     ]
     for resource in plan.removed:
         lines += [

@@ -5,10 +5,12 @@
    file in DIR, then a rename).
 2. What still reads a moved resource there, with the data source replacing each
    reference (handover_refs.py).
-3. Proof, once the moved resources' blocks are deleted from DIR's code: `terraform plan`
-   in DIR forgets exactly the moved instances and deletes or replaces nothing; our stack's
-   plan (plan-check) is refused for nothing and creates, deletes or replaces none of the
-   adopted resources. Until then the step is "todo" and says what to delete, where.
+3. Proof, once the moved resources' and module calls' blocks are deleted from DIR's code
+   and the `state rm` commands run: `terraform plan` in DIR forgets exactly the moved
+   instances, deletes or replaces nothing, still holds none it was told to `state rm` and
+   creates none of them again (`judge_old_plan`); our stack's plan (plan-check) is refused
+   for nothing and creates, deletes or replaces none of the adopted resources. Until then
+   the step is "todo" and says what is left, where.
 
 Safe to run again: the file is rewritten with the same text, and the proof is re-read.
 """
@@ -25,6 +27,7 @@ from scripts.atomic import write_atomically
 from scripts.errors import BadInputError, ToolError
 from scripts.infra import terraform as tf
 from scripts.infra.plan_check import check_stack, parse_plan
+from scripts.infra.plan_parse import Change
 from scripts.migration.handover import (
     HANDOVER_FILE,
     HandoverPlan,
@@ -78,18 +81,33 @@ def prove_old_root(
     if planned.returncode != 0:
         return {"state": "todo", "error": tf._first_error(planned)}
     shown = _terraform(binary, ["show", "-json", OLD_PLAN], old_dir, environ)
-    changes = parse_plan(json.loads(shown.stdout))
-    expected = {
-        m.old.address for m in plan.moves if m.old is not None and m.old.resource in plan.removed
-    }
+    return judge_old_plan(plan, parse_plan(json.loads(shown.stdout)))
+
+
+def judge_old_plan(plan: HandoverPlan, changes: Sequence[Change]) -> dict[str, Any]:
+    """The old root's plan against the hand-over: the removed blocks forget exactly their
+    instances, nothing is destroyed, no `state rm` is left undone (the old root would
+    still own, and its next apply revert, what our stack changed) and nothing our stack
+    adopts is created there again (a key left in a for_each after its `state rm`)."""
+    expected = set(plan.by_removed_block)
     forgotten = {c.address for c in changes if c.action == "forget"}
     destroyed = sorted(c.address for c in changes if c.action in ("delete", "replace"))
     wrong = sorted(forgotten ^ expected)
+    still_held = sorted(c.address for c in changes if c.address in plan.state_rm)
+    adopted_types = {m.type for m in plan.moves}
+    created = sorted(c.address for c in changes if c.action == "create" and c.type in adopted_types)
+    state = "done"
+    if still_held or created:
+        state = "todo"
+    if destroyed or wrong:
+        state = "failed"
     return {
-        "state": "done" if not destroyed and not wrong else "failed",
+        "state": state,
         "forgotten": sorted(forgotten),
         "destroyed": destroyed,
         "forget_mismatch": wrong,
+        "state_rm_pending": still_held,
+        "created_again": created,
         "other_changes": sorted(
             f"{c.address} ({c.action})"
             for c in changes
@@ -181,7 +199,10 @@ def lines(result: Mapping[str, Any]) -> list[str]:
     """What a person reads: the file, what to delete and replace, the proof."""
     found = [f"wrote {result['handover_file']}: {len(result['removed'])} removed blocks"]
     found += [f"  removed: {r}" for r in result["removed"]]
-    found += [f"  run in the old root: {c}" for c in result["state_rm"]]
+    found += [
+        f"  run in the old root: {c} (and drop it from the code, or it is created again)"
+        for c in result["state_rm"]
+    ]
     missing = [m["import_id"] for m in result["moves"] if m["old"] is None]
     if missing:
         found.append(f"  not in the old root's state (nothing to forget): {', '.join(missing)}")
@@ -192,11 +213,19 @@ def lines(result: Mapping[str, Any]) -> list[str]:
     for resource in result["module_resources"]:
         found.append(f"  {resource}: inside a module; check that module's outputs' readers")
     old = result["old_root"]
-    if old["state"] == "todo":
+    if old["state"] == "todo" and "error" in old:
         found.append(
-            "next: delete the removed resources' blocks from the old root's code and replace "
-            f"the references above, then run again (terraform said: {old['error']})"
+            "next: delete the removed resources' and modules' blocks from the old root's code "
+            "and replace the references above, then run again (terraform said: "
+            f"{old['error']})"
         )
+    elif old["state"] == "todo":
+        found += [f"  still in the old root's state: {a}" for a in old["state_rm_pending"]]
+        found += [
+            f"  created again by the old root: {a}: drop its key from the code"
+            for a in old["created_again"]
+        ]
+        found.append("next: run the state rm commands and drop those keys, then run again")
     else:
         found.append(f"old root plan: forgets {len(old['forgotten'])}, destroys nothing")
         ours = result.get("our_stack") or {}

@@ -59,22 +59,35 @@ def migrate(
 ) -> dict[str, Any]:
     env = ctx.env
     first = _timed(lambda: phases.infrastructure(env, stack_dir, environ=environ, allow=allow))
-    second = _timed(lambda: bootstrap(ctx, inputs, ready=first.state is State.DONE, apply=apply))
-    third = _timed(lambda: phases.ci(env, iam, workflow=WORKFLOW))
     account = plan.place(plan.read_before(ctx.api, env, env.function_names[:1]))[2]
-    ready = second.state is State.DONE and third.state is State.DONE
-    fourth = _timed(lambda: phases.cleanup(env, iam, account=account, ready=ready, apply=apply))
-    found = [first, second, third, fourth]
+    fifth = None
     if aws is not None and env_file is not None:
-        # Listed last so the design's phases keep their places; due before the first
-        # release (a release misses a caller of $LATEST until this is done).
-        found.append(
-            _timed(
-                lambda: callers_phase.callers(
-                    env, aws=aws, account=account, env_file=env_file, apply=apply
-                )
+        # Checked (and with --apply written) before the bootstrap: it is due before the
+        # first release, and a file it just rewrote is not synthesized yet, so the stack
+        # in stack_dir does not say what the release would run under.
+        fifth = _timed(
+            lambda: callers_phase.callers(
+                env, aws=aws, account=account, env_file=env_file, apply=apply
             )
         )
+    stale = fifth is not None and bool(fifth.details.get("env_file_written"))
+    second = _timed(
+        lambda: bootstrap(
+            ctx,
+            inputs,
+            ready=first.state is State.DONE and not stale,
+            apply=apply,
+            waiting="phase 5's change to the environment file is synthesized, plan-checked "
+            "and applied"
+            if stale
+            else "phase 1 is done (the aliases must exist)",
+        )
+    )
+    third = _timed(lambda: phases.ci(env, iam, workflow=WORKFLOW))
+    ready = second.state is State.DONE and third.state is State.DONE
+    fourth = _timed(lambda: phases.cleanup(env, iam, account=account, ready=ready, apply=apply))
+    # Listed last so the design's phases keep their places.
+    found = [first, second, third, fourth, *([fifth] if fifth is not None else [])]
     for phase in found:
         for line in phase.lines():
             ctx.say(line)

@@ -77,7 +77,8 @@ def subprocess_env(**overrides: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in {main.ENDPOINT_VAR, main.FAST_IMPORT_VAR, "CDKTF_OUTDIR"}
+        if k
+        not in {main.ENDPOINT_VAR, main.FAST_IMPORT_VAR, main.ENVIRONMENTS_DIR_VAR, "CDKTF_OUTDIR"}
     }
     env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     env.setdefault("CHECKPOINT_DISABLE", "1")

@@ -87,7 +87,11 @@ def test_the_cdktf_app_and_the_tests_variables_are_listed_too() -> None:
         and str(node.value.value).isupper()
         and any(isinstance(t, ast.Name) and t.id.endswith("_VAR") for t in node.targets)
     }
-    assert read_by_main == {"LAYERS_FAST_PROVIDER_IMPORT", "AWS_ENDPOINT_URL"}
+    assert read_by_main == {
+        "LAYERS_FAST_PROVIDER_IMPORT",
+        "AWS_ENDPOINT_URL",
+        "LAYERS_ENVIRONMENTS_DIR",
+    }
     assert read_by_main <= names
     conftest = (REPO_ROOT / "tests/scripts/conftest.py").read_text(encoding="utf-8")
     for variable in set(re.findall(r"\bLAYERS_[A-Z0-9_]+", conftest)):
