@@ -34,6 +34,13 @@ def _callers(world: World) -> dict[str, Any]:
     return {"served": world.served(), "weights": weights, "latest": world.state()}
 
 
+def _touch(world: World, **changes: Any) -> str:
+    """Someone changes the first function's alias by hand (outside the tool)."""
+    touched = world.env.function_names[0]
+    world.raw_lambda().update_alias(FunctionName=touched, Name=world.env.alias_name, **changes)
+    return touched
+
+
 def _newest(world: World) -> history.ReleaseRecord:
     return history.load_releases(world.store, world.env.name)[0]
 
@@ -61,9 +68,7 @@ def test_an_alias_touched_since_the_record_is_read_again_and_the_release_goes_on
     dworld: World, lambda_double: LambdaDouble
 ) -> None:
     deploy(dworld.context(), dworld.target("v1", "v1"))
-    touched = dworld.env.function_names[0]
-    raw = dworld.raw_lambda()
-    raw.update_alias(FunctionName=touched, Name=dworld.env.alias_name, Description="by hand")
+    touched = _touch(dworld, Description="by hand")
     lambda_double.clear_calls()
 
     deploy(dworld.context(), dworld.target("v2", "v2"))
@@ -81,14 +86,10 @@ def test_an_alias_given_weights_since_the_record_fails_the_release_whole(
     dworld: World, lambda_double: LambdaDouble
 ) -> None:
     deploy(dworld.context(), dworld.target("v1", "v1"))
-    touched = dworld.env.function_names[0]
-    raw = dworld.raw_lambda()
-    alias = raw.get_alias(FunctionName=touched, Name=dworld.env.alias_name)
-    raw.update_alias(
-        FunctionName=touched,
-        Name=dworld.env.alias_name,
-        RoutingConfig={"AdditionalVersionWeights": {"1": 0.25}},
+    alias = dworld.raw_lambda().get_alias(
+        FunctionName=dworld.env.function_names[0], Name=dworld.env.alias_name
     )
+    touched = _touch(dworld, RoutingConfig={"AdditionalVersionWeights": {"1": 0.25}})
     before = _callers(dworld)
     assert alias["FunctionVersion"] == before["served"][touched][0]
 
@@ -113,10 +114,7 @@ def test_a_rollback_after_the_alias_was_touched_checks_the_version_it_goes_to(
     deploy(dworld.context(), dworld.target("v1", "v1"))
     first = dworld.served()
     deploy(dworld.context(), dworld.target("v2", "v2"))
-    touched = dworld.env.function_names[0]
-    dworld.raw_lambda().update_alias(
-        FunctionName=touched, Name=dworld.env.alias_name, Description="by hand"
-    )
+    touched = _touch(dworld, Description="by hand")
     lambda_double.clear_calls()
 
     rollback(dworld.context(), RollbackRequest(previous=True))
@@ -142,9 +140,7 @@ def test_a_rollback_refuses_a_record_that_does_not_match_the_version_it_names(
         data = json.loads(dworld.store.read_bytes(name))
         data["functions"][touched][part]["code_sha256"] = "A" * 43 + "="
         dworld.store.put_bytes(name, json.dumps(data).encode(), overwrite=True)
-    dworld.raw_lambda().update_alias(
-        FunctionName=touched, Name=dworld.env.alias_name, Description="by hand"
-    )
+    _touch(dworld, Description="by hand")
 
     with pytest.raises(ReleaseFailedError) as caught:
         rollback(dworld.context(), RollbackRequest(previous=True))

@@ -90,6 +90,12 @@ def needs_pin(alias: Alias | None) -> bool:
 LATEST_CALLS = (Call("GetFunction", FUNCTION), Call("GetFunctionConfiguration", FUNCTION))
 
 
+def latest_write_calls(write: Call) -> StepCalls:
+    """A `$LATEST` step's calls: it reads `$LATEST`; its write and its undo are `write`,
+    then the reads that wait until the update settles."""
+    return StepCalls(read=LATEST_CALLS, write=(write, *LATEST_CALLS), undo=(write, *LATEST_CALLS))
+
+
 # What a run's steps saw last (FunctionRun.seen): read once, then each write's answer.
 _UPDATED = "updated"  # our update of $LATEST in this run was answered and has settled
 _VERSIONS = "versions"
@@ -164,6 +170,11 @@ class _LatestStep(ReleaseStep):
 
     def settle(self, run: FunctionRun) -> None:
         _settle(run)
+
+    def _written(self, run: FunctionRun) -> None:
+        """Our update was answered: wait until it settles (its read is the verification)."""
+        _settle(run)
+        run.seen[_UPDATED] = True
 
 
 def _healthy(latest: Latest) -> bool:

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from environments.release_calls import FUNCTION, Call, StepCalls
+from environments.release_calls import FUNCTION, Call
 from scripts.release.engine import FunctionRun, Resource
 from scripts.release.facts import CodeSource, Facts, facts
 from scripts.release.steps._base import (
-    _UPDATED,
-    LATEST_CALLS,
     _before,
     _guard,
     _healthy,
@@ -18,7 +16,7 @@ from scripts.release.steps._base import (
     _LatestStep,
     _needed,
     _planned,
-    _settle,
+    latest_write_calls,
 )
 
 _UPDATE_CODE = Call("UpdateFunctionCode", FUNCTION)
@@ -27,11 +25,7 @@ _UPDATE_CODE = Call("UpdateFunctionCode", FUNCTION)
 class Code(_LatestStep):
     name = "code"
     needs = ("target_code",)
-    calls = StepCalls(
-        read=LATEST_CALLS,
-        write=(_UPDATE_CODE, *LATEST_CALLS),
-        undo=(_UPDATE_CODE, *LATEST_CALLS),
-    )
+    calls = latest_write_calls(_UPDATE_CODE)
     order = 30  # after the baseline holds the state before (and the alias is pinned)
     latest_restore = True
     dry_run_calls = ("UpdateFunctionCode",)
@@ -65,5 +59,4 @@ class Code(_LatestStep):
 
     def _write(self, run: FunctionRun, code: CodeSource, revision: str | None) -> None:
         run.api.update_code(run.name, bucket=code.bucket, key=code.key, revision_id=revision)
-        _settle(run)
-        run.seen[_UPDATED] = True
+        self._written(run)

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from environments.release_calls import FUNCTION, Call, StepCalls
+from environments.release_calls import FUNCTION, Call
 from scripts.release.engine import FunctionRun, Resource
 from scripts.release.facts import Facts, facts
 from scripts.release.steps._base import (
-    _UPDATED,
-    LATEST_CALLS,
     _before,
     _guard,
     _healthy,
@@ -18,7 +16,7 @@ from scripts.release.steps._base import (
     _LatestStep,
     _needed,
     _planned,
-    _settle,
+    latest_write_calls,
 )
 
 _UPDATE_CONFIGURATION = Call("UpdateFunctionConfiguration", FUNCTION)
@@ -27,11 +25,7 @@ _UPDATE_CONFIGURATION = Call("UpdateFunctionConfiguration", FUNCTION)
 class Layers(_LatestStep):
     name = "layers"
     needs = ("target_layers",)
-    calls = StepCalls(
-        read=LATEST_CALLS,
-        write=(_UPDATE_CONFIGURATION, *LATEST_CALLS),
-        undo=(_UPDATE_CONFIGURATION, *LATEST_CALLS),
-    )
+    calls = latest_write_calls(_UPDATE_CONFIGURATION)
     order = 40  # after the code: the order a release (and recovery) writes `$LATEST` in
     latest_restore = True
     dry_run_calls = ("UpdateFunctionConfiguration (Layers)",)
@@ -58,8 +52,7 @@ class Layers(_LatestStep):
 
     def _write(self, run: FunctionRun, layers: tuple[str, ...], revision: str | None) -> None:
         run.api.update_layers(run.name, layers=layers, revision_id=revision)
-        _settle(run)
-        run.seen[_UPDATED] = True
+        self._written(run)
 
     def show(self, value: Any) -> str:
         layers, healthy = value
