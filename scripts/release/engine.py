@@ -14,10 +14,12 @@ Deploy, rollback and crash recovery all run here, so their guarantees are writte
   alone and reported ("left at X because Y").
 - Reads are not repeated while nothing failed: a run starts from what the plan read, and
   what Lambda reports after a write -- the read that waited for an update to settle, a
-  publish's answer, an alias's answer checked by reading where the alias sends callers
-  (GetFunction, from its own budget) -- is the verification and the next step's "before".
+  publish's answer, an alias update's answer (the write was guarded, so its answer is
+  what callers get from then on) -- is the verification and the next step's "before".
   Any error forgets all of it, and the decision is made from fresh reads. A publish
   renews `$LATEST`'s RevisionId without telling it: the next guard that needs it reads it.
+  An alias's "before" may come from the record of our last write to it (Alias.verified
+  False): its guard is what checks it (scripts.release.steps._alias).
 
 Functions run in parallel, up to `Timing.lambda_workers` at once (their calls paced by the
 client: scripts.release.pacing); a failure or a cancel (a signal, a lost deploy lock) stops
