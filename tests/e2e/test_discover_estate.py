@@ -25,8 +25,7 @@ from .estate import (
     PREFIX,
     ZIP_FUNCTIONS,
     Estate,
-    build_estate,
-    start_estate_moto,
+    running_estate,
 )
 
 pytestmark = pytest.mark.e2e
@@ -43,12 +42,8 @@ SQS_WORKERS = (
 def estate(
     tools: local_aws.TerraformTools, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Estate]:
-    root = tmp_path_factory.mktemp("estate")
-    server = start_estate_moto(root)
-    try:
-        yield build_estate(root, tools, server)
-    finally:
-        server.stop()
+    with running_estate(tmp_path_factory, "estate", tools) as estate:
+        yield estate
 
 
 def _discover(estate: Estate, out: Path) -> dict[str, object]:

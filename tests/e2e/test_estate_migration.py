@@ -34,9 +34,8 @@ from .estate import (
     PREFIX,
     ZIP_FUNCTIONS,
     Estate,
-    build_estate,
     lambda_client,
-    start_estate_moto,
+    running_estate,
 )
 from .estate_migration import (
     ENV,
@@ -65,12 +64,8 @@ MODULES += ["module.tracking_dispatcher", "module.worker"]
 def estate(
     tools: local_aws.TerraformTools, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Estate, local_aws.TerraformTools]]:
-    root = tmp_path_factory.mktemp("estate-migration")
-    server = start_estate_moto(root)
-    try:
-        yield build_estate(root, tools, server), tools
-    finally:
-        server.stop()
+    with running_estate(tmp_path_factory, "estate-migration", tools) as estate:
+        yield estate, tools
 
 
 def test_the_estate_migrates_end_to_end(
