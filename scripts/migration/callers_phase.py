@@ -83,8 +83,9 @@ def _moved(config: FunctionConfig, verified: set[str], alias: str) -> FunctionCo
     root's API Gateway integration, say) would get 403 until it moves too (plan-check
     refuses that). The function's grant stays; it is a leftover once its callers moved."""
     triggers: list[Trigger] = []
+    unmoved = unmoved_triggers(config)
     for trigger in config.triggers:
-        if trigger not in unmoved_triggers(config):
+        if trigger not in unmoved:
             triggers.append(trigger)
         elif isinstance(trigger, InvokePermission):
             twin = f"{trigger.statement_id}-{alias}"[:100]

@@ -99,6 +99,7 @@ def find_references(root: Path, plan: HandoverPlan) -> list[Reference]:
     }
     resources = sorted({i.resource for i in instances.values()})
     modules = sorted(r.split(".", 1)[1] for r in plan.removed if r.startswith("module."))
+    outputs = {name: _module_outputs(root, name) for name in modules}  # read once
     found: list[Reference] = []
     for path in sorted(root.glob("*.tf")):
         if path.name == HANDOVER_FILE:
@@ -123,9 +124,10 @@ def find_references(root: Path, plan: HandoverPlan) -> list[Reference]:
                     _reference(path, text, hit, instance, label=label, attribute=hit.group(2))
                 )
         for name in modules:
-            outputs = _module_outputs(root, name)
             for hit in _hits(text, f"module.{name}", spans):
-                found.append(_module_reference(path, text, hit, plan, name=name, outputs=outputs))
+                found.append(
+                    _module_reference(path, text, hit, plan, name=name, outputs=outputs[name])
+                )
     return found
 
 

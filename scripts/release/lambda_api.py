@@ -93,18 +93,6 @@ class Latest:
     status_reason: str | None = None
     fingerprint: tuple[object, ...] = ()
 
-    @property
-    def partition(self) -> str:
-        return self.arn.split(":")[1]
-
-    @property
-    def region(self) -> str:
-        return self.arn.split(":")[3]
-
-    @property
-    def account(self) -> str:
-        return self.arn.split(":")[4]
-
 
 @dataclass(frozen=True, kw_only=True)
 class Alias:

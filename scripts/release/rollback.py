@@ -86,7 +86,7 @@ def validate(
     """Refuse a target naming other functions, layers elsewhere, or versions that changed.
 
     `recorded`: functions whose target version is taken as the record says, unread (see
-    `_unchanged_since`); their switch checks it if the alias turns out to have changed."""
+    `walk.unchanged_since`); their switch checks it if the alias turns out to have changed."""
     partition, region, account = plan.place(befores)
     foreign = sorted(set(target) - set(env.released_function_names))
     if foreign:
